@@ -1,0 +1,1 @@
+"""The neutral memory core: records, contracts, retrieval, hooks, strategies and the facade."""

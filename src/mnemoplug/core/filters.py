@@ -1,0 +1,192 @@
+"""Metadata filters: a small, Mongo-like language, validated once and compiled to a predicate.
+
+Grammar::
+
+    filters  := {field: value | {op: operand, ...}, ..., "$and": [filters], "$or": [filters]}
+    op       := $eq $ne $in $nin $gt $gte $lt $lte $exists $contains
+
+* A field is a metadata key (``"topic"``, dotted for nesting: ``"source.app"``, or spelled
+  ``"metadata.topic"``) or one of the record fields ``category`` (= ``metadata["category"]``),
+  ``role``, ``agent_id``, ``session_id``, ``created_at``, ``updated_at``, ``expires_at``.
+* Equality on a list-valued field matches when the list contains the value (so
+  ``{"category": "work"}`` matches ``metadata={"category": ["work", "travel"]}``).
+* ``$gt/$gte/$lt/$lte`` take numbers or timestamps (``datetime`` or ISO-8601 strings); metadata
+  values stored as ISO strings compare as times.
+* Several fields, or several operators on one field, must all match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from ._time import to_ts
+from .errors import InvalidFilterError
+from .records import StoredMemory
+
+__all__ = ["OPERATORS", "Filter", "compile_filters"]
+
+OPERATORS = ("$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$exists", "$contains")
+_TIME_FIELDS = {"created_at", "updated_at", "expires_at"}
+_RECORD_FIELDS = {"role", "agent_id", "session_id"} | _TIME_FIELDS
+_MISSING = object()
+
+Predicate = Callable[[StoredMemory], bool]
+
+
+def _getter(field: str) -> Callable[[StoredMemory], Any]:
+    if field in _RECORD_FIELDS:
+        return lambda m: getattr(m, field)
+    path = field.removeprefix("metadata.").split(".")
+    if field == "category":
+        path = ["category"]
+
+    def get(m: StoredMemory) -> Any:
+        cur: Any = m.metadata
+        for part in path:
+            if not isinstance(cur, Mapping) or part not in cur:
+                return _MISSING
+            cur = cur[part]
+        return cur
+
+    return get
+
+
+def _as_number(value: Any, *, time_mode: bool) -> float | None:
+    if isinstance(value, bool) or value is None or value is _MISSING:
+        return None
+    if isinstance(value, int | float) and not time_mode:
+        return float(value)
+    if time_mode:
+        try:
+            return to_ts(value)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _eq(actual: Any, expected: Any) -> bool:
+    if actual is _MISSING:
+        return False
+    if isinstance(actual, list) and not isinstance(expected, list):
+        return any(a == expected for a in actual)
+    return bool(actual == expected)
+
+
+def _compile_op(field: str, op: str, operand: Any) -> Predicate:
+    get = _getter(field)
+    if op == "$eq":
+        return lambda m: _eq(get(m), operand)
+    if op == "$ne":
+        return lambda m: not _eq(get(m), operand)
+    if op in ("$in", "$nin"):
+        if not isinstance(operand, list | tuple | set | frozenset):
+            raise InvalidFilterError(
+                f"filter {field!r}: {op} takes a list, got {type(operand).__name__}; "
+                f'write {{"{field}": {{"{op}": [value1, value2]}}}}'
+            )
+        values = list(operand)
+
+        def inside(m: StoredMemory) -> bool:
+            actual = get(m)
+            return any(_eq(actual, v) for v in values)
+
+        return inside if op == "$in" else (lambda m: not inside(m))
+    if op == "$exists":
+        if not isinstance(operand, bool):
+            raise InvalidFilterError(f"filter {field!r}: $exists takes true or false")
+        return lambda m: (get(m) not in (_MISSING, None)) == operand
+    if op == "$contains":
+        def contains(m: StoredMemory) -> bool:
+            actual = get(m)
+            if isinstance(actual, str) and isinstance(operand, str):
+                return operand in actual
+            return isinstance(actual, list) and operand in actual
+
+        return contains
+    # comparisons
+    is_time = isinstance(operand, datetime) or field in _TIME_FIELDS or isinstance(operand, str)
+    if isinstance(operand, bool) or not isinstance(operand, int | float | datetime | str):
+        raise InvalidFilterError(
+            f"filter {field!r}: {op} takes a number or a timestamp (datetime or ISO-8601 "
+            f"string), got {type(operand).__name__}"
+        )
+    try:
+        bound = to_ts(operand) if is_time else float(operand)
+    except (TypeError, ValueError) as exc:
+        raise InvalidFilterError(
+            f"filter {field!r}: {op} operand {operand!r} is neither a number nor an ISO-8601 "
+            f"timestamp"
+        ) from exc
+    cmp: Callable[[float, float], bool] = {
+        "$gt": float.__gt__,
+        "$gte": float.__ge__,
+        "$lt": float.__lt__,
+        "$lte": float.__le__,
+    }[op]
+
+    def compare(m: StoredMemory) -> bool:
+        actual = _as_number(get(m), time_mode=is_time)
+        return actual is not None and cmp(actual, bound)
+
+    return compare
+
+
+def _compile(filters: Mapping[str, Any], where: str) -> list[Predicate]:
+    if not isinstance(filters, Mapping):
+        raise InvalidFilterError(
+            f"{where} must be a dict such as {{'category': 'preferences'}}, "
+            f"got {type(filters).__name__}"
+        )
+    preds: list[Predicate] = []
+    for key, value in filters.items():
+        if not isinstance(key, str) or not key:
+            raise InvalidFilterError(f"{where}: field names must be non-empty strings, got {key!r}")
+        if key in ("$and", "$or"):
+            if not isinstance(value, list) or not value:
+                raise InvalidFilterError(f"{where}: {key} takes a non-empty list of filter dicts")
+            groups = [_compile(v, f"{where}.{key}[{i}]") for i, v in enumerate(value)]
+            if key == "$and":
+                preds.append(lambda m, g=groups: all(all(p(m) for p in ps) for ps in g))
+            else:
+                preds.append(lambda m, g=groups: any(all(p(m) for p in ps) for ps in g))
+            continue
+        if key.startswith("$"):
+            raise InvalidFilterError(
+                f"{where}: unknown top-level operator {key!r}; use $and or $or, "
+                f"or a field name"
+            )
+        if isinstance(value, Mapping) and any(isinstance(k, str) and k.startswith("$") for k in value):
+            for op, operand in value.items():
+                if op not in OPERATORS:
+                    raise InvalidFilterError(
+                        f"filter {key!r}: unknown operator {op!r}; supported operators are "
+                        f"{', '.join(OPERATORS)}"
+                    )
+                preds.append(_compile_op(key, op, operand))
+        else:
+            preds.append(_compile_op(key, "$eq", value))
+    return preds
+
+
+class Filter:
+    """A validated, compiled filter. ``Filter(None)`` matches everything."""
+
+    __slots__ = ("_preds", "spec")
+
+    def __init__(self, spec: Mapping[str, Any] | None) -> None:
+        self.spec = dict(spec) if spec else None
+        self._preds = _compile(spec, "filters") if spec else []
+
+    def __bool__(self) -> bool:
+        return bool(self._preds)
+
+    def matches(self, m: StoredMemory) -> bool:
+        return all(p(m) for p in self._preds)
+
+
+def compile_filters(filters: Mapping[str, Any] | Filter | None) -> Filter:
+    if isinstance(filters, Filter):
+        return filters
+    return Filter(filters)

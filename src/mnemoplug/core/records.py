@@ -1,0 +1,172 @@
+"""Records and scopes.
+
+``MemoryRecord`` is the public, typed (pydantic v2) view of a memory; it also reads like the
+seeds' dicts (``rec["content"]``, ``rec.get("score")``, ``rec.to_dict()``).
+``StoredMemory`` is the light internal row that providers keep and return.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._time import to_dt
+
+__all__ = ["MemoryRecord", "Scope", "StoredMemory", "new_memory_id"]
+
+DEFAULT_TENANT = ""
+
+
+def new_memory_id() -> str:
+    """A UUIDv7-style id: time-ordered (millisecond prefix) and random, as a canonical string."""
+    ms = int(time.time() * 1000) & ((1 << 48) - 1)
+    rand = int.from_bytes(secrets.token_bytes(10), "big")
+    value = (ms << 80) | (0x7 << 76) | ((rand >> 68) & 0xFFF) << 64 | (0b10 << 62) | (
+        rand & ((1 << 62) - 1)
+    )
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Who a memory belongs to. ``(tenant_id, user_id)`` is the isolation boundary;
+    ``agent_id`` and ``session_id`` narrow a query when set (None = any)."""
+
+    user_id: str
+    tenant_id: str | None = None
+    agent_id: str | None = None
+    session_id: str | None = None
+
+    @property
+    def tenant(self) -> str:
+        return self.tenant_id or DEFAULT_TENANT
+
+    @property
+    def user_key(self) -> tuple[str, str]:
+        return (self.tenant, self.user_id)
+
+    def owns(self, m: StoredMemory) -> bool:
+        """True when the memory lies inside this scope (the isolation check)."""
+        return (
+            m.user_id == self.user_id
+            and m.tenant_id == self.tenant
+            and (self.agent_id is None or m.agent_id == self.agent_id)
+            and (self.session_id is None or m.session_id == self.session_id)
+        )
+
+    def as_dict(self) -> dict[str, str]:
+        d = {"user_id": self.user_id}
+        if self.tenant_id:
+            d["tenant_id"] = self.tenant_id
+        if self.agent_id is not None:
+            d["agent_id"] = self.agent_id
+        if self.session_id is not None:
+            d["session_id"] = self.session_id
+        return d
+
+
+@dataclass(slots=True)
+class StoredMemory:
+    """A memory as providers store it. Times are UTC epoch seconds; ``tenant_id`` is '' for the
+    default tenant; ``embedding`` is a normalised float32 vector or None."""
+
+    id: str
+    user_id: str
+    content: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    tenant_id: str = DEFAULT_TENANT
+    agent_id: str | None = None
+    session_id: str | None = None
+    role: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    expires_at: float | None = None
+    embedding: np.ndarray | None = None
+
+    def is_expired(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+    def copy(self, **changes: Any) -> StoredMemory:
+        return replace(self, **changes)
+
+    def to_record(self, score: float | None = None, similarity: float | None = None) -> MemoryRecord:
+        return MemoryRecord(
+            id=self.id,
+            content=self.content,
+            metadata=self.metadata,
+            user_id=self.user_id,
+            tenant_id=self.tenant_id or None,
+            agent_id=self.agent_id,
+            session_id=self.session_id,
+            role=self.role,
+            created_at=to_dt(self.created_at),  # type: ignore[arg-type]
+            updated_at=to_dt(self.updated_at),  # type: ignore[arg-type]
+            expires_at=to_dt(self.expires_at),
+            score=score,
+            similarity=similarity,
+        )
+
+
+class MemoryRecord(BaseModel):
+    """One memory as the public API returns it.
+
+    ``score`` is set on search hits: the fused ranking score in [0, 1].
+    ``similarity`` is the cosine similarity of the query and the memory (None without an
+    embedder); ``min_relevance`` thresholds apply to it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    content: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    user_id: str
+    tenant_id: str | None = None
+    agent_id: str | None = None
+    session_id: str | None = None
+    role: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None = None
+    score: float | None = None
+    similarity: float | None = None
+
+    @property
+    def category(self) -> Any:
+        return self.metadata.get("category")
+
+    # Read like the seeds' dicts where cheap.
+    def __getitem__(self, key: str) -> Any:
+        if key in type(self).model_fields:
+            return getattr(self, key)
+        if key == "memory":  # mem0's name for the content
+            return self.content
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in type(self).model_fields
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def keys(self) -> list[str]:
+        return list(type(self).model_fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (datetimes as ISO-8601 strings)."""
+        return self.model_dump(mode="json")
+
+
+def env_path(name: str, default: str) -> str:
+    return os.environ.get(name) or default

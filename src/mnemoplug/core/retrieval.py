@@ -1,0 +1,374 @@
+"""Retrieval: tokenisation, an incremental in-process BM25, a per-user vector/record index,
+and the fusion of dense, lexical and recency scores that every provider shares.
+
+Fusion (tuned on LoCoMo, see ``benchmarks/locomo_retrieval.py``)::
+
+    score = dense_weight * cosine
+          + lexical_weight * bm25 / max(bm25 of this query's lexical hits)   (0 without a match)
+          + recency_weight * 0.5 ** (age_hours / recency_half_life_hours)
+    score /= dense_weight + lexical_weight + recency_weight    (so it lies in [0, 1])
+
+A memory with no lexical match gets no lexical credit: dense order is kept among them.
+Without an embedder, only memories with a lexical match are candidates.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import snowballstemmer
+
+from .filters import Filter
+from .records import Scope, StoredMemory
+
+__all__ = [
+    "BM25Index",
+    "RetrievalConfig",
+    "ScoredMemory",
+    "SearchRequest",
+    "UserIndex",
+    "fts5_query",
+    "query_terms",
+    "tokenize",
+]
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself
+    yourselves s t don ll m re ve d""".split()
+)
+_stemmer = snowballstemmer.stemmer("porter")
+_stem_cache: dict[str, str] = {}
+
+
+def _stem(word: str) -> str:
+    s = _stem_cache.get(word)
+    if s is None:
+        s = _stemmer.stemWord(word)
+        if len(_stem_cache) < 200_000:
+            _stem_cache[word] = s
+    return s
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, Porter-stemmed word tokens (what the in-process BM25 indexes)."""
+    return [_stem(w) for w in _WORD.findall(text.lower())]
+
+
+def query_terms(text: str) -> list[str]:
+    """Distinct lower-cased query words without stop words (unstemmed)."""
+    seen: dict[str, None] = {}
+    for w in _WORD.findall(text.lower()):
+        if w not in STOPWORDS:
+            seen.setdefault(w, None)
+    return list(seen)
+
+
+def fts5_query(text: str) -> str | None:
+    """An FTS5 MATCH expression: the query's words, quoted, OR-ed (None when nothing is left)."""
+    words = query_terms(text)
+    if not words:
+        return None
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievalConfig:
+    """How search ranks. The defaults were tuned on LoCoMo with all-MiniLM-L6-v2."""
+
+    dense_weight: float = 1.0
+    lexical_weight: float = 0.5
+    recency_weight: float = 0.0
+    recency_half_life_hours: float = 24.0 * 7
+    lexical_candidates: int = 200
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+
+    def __post_init__(self) -> None:
+        for name in ("dense_weight", "lexical_weight", "recency_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"RetrievalConfig.{name} must be >= 0")
+        if self.dense_weight + self.lexical_weight + self.recency_weight <= 0:
+            raise ValueError("RetrievalConfig needs at least one positive weight")
+        if self.recency_half_life_hours <= 0:
+            raise ValueError("RetrievalConfig.recency_half_life_hours must be > 0")
+
+
+@dataclass(slots=True)
+class SearchRequest:
+    query: str
+    vector: np.ndarray | None
+    limit: int
+    filters: Filter
+    now: float
+    min_relevance: float | None = None
+    config: RetrievalConfig = field(default_factory=RetrievalConfig)
+
+
+@dataclass(slots=True)
+class ScoredMemory:
+    memory: StoredMemory
+    score: float
+    similarity: float | None
+
+
+class BM25Index:
+    """An incremental BM25 index over documents keyed by id."""
+
+    __slots__ = ("_doc_len", "_doc_terms", "_postings", "_total_len", "b", "k1")
+
+    def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self._postings: dict[str, dict[str, int]] = {}
+        self._doc_len: dict[str, int] = {}
+        self._doc_terms: dict[str, tuple[str, ...]] = {}
+        self._total_len = 0
+
+    def __len__(self) -> int:
+        return len(self._doc_len)
+
+    def add(self, doc_id: str, text: str) -> None:
+        if doc_id in self._doc_len:
+            self.remove(doc_id)
+        tokens = tokenize(text)
+        self._doc_len[doc_id] = len(tokens)
+        self._total_len += len(tokens)
+        counts = Counter(tokens)
+        self._doc_terms[doc_id] = tuple(counts)
+        for term, tf in counts.items():
+            self._postings.setdefault(term, {})[doc_id] = tf
+
+    def remove(self, doc_id: str) -> None:
+        n = self._doc_len.pop(doc_id, None)
+        if n is None:
+            return
+        self._total_len -= n
+        for term in self._doc_terms.pop(doc_id, ()):
+            plist = self._postings.get(term)
+            if plist is not None:
+                plist.pop(doc_id, None)
+                if not plist:
+                    del self._postings[term]
+
+    def scores(self, query: str) -> dict[str, float]:
+        n_docs = len(self._doc_len)
+        if not n_docs:
+            return {}
+        avgdl = self._total_len / n_docs or 1.0
+        k1, b = self.k1, self.b
+        out: dict[str, float] = {}
+        for term in {_stem(w) for w in query_terms(query)}:
+            plist = self._postings.get(term)
+            if not plist:
+                continue
+            df = len(plist)
+            idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+            for doc_id, tf in plist.items():
+                dl = self._doc_len[doc_id]
+                s = idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))
+                out[doc_id] = out.get(doc_id, 0.0) + s
+        return out
+
+
+class UserIndex:
+    """One user's memories in process: records, a contiguous float32 matrix of their vectors,
+    creation/expiry arrays and (optionally) a BM25 index. Providers keep one per (tenant, user)
+    as their store (in-process) or as a cache (SQLite, Redis)."""
+
+    def __init__(self, *, lexical: bool = True) -> None:
+        self.records: list[StoredMemory] = []
+        self.pos: dict[str, int] = {}
+        self._matrix: np.ndarray | None = None
+        self._created = np.zeros(16, dtype=np.float64)
+        self._expires = np.full(16, np.inf, dtype=np.float64)
+        self.bm25: BM25Index | None = BM25Index() if lexical else None
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def get(self, memory_id: str) -> StoredMemory | None:
+        i = self.pos.get(memory_id)
+        return None if i is None else self.records[i]
+
+    def _grow(self, need: int, dim: int | None) -> None:
+        cap = len(self._created)
+        if need > cap:
+            new_cap = max(need, cap * 2)
+            self._created = np.resize(self._created, new_cap)
+            exp = np.full(new_cap, np.inf)
+            exp[:cap] = self._expires
+            self._expires = exp
+        if dim is not None:
+            if self._matrix is None:
+                self._matrix = np.zeros((max(len(self._created), 16), dim), dtype=np.float32)
+            elif self._matrix.shape[0] < len(self._created):
+                m = np.zeros((len(self._created), self._matrix.shape[1]), dtype=np.float32)
+                m[: self._matrix.shape[0]] = self._matrix
+                self._matrix = m
+
+    def _set_row(self, i: int, m: StoredMemory) -> None:
+        self._created[i] = m.created_at
+        self._expires[i] = np.inf if m.expires_at is None else m.expires_at
+        if m.embedding is not None:
+            dim = int(m.embedding.shape[-1])
+            self._grow(i + 1, dim)
+            assert self._matrix is not None
+            if self._matrix.shape[1] != dim:
+                raise ValueError(f"vector dimension {dim} != index dimension {self._matrix.shape[1]}")
+            self._matrix[i] = m.embedding
+        elif self._matrix is not None:
+            self._matrix[i] = 0.0
+
+    def upsert(self, m: StoredMemory) -> None:
+        i = self.pos.get(m.id)
+        if i is None:
+            i = len(self.records)
+            self._grow(i + 1, None if m.embedding is None else int(m.embedding.shape[-1]))
+            self.records.append(m)
+            self.pos[m.id] = i
+        else:
+            self.records[i] = m
+        self._set_row(i, m)
+        if self.bm25 is not None:
+            self.bm25.add(m.id, m.content)
+
+    def extend(self, items: Iterable[StoredMemory]) -> None:
+        for m in items:
+            self.upsert(m)
+
+    def remove(self, memory_id: str) -> StoredMemory | None:
+        i = self.pos.pop(memory_id, None)
+        if i is None:
+            return None
+        gone = self.records[i]
+        last = len(self.records) - 1
+        if i != last:
+            moved = self.records[last]
+            self.records[i] = moved
+            self.pos[moved.id] = i
+            self._created[i] = self._created[last]
+            self._expires[i] = self._expires[last]
+            if self._matrix is not None:
+                self._matrix[i] = self._matrix[last]
+        self.records.pop()
+        self._expires[last] = np.inf
+        if self.bm25 is not None:
+            self.bm25.remove(memory_id)
+        return gone
+
+    # -- selection ---------------------------------------------------------------------------
+    def mask(self, scope: Scope, filters: Filter, now: float) -> np.ndarray:
+        n = len(self.records)
+        mask = self._expires[:n] > now
+        if scope.agent_id is not None or scope.session_id is not None or filters:
+            recs = self.records
+            extra = np.fromiter(
+                (
+                    (scope.agent_id is None or r.agent_id == scope.agent_id)
+                    and (scope.session_id is None or r.session_id == scope.session_id)
+                    and filters.matches(r)
+                    for r in recs
+                ),
+                dtype=bool,
+                count=n,
+            )
+            mask &= extra
+        return mask
+
+    def newest(self, scope: Scope, filters: Filter, now: float, limit: int, offset: int = 0) -> list[StoredMemory]:
+        n = len(self.records)
+        if not n:
+            return []
+        idx = np.flatnonzero(self.mask(scope, filters, now))
+        if not len(idx):
+            return []
+        # newest first; ids are time-ordered, which breaks ties within one timestamp
+        order = sorted(idx.tolist(), key=lambda i: (self._created[i], self.records[i].id), reverse=True)
+        return [self.records[i] for i in order[offset : offset + limit]]
+
+    def expired_ids(self, now: float) -> list[str]:
+        n = len(self.records)
+        return [self.records[i].id for i in np.flatnonzero(self._expires[:n] <= now)]
+
+    def search(
+        self,
+        scope: Scope,
+        req: SearchRequest,
+        lexical: dict[str, float] | None = None,
+    ) -> list[ScoredMemory]:
+        """Rank this user's memories. ``lexical`` maps memory id -> BM25 score (positive,
+        higher is better); when None, the in-process BM25 index is used."""
+        n = len(self.records)
+        if not n or req.limit <= 0:
+            return []
+        cfg = req.config
+        mask = self.mask(scope, req.filters, req.now)
+        if not mask.any():
+            return []
+        if lexical is None:
+            lexical = self.bm25.scores(req.query) if self.bm25 is not None else {}
+        use_dense = req.vector is not None and self._matrix is not None and cfg.dense_weight > 0
+        sim: np.ndarray | None = None
+        weight = 0.0
+        if use_dense:
+            assert self._matrix is not None and req.vector is not None
+            sim = self._matrix[:n] @ req.vector
+            score = sim * cfg.dense_weight
+            weight += cfg.dense_weight
+        else:
+            score = np.full(n, -np.inf, dtype=np.float64)
+        if lexical and cfg.lexical_weight > 0:
+            ids_pos = [(self.pos[i], s) for i, s in lexical.items() if i in self.pos]
+            if ids_pos:
+                p = np.fromiter((ip[0] for ip in ids_pos), dtype=np.int64, count=len(ids_pos))
+                s = np.fromiter((ip[1] for ip in ids_pos), dtype=np.float64, count=len(ids_pos))
+                s_masked = s[mask[p]]
+                top = float(s_masked.max()) if len(s_masked) else 0.0
+                if top > 0:
+                    if not use_dense:
+                        score[p] = 0.0
+                    score[p] += cfg.lexical_weight * (s / top)
+            weight += cfg.lexical_weight
+        if cfg.recency_weight > 0:
+            age_h = np.maximum(req.now - self._created[:n], 0.0) / 3600.0
+            rec = np.power(0.5, age_h / cfg.recency_half_life_hours)
+            finite = np.isfinite(score)
+            score = np.where(finite, score + cfg.recency_weight * rec, score)
+            weight += cfg.recency_weight
+        score = np.where(mask, score, -np.inf)
+        if req.min_relevance is not None:
+            if sim is not None:
+                score = np.where(sim >= req.min_relevance, score, -np.inf)
+            else:  # lexical only: the threshold applies to the normalised lexical score
+                score = np.where(score / max(weight, 1e-9) >= req.min_relevance, score, -np.inf)
+        k = min(req.limit, n)
+        if k < n:
+            top_idx = np.argpartition(-score, k - 1)[:k]
+        else:
+            top_idx = np.arange(n)
+        top_idx = top_idx[np.isfinite(score[top_idx])]
+        order = top_idx[np.argsort(-score[top_idx], kind="stable")]
+        norm = max(weight, 1e-9)
+        return [
+            ScoredMemory(
+                memory=self.records[i],
+                score=float(score[i] / norm),
+                similarity=None if sim is None else float(sim[i]),
+            )
+            for i in order
+        ]
+
+
+def fuse_ranked(items: Sequence[ScoredMemory], limit: int) -> list[ScoredMemory]:
+    return sorted(items, key=lambda s: s.score, reverse=True)[:limit]

@@ -1,0 +1,110 @@
+"""Input validation shared by the facade and every provider. Errors say how to fix the input."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import (
+    ContentTooLargeError,
+    InvalidContentError,
+    InvalidMetadataError,
+    InvalidScopeError,
+)
+from .records import Scope
+
+MAX_ID_CHARS = 256
+DEFAULT_MAX_CONTENT_CHARS = 32_768
+MESSAGE_ROLES = ("user", "assistant", "system", "tool")
+
+
+def check_id(name: str, value: Any, *, required: bool) -> str | None:
+    if value is None:
+        if required:
+            raise InvalidScopeError(
+                f"{name} is required: pass {name}='...' (a non-empty string) so memories "
+                f"stay scoped to one user"
+            )
+        return None
+    if not isinstance(value, str):
+        raise InvalidScopeError(
+            f"{name} must be a string, got {type(value).__name__} {value!r}; "
+            f"convert it with str() if it is a numeric id"
+        )
+    if not value.strip():
+        raise InvalidScopeError(f"{name} must be a non-empty string, got {value!r}")
+    if len(value) > MAX_ID_CHARS:
+        raise InvalidScopeError(f"{name} is {len(value)} characters; the limit is {MAX_ID_CHARS}")
+    if "\x00" in value:
+        raise InvalidScopeError(f"{name} must not contain NUL characters")
+    return value
+
+
+def make_scope(
+    user_id: Any,
+    tenant_id: Any = None,
+    agent_id: Any = None,
+    session_id: Any = None,
+) -> Scope:
+    return Scope(
+        user_id=check_id("user_id", user_id, required=True),  # type: ignore[arg-type]
+        tenant_id=check_id("tenant_id", tenant_id, required=False),
+        agent_id=check_id("agent_id", agent_id, required=False),
+        session_id=check_id("session_id", session_id, required=False),
+    )
+
+
+def check_content(content: Any, max_chars: int, *, what: str = "content") -> str:
+    if not isinstance(content, str):
+        raise InvalidContentError(
+            f"{what} must be a string (or, for add(), a list of chat messages), "
+            f"got {type(content).__name__}"
+        )
+    if not content.strip():
+        raise InvalidContentError(f"{what} is empty; pass the text to remember")
+    if len(content) > max_chars:
+        raise ContentTooLargeError(
+            f"{what} is {len(content)} characters; the limit is {max_chars}. Split it into "
+            f"several memories or raise Memory(max_content_chars=...)"
+        )
+    return content
+
+
+def _json_safe(value: Any, path: str) -> None:
+    if value is None or isinstance(value, str | bool | int):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidMetadataError(f"metadata{path} is {value}; JSON has no NaN or infinity")
+        return
+    if isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _json_safe(v, f"{path}[{i}]")
+        return
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise InvalidMetadataError(
+                    f"metadata{path} has a key {k!r} of type {type(k).__name__}; keys must be strings"
+                )
+            _json_safe(v, f"{path}[{k!r}]")
+        return
+    raise InvalidMetadataError(
+        f"metadata{path} is a {type(value).__name__}, which is not JSON-serialisable; "
+        f"store a string, number, bool, None, list or dict instead (e.g. value.isoformat() "
+        f"for a datetime)"
+    )
+
+
+def check_metadata(metadata: Any) -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise InvalidMetadataError(
+            f"metadata must be a dict, got {type(metadata).__name__}; e.g. metadata={{'category': 'preferences'}}"
+        )
+    _json_safe(metadata, "")
+    # a deep, JSON-normalised copy: later changes by the caller do not leak into the store
+    return json.loads(json.dumps(metadata))

@@ -1,0 +1,609 @@
+"""The embedded default: one SQLite file through SQLAlchemy 2 async + aiosqlite, in WAL mode.
+
+* Table ``mnemoplug_memories`` (one row a memory, JSON metadata, float32 embedding blob),
+  an external-content FTS5 index (``porter unicode61`` tokenizer) kept in sync by triggers,
+  ``mnemoplug_users`` with a per-user generation counter bumped by every write, and
+  ``mnemoplug_meta`` (schema version, embedder name and dimension).
+* Search keeps each recently used user's vectors in one contiguous float32 matrix in process
+  (a :class:`~mnemoplug.core.retrieval.UserIndex`), refreshed when the user's generation
+  changes, so other processes' writes are seen; BM25 comes from FTS5.
+* Writes go through one connection with ``BEGIN IMMEDIATE`` (SQLite has one writer);
+  reads use a small pool of their own and never wait for a writer (WAL).
+
+Default path: ``$MNEMOPLUG_DB_PATH``, else ``$XDG_DATA_HOME/mnemoplug/memory.db``
+(``~/.local/share/mnemoplug/memory.db``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from ..core.contracts import MemoryProvider
+from ..core.errors import ConfigurationError, EmbedderMismatchError, ProviderError
+from ..core.filters import Filter
+from ..core.records import Scope, StoredMemory
+from ..core.retrieval import ScoredMemory, SearchRequest, UserIndex, fts5_query
+
+__all__ = ["SQLiteProvider", "default_sqlite_path"]
+
+SCHEMA_VERSION = 1
+_COLS = "id, tenant_id, user_id, agent_id, session_id, role, content, metadata, embedding, created_at, updated_at, expires_at"
+
+_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS mnemoplug_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS mnemoplug_memories (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        tenant_id TEXT NOT NULL DEFAULT '',
+        user_id TEXT NOT NULL,
+        agent_id TEXT,
+        session_id TEXT,
+        role TEXT,
+        content TEXT NOT NULL,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        embedding BLOB,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        expires_at REAL
+    )""",
+    """CREATE INDEX IF NOT EXISTS ix_mnemoplug_memories_scope
+        ON mnemoplug_memories (tenant_id, user_id, created_at)""",
+    """CREATE INDEX IF NOT EXISTS ix_mnemoplug_memories_expires
+        ON mnemoplug_memories (expires_at) WHERE expires_at IS NOT NULL""",
+    """CREATE TABLE IF NOT EXISTS mnemoplug_users (
+        tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, generation INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (tenant_id, user_id)
+    )""",
+    """CREATE VIRTUAL TABLE IF NOT EXISTS mnemoplug_fts USING fts5(
+        content, content='mnemoplug_memories', content_rowid='rowid',
+        tokenize='porter unicode61'
+    )""",
+    """CREATE TRIGGER IF NOT EXISTS mnemoplug_memories_ai AFTER INSERT ON mnemoplug_memories BEGIN
+        INSERT INTO mnemoplug_fts(rowid, content) VALUES (new.rowid, new.content);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS mnemoplug_memories_ad AFTER DELETE ON mnemoplug_memories BEGIN
+        INSERT INTO mnemoplug_fts(mnemoplug_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS mnemoplug_memories_au AFTER UPDATE OF content ON mnemoplug_memories BEGIN
+        INSERT INTO mnemoplug_fts(mnemoplug_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+        INSERT INTO mnemoplug_fts(rowid, content) VALUES (new.rowid, new.content);
+    END""",
+]
+
+
+def default_sqlite_path() -> Path:
+    env = os.environ.get("MNEMOPLUG_DB_PATH")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "mnemoplug" / "memory.db"
+
+
+def _path_from_url(url: str) -> Path:
+    parts = urlsplit(url)
+    if parts.scheme not in ("sqlite", "sqlite+aiosqlite"):
+        raise ConfigurationError(f"not a SQLite URL: {url!r}; use sqlite:///path/to/memory.db")
+    raw = unquote(parts.path)
+    if parts.netloc:
+        raise ConfigurationError(
+            f"SQLite URL {url!r} has a host part; write sqlite:///relative.db or sqlite:////abs/path.db"
+        )
+    if raw in ("", "/", "/:memory:"):
+        raise ConfigurationError(
+            f"SQLite URL {url!r} names no file; use sqlite:///path/to/memory.db "
+            f"(or memory:// for a store that lives only in this process)"
+        )
+    return Path(raw[1:]).expanduser()  # sqlite:///rel.db -> rel.db, sqlite:////abs -> /abs
+
+
+def _pack(v: np.ndarray | None) -> bytes | None:
+    return None if v is None else np.asarray(v, dtype=np.float32).tobytes()
+
+
+def _row(r: Any) -> StoredMemory:
+    emb = None if r[8] is None else np.frombuffer(r[8], dtype=np.float32)
+    return StoredMemory(
+        id=r[0],
+        tenant_id=r[1],
+        user_id=r[2],
+        agent_id=r[3],
+        session_id=r[4],
+        role=r[5],
+        content=r[6],
+        metadata=json.loads(r[7]),
+        embedding=emb,
+        created_at=r[9],
+        updated_at=r[10],
+        expires_at=r[11],
+    )
+
+
+def _params(m: StoredMemory) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "tenant_id": m.tenant_id,
+        "user_id": m.user_id,
+        "agent_id": m.agent_id,
+        "session_id": m.session_id,
+        "role": m.role,
+        "content": m.content,
+        "metadata": json.dumps(m.metadata, separators=(",", ":")),
+        "embedding": _pack(m.embedding),
+        "created_at": m.created_at,
+        "updated_at": m.updated_at,
+        "expires_at": m.expires_at,
+    }
+
+
+def _scope_sql(scope: Scope, p: dict[str, Any]) -> str:
+    p["t"], p["u"] = scope.tenant, scope.user_id
+    sql = "tenant_id = :t AND user_id = :u"
+    if scope.agent_id is not None:
+        p["a"] = scope.agent_id
+        sql += " AND agent_id = :a"
+    if scope.session_id is not None:
+        p["s"] = scope.session_id
+        sql += " AND session_id = :s"
+    return sql
+
+
+class SQLiteProvider(MemoryProvider):
+    """SQLite file store. ``SQLiteProvider("sqlite:///memory.db")`` or ``path=...``.
+
+    Options: ``path``, ``read_pool_size`` (4), ``busy_timeout_ms`` (10,000),
+    ``cache_max_records`` (500,000 memories kept in the in-process search cache).
+    """
+
+    name = "sqlite"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        read_pool_size: int = 4,
+        busy_timeout_ms: int = 10_000,
+        cache_max_records: int = 500_000,
+    ) -> None:
+        if url and path:
+            raise ConfigurationError("pass either a sqlite:/// URL or path=, not both")
+        self.path = Path(path).expanduser() if path else (_path_from_url(url) if url else default_sqlite_path())
+        self.url = f"sqlite:///{self.path}"
+        self.read_pool_size = read_pool_size
+        self.busy_timeout_ms = busy_timeout_ms
+        self.cache_max_records = cache_max_records
+        self._writer: AsyncEngine | None = None
+        self._reader: AsyncEngine | None = None
+        self._open_lock = asyncio.Lock()
+        self._cache: OrderedDict[tuple[str, str], tuple[int, UserIndex]] = OrderedDict()
+        self._cached_records = 0
+        self._embedder_checked: tuple[str, int] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def _engine(self, *, writer: bool) -> AsyncEngine:
+        eng = create_async_engine(
+            f"sqlite+aiosqlite:///{self.path}",
+            pool_size=1 if writer else self.read_pool_size,
+            max_overflow=0 if writer else self.read_pool_size,
+            pool_pre_ping=False,
+        )
+        timeout = self.busy_timeout_ms
+
+        @event.listens_for(eng.sync_engine, "connect")
+        def _connect(dbapi_conn: Any, _rec: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA temp_store = MEMORY")
+            cur.close()
+
+        if writer:
+            @event.listens_for(eng.sync_engine, "begin")
+            def _begin(conn: Any) -> None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return eng
+
+    async def open(self) -> None:
+        if self._writer is not None:
+            return
+        async with self._open_lock:
+            if self._writer is not None:
+                return
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"cannot create the directory for the SQLite file {self.path}: {exc}; "
+                    f"pass Memory.from_url('sqlite:///a/writable/path.db') or set MNEMOPLUG_DB_PATH"
+                ) from exc
+            writer = self._engine(writer=True)
+            try:
+                async with writer.connect() as conn:
+                    await conn.exec_driver_sql("PRAGMA journal_mode = WAL")
+                async with writer.begin() as conn:
+                    for stmt in _SCHEMA:
+                        await conn.exec_driver_sql(stmt)
+                    row = (
+                        await conn.execute(text("SELECT value FROM mnemoplug_meta WHERE key='schema_version'"))
+                    ).first()
+                    if row is None:
+                        await conn.execute(
+                            text("INSERT INTO mnemoplug_meta(key, value) VALUES ('schema_version', :v)"),
+                            {"v": str(SCHEMA_VERSION)},
+                        )
+                    elif int(row[0]) > SCHEMA_VERSION:
+                        raise ProviderError(
+                            f"{self.path} was written by a newer mnemoplug (schema {row[0]} > "
+                            f"{SCHEMA_VERSION}); upgrade mnemoplug",
+                            provider=self.name,
+                            url=self.url,
+                        )
+            except (OperationalError, DBAPIError, sqlite3.Error) as exc:
+                await writer.dispose()
+                raise ProviderError(
+                    f"cannot open SQLite database {self.path}: {exc}", provider=self.name, url=self.url
+                ) from exc
+            self._reader = self._engine(writer=False)
+            self._writer = writer
+
+    async def close(self) -> None:
+        w, r = self._writer, self._reader
+        self._writer = self._reader = None
+        self._cache.clear()
+        self._cached_records = 0
+        if r is not None:
+            await r.dispose()
+        if w is not None:
+            await w.dispose()
+
+    async def _w(self) -> AsyncEngine:
+        if self._writer is None:
+            await self.open()
+        assert self._writer is not None
+        return self._writer
+
+    async def _r(self) -> AsyncEngine:
+        if self._reader is None:
+            await self.open()
+        assert self._reader is not None
+        return self._reader
+
+    async def check_embedder(self, name: str, dimension: int) -> None:
+        if self._embedder_checked == (name, dimension):
+            return
+        eng = await self._w()
+        async with eng.begin() as conn:
+            row = (await conn.execute(text("SELECT value FROM mnemoplug_meta WHERE key='embedder'"))).first()
+            if row is None:
+                await conn.execute(
+                    text("INSERT INTO mnemoplug_meta(key, value) VALUES ('embedder', :v)"),
+                    {"v": json.dumps({"name": name, "dimension": dimension})},
+                )
+            else:
+                stored = json.loads(row[0])
+                if stored.get("dimension") != dimension or stored.get("name") != name:
+                    raise EmbedderMismatchError(
+                        f"{self.path} holds vectors from embedder {stored.get('name')!r} "
+                        f"(dimension {stored.get('dimension')}), but this Memory uses {name!r} "
+                        f"(dimension {dimension}). Use the same embedder, or migrate the memories "
+                        f"with migrate_memory() into a store opened with the new embedder."
+                    )
+        self._embedder_checked = (name, dimension)
+
+    # -- cache -------------------------------------------------------------------------------
+    async def _bump(self, conn: AsyncConnection, users: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        gens = {}
+        for t, u in set(users):
+            row = (
+                await conn.execute(
+                    text(
+                        "INSERT INTO mnemoplug_users(tenant_id, user_id, generation) VALUES (:t, :u, 1) "
+                        "ON CONFLICT(tenant_id, user_id) DO UPDATE SET generation = generation + 1 "
+                        "RETURNING generation"
+                    ),
+                    {"t": t, "u": u},
+                )
+            ).first()
+            assert row is not None
+            gens[(t, u)] = int(row[0])
+        return gens
+
+    def _after_write(self, gens: dict[tuple[str, str], int], apply: Any) -> None:
+        """Apply our own committed change to cached users whose generation advanced by one;
+        drop the cache of any user someone else wrote in the meantime."""
+        for key, gen in gens.items():
+            entry = self._cache.get(key)
+            if entry is None:
+                continue
+            if entry[0] == gen - 1:
+                before = len(entry[1])
+                apply(key, entry[1])
+                self._cached_records += len(entry[1]) - before
+                self._cache[key] = (gen, entry[1])
+            else:
+                self._drop(key)
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        entry = self._cache.pop(key, None)
+        if entry is not None:
+            self._cached_records -= len(entry[1])
+
+    async def _index(self, conn: AsyncConnection, key: tuple[str, str]) -> UserIndex | None:
+        row = (
+            await conn.execute(
+                text("SELECT generation FROM mnemoplug_users WHERE tenant_id = :t AND user_id = :u"),
+                {"t": key[0], "u": key[1]},
+            )
+        ).first()
+        if row is None:
+            return None
+        gen = int(row[0])
+        entry = self._cache.get(key)
+        if entry is not None and entry[0] == gen:
+            self._cache.move_to_end(key)
+            return entry[1]
+        rows = (
+            await conn.execute(
+                text(f"SELECT {_COLS} FROM mnemoplug_memories WHERE tenant_id = :t AND user_id = :u"),
+                {"t": key[0], "u": key[1]},
+            )
+        ).all()
+        idx = UserIndex(lexical=False)
+        idx.extend(_row(r) for r in rows)
+        # a write may have committed between the two statements: only cache what is consistent
+        row2 = (
+            await conn.execute(
+                text("SELECT generation FROM mnemoplug_users WHERE tenant_id = :t AND user_id = :u"),
+                {"t": key[0], "u": key[1]},
+            )
+        ).first()
+        if row2 is not None and int(row2[0]) == gen:
+            self._drop(key)
+            self._cache[key] = (gen, idx)
+            self._cached_records += len(idx)
+            while self._cached_records > self.cache_max_records and len(self._cache) > 1:
+                old_key = next(iter(self._cache))
+                self._drop(old_key)
+        return idx
+
+    # -- writes ------------------------------------------------------------------------------
+    async def insert(self, memories: Sequence[StoredMemory]) -> None:
+        if not memories:
+            return
+        eng = await self._w()
+        params = [_params(m) for m in memories]
+        async with eng.begin() as conn:
+            await conn.execute(
+                text(
+                    f"INSERT INTO mnemoplug_memories ({_COLS}) VALUES (:id, :tenant_id, :user_id, "
+                    ":agent_id, :session_id, :role, :content, :metadata, :embedding, :created_at, "
+                    ":updated_at, :expires_at)"
+                ),
+                params,
+            )
+            gens = await self._bump(conn, ((m.tenant_id, m.user_id) for m in memories))
+
+        def apply(key: tuple[str, str], idx: UserIndex) -> None:
+            idx.extend(m for m in memories if (m.tenant_id, m.user_id) == key)
+
+        self._after_write(gens, apply)
+
+    async def upsert(self, memories: Sequence[StoredMemory]) -> None:
+        if not memories:
+            return
+        eng = await self._w()
+        params = [_params(m) for m in memories]
+        async with eng.begin() as conn:
+            old_owners = []
+            for m in memories:
+                row = (
+                    await conn.execute(
+                        text("SELECT tenant_id, user_id FROM mnemoplug_memories WHERE id = :id"), {"id": m.id}
+                    )
+                ).first()
+                if row is not None:
+                    old_owners.append((row[0], row[1]))
+            await conn.execute(text("DELETE FROM mnemoplug_memories WHERE id = :id"), [{"id": m.id} for m in memories])
+            await conn.execute(
+                text(
+                    f"INSERT INTO mnemoplug_memories ({_COLS}) VALUES (:id, :tenant_id, :user_id, "
+                    ":agent_id, :session_id, :role, :content, :metadata, :embedding, :created_at, "
+                    ":updated_at, :expires_at)"
+                ),
+                params,
+            )
+            gens = await self._bump(conn, [*old_owners, *((m.tenant_id, m.user_id) for m in memories)])
+        for key in gens:
+            self._drop(key)
+
+    async def update(
+        self,
+        scope: Scope,
+        memory_id: str,
+        *,
+        content: str | None,
+        metadata: dict[str, Any] | None,
+        embedding: np.ndarray | None,
+        updated_at: float,
+        expires_at: Any = ...,
+    ) -> StoredMemory | None:
+        eng = await self._w()
+        p: dict[str, Any] = {"id": memory_id, "now": updated_at}
+        where = f"id = :id AND {_scope_sql(scope, p)} AND (expires_at IS NULL OR expires_at > :now)"
+        sets = ["updated_at = :now"]
+        if content is not None:
+            sets += ["content = :content", "embedding = :embedding"]
+            p["content"], p["embedding"] = content, _pack(embedding)
+        if metadata is not None:
+            sets.append("metadata = :metadata")
+            p["metadata"] = json.dumps(metadata, separators=(",", ":"))
+        if expires_at is not ...:
+            sets.append("expires_at = :exp")
+            p["exp"] = expires_at
+        async with eng.begin() as conn:
+            row = (
+                await conn.execute(
+                    text(f"UPDATE mnemoplug_memories SET {', '.join(sets)} WHERE {where} RETURNING {_COLS}"), p
+                )
+            ).first()
+            if row is None:
+                return None
+            new = _row(row)
+            gens = await self._bump(conn, [scope.user_key])
+        self._after_write(gens, lambda key, idx: idx.upsert(new))
+        return new
+
+    async def delete(self, scope: Scope, memory_id: str) -> bool:
+        eng = await self._w()
+        p: dict[str, Any] = {"id": memory_id}
+        async with eng.begin() as conn:
+            res = await conn.execute(
+                text(f"DELETE FROM mnemoplug_memories WHERE id = :id AND {_scope_sql(scope, p)}"), p
+            )
+            if not res.rowcount:
+                return False
+            gens = await self._bump(conn, [scope.user_key])
+        self._after_write(gens, lambda key, idx: idx.remove(memory_id))
+        return True
+
+    async def delete_all(self, scope: Scope) -> int:
+        eng = await self._w()
+        p: dict[str, Any] = {}
+        async with eng.begin() as conn:
+            res = await conn.execute(text(f"DELETE FROM mnemoplug_memories WHERE {_scope_sql(scope, p)}"), p)
+            n = int(res.rowcount or 0)
+            if n:
+                await self._bump(conn, [scope.user_key])
+        self._drop(scope.user_key)
+        return n
+
+    async def purge_expired(self, now: float) -> int:
+        eng = await self._w()
+        async with eng.begin() as conn:
+            users = (
+                await conn.execute(
+                    text(
+                        "SELECT DISTINCT tenant_id, user_id FROM mnemoplug_memories "
+                        "WHERE expires_at IS NOT NULL AND expires_at <= :now"
+                    ),
+                    {"now": now},
+                )
+            ).all()
+            if not users:
+                return 0
+            res = await conn.execute(
+                text("DELETE FROM mnemoplug_memories WHERE expires_at IS NOT NULL AND expires_at <= :now"),
+                {"now": now},
+            )
+            await self._bump(conn, [(r[0], r[1]) for r in users])
+        for r in users:
+            self._drop((r[0], r[1]))
+        return int(res.rowcount or 0)
+
+    # -- reads -------------------------------------------------------------------------------
+    async def get(self, scope: Scope, memory_id: str, now: float) -> StoredMemory | None:
+        eng = await self._r()
+        p: dict[str, Any] = {"id": memory_id, "now": now}
+        async with eng.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        f"SELECT {_COLS} FROM mnemoplug_memories WHERE id = :id AND {_scope_sql(scope, p)} "
+                        "AND (expires_at IS NULL OR expires_at > :now)"
+                    ),
+                    p,
+                )
+            ).first()
+        return None if row is None else _row(row)
+
+    async def list(
+        self, scope: Scope, *, limit: int, offset: int, filters: Filter, now: float
+    ) -> list[StoredMemory]:
+        eng = await self._r()
+        async with eng.connect() as conn:
+            idx = await self._index(conn, scope.user_key)
+        return [] if idx is None else idx.newest(scope, filters, now, limit, offset)
+
+    async def count(self, scope: Scope, now: float) -> int:
+        eng = await self._r()
+        p: dict[str, Any] = {"now": now}
+        async with eng.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        f"SELECT count(*) FROM mnemoplug_memories WHERE {_scope_sql(scope, p)} "
+                        "AND (expires_at IS NULL OR expires_at > :now)"
+                    ),
+                    p,
+                )
+            ).first()
+        return int(row[0]) if row else 0
+
+    async def search(self, scope: Scope, request: SearchRequest) -> list[ScoredMemory]:
+        eng = await self._r()
+        match = fts5_query(request.query) if request.config.lexical_weight > 0 else None
+        async with eng.connect() as conn:
+            idx = await self._index(conn, scope.user_key)
+            if idx is None:
+                return []
+            lexical: dict[str, float] = {}
+            if match is not None:
+                rows = (
+                    await conn.execute(
+                        text(
+                            "SELECT m.id, -bm25(mnemoplug_fts) AS s FROM mnemoplug_fts "
+                            "JOIN mnemoplug_memories m ON m.rowid = mnemoplug_fts.rowid "
+                            "WHERE mnemoplug_fts MATCH :q AND m.tenant_id = :t AND m.user_id = :u "
+                            "ORDER BY s DESC LIMIT :k"
+                        ),
+                        {"q": match, "t": scope.tenant, "u": scope.user_id, "k": request.config.lexical_candidates},
+                    )
+                ).all()
+                lexical = {r[0]: float(r[1]) for r in rows}
+        return idx.search(scope, request, lexical=lexical)
+
+    async def list_users(self) -> list[tuple[str, str]]:
+        eng = await self._r()
+        async with eng.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text("SELECT DISTINCT tenant_id, user_id FROM mnemoplug_memories ORDER BY tenant_id, user_id")
+                )
+            ).all()
+        return [(r[0], r[1]) for r in rows]
+
+    async def export(
+        self, tenant_id: str, user_id: str, batch_size: int = 500
+    ) -> AsyncIterator[list[StoredMemory]]:
+        eng = await self._r()
+        last = -1
+        while True:
+            async with eng.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        text(
+                            f"SELECT rowid, {_COLS} FROM mnemoplug_memories WHERE tenant_id = :t "
+                            "AND user_id = :u AND rowid > :last ORDER BY rowid LIMIT :k"
+                        ),
+                        {"t": tenant_id, "u": user_id, "last": last, "k": batch_size},
+                    )
+                ).all()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [_row(r[1:]) for r in rows]
