@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 
 def now_ts() -> float:
-    return time.time()
+    """Now, in epoch seconds rounded to the microsecond (what a datetime can hold), so that a
+    record's ``created_at`` datetime compares equal to the stored value."""
+    return round(time.time(), 6)
 
 
 def to_ts(value: datetime | float | int | str) -> float:
@@ -21,7 +23,7 @@ def to_ts(value: datetime | float | int | str) -> float:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return value.timestamp()
+        return round(value.timestamp(), 6)
     raise TypeError(f"expected a datetime, epoch seconds or ISO string, got {type(value).__name__}")
 
 

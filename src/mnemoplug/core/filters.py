@@ -60,7 +60,7 @@ def _as_number(value: Any, *, time_mode: bool) -> float | None:
         return float(value)
     if time_mode:
         try:
-            return to_ts(value)
+            return round(to_ts(value), 6)
         except (TypeError, ValueError):
             return None
     return None

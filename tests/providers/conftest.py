@@ -1,0 +1,59 @@
+"""One fixture per provider: the shared contract suite (test_contract.py) runs against each.
+
+To add a provider to the contract, add one file ``factory_<name>.py`` beside this one that
+defines ``FACTORY``: an async context manager ``FACTORY(tmp_path)`` yielding a fresh, empty
+provider (calling ``tests.conftest.require_server`` first when it needs a server).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from pathlib import Path
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from mnemoplug import Memory
+from mnemoplug.core.contracts import MemoryProvider
+
+
+@contextlib.asynccontextmanager
+async def _memory_provider(tmp_path: Any) -> AsyncIterator[MemoryProvider]:
+    from mnemoplug.providers.in_memory import InMemoryProvider
+
+    yield InMemoryProvider()
+
+
+@contextlib.asynccontextmanager
+async def _sqlite_provider(tmp_path: Any) -> AsyncIterator[MemoryProvider]:
+    from mnemoplug.providers.sqlite import SQLiteProvider
+
+    p = SQLiteProvider(path=tmp_path / "contract.db")
+    try:
+        yield p
+    finally:
+        await p.close()
+
+
+PROVIDER_FACTORIES: dict[str, Callable[[Any], Any]] = {
+    "memory": _memory_provider,
+    "sqlite": _sqlite_provider,
+}
+for _f in sorted(Path(__file__).parent.glob("factory_*.py")):
+    _mod = importlib.import_module(f"tests.providers.{_f.stem}")
+    PROVIDER_FACTORIES[_f.stem.removeprefix("factory_")] = _mod.FACTORY
+
+
+@pytest.fixture(params=sorted(PROVIDER_FACTORIES))
+async def provider(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[MemoryProvider]:
+    async with PROVIDER_FACTORIES[request.param](tmp_path) as p:
+        yield p
+
+
+@pytest.fixture
+async def memory(provider: MemoryProvider, embedder: Any) -> AsyncIterator[Memory]:
+    m = Memory(provider, embedder=embedder, load_entry_points=False)
+    yield m
+    await m.close()
