@@ -1,0 +1,56 @@
+"""Forget a user everywhere (GDPR erasure): long-term memories, sessions, checkpoints and the
+audit trail, in one call.
+
+``await forget(memory, "u1")`` returns how much was removed per store, e.g.
+``{"memories": 3, "sessions": 2, "checkpoints": 4, "audit_entries": 5}`` (a store that is not
+configured is reported as 0). Only ``(tenant_id, user_id)`` is touched: other users, and the
+same user id in another tenant, stay intact.
+
+Audit: every registered plugin with a ``scrub_user(user_id, tenant_id)`` method (sync or
+async; :class:`~mnemoplug.plugins.audit.AuditLog` has one) is asked to scrub the user; the
+counts add up under ``"audit_entries"``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from .validation import check_id
+
+__all__ = ["forget"]
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def forget(memory: Any, user_id: str, *, tenant_id: str | None = None) -> dict[str, int]:
+    """Delete everything ``memory`` holds about ``user_id`` (in ``tenant_id``); return counts
+    per store: ``memories``, ``sessions``, ``checkpoints``, ``audit_entries``.
+
+    Raises :class:`~mnemoplug.core.errors.InvalidScopeError` for a bad user or tenant id
+    (before anything is deleted)."""
+    check_id("user_id", user_id, required=True)
+    check_id("tenant_id", tenant_id, required=False)
+    counts = {"memories": 0, "sessions": 0, "checkpoints": 0, "audit_entries": 0}
+    counts["memories"] = int(await memory.delete_all(user_id, tenant_id=tenant_id))
+    session = getattr(memory, "session", None)
+    if session is not None:
+        counts["sessions"] = int(await session.clear_all(user_id=user_id, tenant_id=tenant_id))
+    checkpoints = getattr(memory, "checkpoints", None)
+    if checkpoints is not None:
+        counts["checkpoints"] = int(await checkpoints.delete_user(user_id, tenant_id))
+    hooks = getattr(memory, "hooks", None)
+    pm = getattr(hooks, "pm", None)
+    if pm is not None:
+        seen: set[int] = set()
+        for plugin in pm.get_plugins():
+            scrub = getattr(plugin, "scrub_user", None)
+            if scrub is None or not callable(scrub) or id(plugin) in seen:
+                continue
+            seen.add(id(plugin))
+            counts["audit_entries"] += int(await _maybe_await(scrub(user_id, tenant_id)) or 0)
+    return counts

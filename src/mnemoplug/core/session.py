@@ -1,0 +1,703 @@
+"""Session memory: the running conversation of one session, kept apart from long-term memory.
+
+A session is an ordered list of :class:`Message` objects under a ``session_id``. It belongs
+to the ``(tenant_id, user_id)`` given on its first write; a later write naming another owner
+raises :class:`SessionOwnershipError` and stores nothing. Reads that name a ``user_id`` see
+only that user's sessions (another user's session reads as empty); reads without ``user_id``
+trust the caller (the session id is the capability).
+
+Every backend implements the same :class:`SessionMemory` ABC (``tests/core/
+test_session_contract.py`` holds them to it): the base class validates input, runs the
+``on_session_message`` hook when bound to a :class:`~mnemoplug.core.plugins.HookManager`,
+summarises and searches; a backend implements the ``_``-prefixed storage primitives.
+
+Backends: ``memory://`` (in process), ``sqlite:///path.db``, ``redis://…``,
+``postgresql+asyncpg://…`` — see :func:`session_memory_from_url`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ._time import now_ts, to_dt, to_ts
+from .contexts import SessionMessageContext
+from .errors import (
+    ConfigurationError,
+    InvalidMessageError,
+    MnemoplugError,
+)
+from .records import Scope, new_memory_id
+from .retrieval import BM25Index
+from .validation import MAX_ID_CHARS, check_id, check_metadata
+
+__all__ = [
+    "DEFAULT_SUMMARY_TURNS",
+    "Message",
+    "SessionInfo",
+    "SessionMemory",
+    "SessionOwnershipError",
+    "Summarizer",
+    "coerce_message",
+    "conversation_id_for",
+    "create_conversation_id",
+    "default_summarizer",
+    "session_memory_from_url",
+]
+
+Role = Literal["user", "assistant", "system", "tool"]
+ROLES: tuple[str, ...] = ("user", "assistant", "system", "tool")
+ROLE_ALIASES = {
+    "human": "user",
+    "ai": "assistant",
+    "model": "assistant",
+    "developer": "system",
+    "function": "tool",
+}
+#: how many of the last messages the default summary quotes
+DEFAULT_SUMMARY_TURNS = 4
+_SUMMARY_CHARS = 200
+
+#: a summarizer: any callable given the session's messages (chronological) returning the
+#: summary text, or an awaitable of it (an LLM call, typically)
+Summarizer = Callable[[list["Message"]], "str | Awaitable[str]"]
+
+
+class SessionOwnershipError(MnemoplugError, PermissionError):
+    """A session was written with a ``user_id``/``tenant_id`` other than its owner's.
+
+    Nothing was stored. Use a session id of the caller's own (see
+    :func:`conversation_id_for`), or the same ``user_id``/``tenant_id`` as the first write.
+    """
+
+
+def _normalise_role(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(
+            f"role must be one of {', '.join(ROLES)} (or the aliases human, ai), got {value!r}"
+        )
+    role = ROLE_ALIASES.get(value.lower(), value.lower())
+    if role not in ROLES:
+        raise ValueError(
+            f"unknown role {value!r}; use one of {', '.join(ROLES)} "
+            f"(human -> user and ai -> assistant are accepted)"
+        )
+    return role
+
+
+class Message(BaseModel):
+    """One session message.
+
+    ``id`` is time-ordered (UUIDv7-style) unless given; ``timestamp`` is an aware UTC datetime
+    (naive datetimes are taken as UTC). Invalid input raises :class:`InvalidMessageError`
+    naming the fix. Hooks may change ``content`` and ``metadata`` in place; the result is
+    validated again before it is stored.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(default_factory=new_memory_id)
+    role: Role
+    content: str
+    timestamp: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise InvalidMessageError(_explain(exc)) from None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _check_id(cls, v: Any) -> Any:
+        if not isinstance(v, str) or not v.strip() or len(v) > MAX_ID_CHARS:
+            raise ValueError(
+                f"message id must be a non-empty string of at most {MAX_ID_CHARS} characters "
+                f"(or leave it out to get a new one), got {v!r}"
+            )
+        return v
+
+    @field_validator("role", mode="before")
+    @classmethod
+    def _check_role(cls, v: Any) -> Any:
+        return _normalise_role(v)
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _check_content(cls, v: Any) -> Any:
+        if not isinstance(v, str):
+            raise ValueError(
+                f"content must be a string, got {type(v).__name__}; join multi-part content "
+                f"into text before storing it"
+            )
+        if not v.strip():
+            raise ValueError("content is empty; pass the message text")
+        return v
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _check_timestamp(cls, v: Any) -> Any:
+        try:
+            return to_dt(to_ts(v))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"timestamp must be a datetime, epoch seconds or ISO-8601 string ({exc})"
+            ) from None
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _check_metadata(cls, v: Any) -> Any:
+        try:
+            return check_metadata(v)
+        except MnemoplugError as exc:
+            raise ValueError(str(exc)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: ``id, role, content, timestamp`` (ISO-8601), ``metadata``."""
+        return {
+            "id": self.id,
+            "role": self.role,
+            "content": self.content,
+            "timestamp": self.timestamp.isoformat(),
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Message:
+        """Build a message from a dict like ``{"role": "user", "content": "hi"}``.
+
+        Accepts ``type`` for ``role`` (LangChain's dumps) and the role aliases
+        human → user, ai → assistant; ``id``, ``timestamp`` and ``metadata`` are optional.
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidMessageError(
+                f"expected a dict like {{'role': 'user', 'content': '...'}}, "
+                f"got {type(data).__name__}"
+            )
+        d = dict(data)
+        if "role" not in d and "type" in d:
+            d["role"] = d.pop("type")
+        else:
+            d.pop("type", None)
+        if "role" not in d:
+            raise InvalidMessageError(
+                "message has no role; pass {'role': 'user', 'content': '...'}"
+            )
+        if d.get("id") is None:
+            d.pop("id", None)
+        if d.get("timestamp") is None:
+            d.pop("timestamp", None)
+        if d.get("metadata") is None:
+            d.pop("metadata", None)
+        unknown = set(d) - set(cls.model_fields)
+        if unknown:
+            raise InvalidMessageError(
+                f"message has unknown keys {sorted(unknown)}; put extra data in 'metadata'"
+            )
+        return cls(**d)
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ())) or "message"
+        msg = str(err.get("msg", "invalid"))
+        msg = msg.removeprefix("Value error, ")
+        if err.get("type") == "missing":
+            msg = "is required; pass e.g. {'role': 'user', 'content': '...'}"
+        elif err.get("type") == "extra_forbidden":
+            msg = "is not a message field; put extra data in 'metadata'"
+        parts.append(f"{where}: {msg}")
+    return "invalid session message: " + "; ".join(parts)
+
+
+def coerce_message(item: Any) -> Message:
+    """A :class:`Message` from a Message, a dict, or an object with ``role`` (or LangChain's
+    ``type``) and ``content`` (and optionally ``id``). Raises :class:`InvalidMessageError`."""
+    if isinstance(item, Message):
+        return Message(**item.model_dump())  # a copy, validated again
+    if isinstance(item, Mapping):
+        return Message.from_dict(item)
+    role = getattr(item, "role", None) or getattr(item, "type", None)
+    if role is None or not hasattr(item, "content"):
+        raise InvalidMessageError(
+            f"cannot store a {type(item).__name__} as a session message; pass a Message, a dict "
+            f"like {{'role': 'user', 'content': '...'}} or an object with role/type and content"
+        )
+    data: dict[str, Any] = {"role": role, "content": item.content}
+    mid = getattr(item, "id", None)
+    if isinstance(mid, str) and mid:
+        data["id"] = mid
+    meta = getattr(item, "metadata", None)
+    if isinstance(meta, Mapping):
+        data["metadata"] = meta
+    return Message(**data)
+
+
+class SessionInfo(BaseModel):
+    """What a session holds: owner, times (aware UTC), message count and metadata."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    created_at: datetime
+    updated_at: datetime
+    message_count: int
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    user_id: str | None = None
+    tenant_id: str | None = None
+
+
+# -- ids ----------------------------------------------------------------------------------------
+def create_conversation_id(prefix: str | None = None) -> str:
+    """A new random, time-ordered conversation id (``"<prefix>-<uuid7>"`` with a prefix)."""
+    cid = new_memory_id()
+    if prefix is None:
+        return cid
+    if not isinstance(prefix, str) or not prefix.strip():
+        raise InvalidMessageError(f"prefix must be a non-empty string or None, got {prefix!r}")
+    return f"{prefix}-{cid}"
+
+
+def conversation_id_for(
+    user_id: str, *, tenant_id: str | None = None, channel: str | None = None
+) -> str:
+    """A deterministic conversation id for a user (and channel): the same in every process.
+
+    ``"conv-" + sha256(tenant, user, channel)[:32]``; ids of different users never collide
+    in practice, and the id reveals nothing of the user id.
+    """
+    check_id("user_id", user_id, required=True)
+    check_id("tenant_id", tenant_id, required=False)
+    check_id("channel", channel, required=False)
+    h = hashlib.sha256()
+    for part in (tenant_id or "", user_id, channel or ""):
+        raw = part.encode("utf-8")
+        h.update(len(raw).to_bytes(4, "big") + raw)
+    return "conv-" + h.hexdigest()[:32]
+
+
+# -- validation helpers -------------------------------------------------------------------------
+def check_session_id(session_id: Any) -> str:
+    """The session id if valid; InvalidMessageError (with the fix) otherwise."""
+    if not isinstance(session_id, str) or not session_id.strip():
+        raise InvalidMessageError(
+            f"session_id must be a non-empty string, got {session_id!r}; "
+            f"use create_conversation_id() or conversation_id_for(user_id)"
+        )
+    if len(session_id) > MAX_ID_CHARS or "\x00" in session_id:
+        raise InvalidMessageError(
+            f"session_id must be at most {MAX_ID_CHARS} characters without NUL; "
+            f"got {len(session_id)} characters"
+        )
+    return session_id
+
+
+def owner_key(user_id: Any, tenant_id: Any) -> tuple[str, str]:
+    """``(tenant, user)`` as stored: '' for None. Validates both."""
+    check_id("user_id", user_id, required=False)
+    check_id("tenant_id", tenant_id, required=False)
+    return (tenant_id or "", user_id or "")
+
+
+def owner_filter(user_id: Any, tenant_id: Any) -> tuple[str | None, str | None]:
+    """``(tenant, user)`` to filter by, None = any. A user_id without tenant_id means the
+    default tenant; a tenant_id alone means every user of that tenant; neither means all."""
+    check_id("user_id", user_id, required=False)
+    check_id("tenant_id", tenant_id, required=False)
+    if user_id is not None:
+        return (tenant_id or "", user_id)
+    return (tenant_id, None)
+
+
+def _check_limit(limit: Any, name: str = "limit", *, allow_none: bool = False) -> int | None:
+    if limit is None and allow_none:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidMessageError(f"{name} must be a positive integer, got {limit!r}")
+    return limit
+
+
+def _cutoff(older_than: timedelta | datetime | float) -> float:
+    if isinstance(older_than, timedelta):
+        return now_ts() - older_than.total_seconds()
+    if isinstance(older_than, datetime):
+        return to_ts(older_than)
+    if isinstance(older_than, int | float) and not isinstance(older_than, bool):
+        return now_ts() - float(older_than)  # seconds
+    raise InvalidMessageError(
+        f"older_than must be a timedelta (age), a datetime (cutoff) or seconds, "
+        f"got {type(older_than).__name__}"
+    )
+
+
+def _truncate(text: str, n: int = _SUMMARY_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def default_summarizer(messages: Sequence[Message], *, turns: int = DEFAULT_SUMMARY_TURNS) -> str:
+    """The deterministic summary used without an LLM.
+
+    Format (``""`` for an empty session)::
+
+        5 messages (2 user, 2 assistant, 1 system).
+        First user message: <text, whitespace collapsed, at most 200 characters>
+        Last 4 messages:
+        user: <…>
+        assistant: <…>
+    """
+    if not messages:
+        return ""
+    counts = {r: 0 for r in ROLES}
+    for m in messages:
+        counts[m.role] += 1
+    by_role = ", ".join(f"{n} {r}" for r, n in counts.items() if n)
+    n = len(messages)
+    lines = [f"{n} message{'s' if n != 1 else ''} ({by_role})."]
+    first = next((m for m in messages if m.role == "user"), None)
+    if first is not None:
+        lines.append(f"First user message: {_truncate(first.content)}")
+    tail = list(messages[-turns:]) if turns > 0 else []
+    if tail:
+        lines.append(f"Last {len(tail)} message{'s' if len(tail) != 1 else ''}:")
+        lines.extend(f"{m.role}: {_truncate(m.content)}" for m in tail)
+    return "\n".join(lines)
+
+
+def encode_message(m: Message) -> str:
+    """The JSON text backends store for a message."""
+    import json
+
+    return json.dumps(m.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_message(raw: str | bytes) -> Message:
+    import json
+
+    d = json.loads(raw)
+    return Message.model_construct(
+        id=d["id"],
+        role=d["role"],
+        content=d["content"],
+        timestamp=datetime.fromisoformat(d["timestamp"]),
+        metadata=d.get("metadata") or {},
+    )
+
+
+def make_info(
+    session_id: str,
+    tenant: str,
+    user: str,
+    created_at: float,
+    updated_at: float,
+    count: int,
+    metadata: dict[str, Any] | None = None,
+) -> SessionInfo:
+    return SessionInfo(
+        session_id=session_id,
+        created_at=to_dt(created_at),  # type: ignore[arg-type]
+        updated_at=to_dt(updated_at),  # type: ignore[arg-type]
+        message_count=count,
+        metadata=metadata or {},
+        user_id=user or None,
+        tenant_id=tenant or None,
+    )
+
+
+# -- the ABC ------------------------------------------------------------------------------------
+class SessionMemory(ABC):
+    """Abstract session store. Subclasses implement the ``_``-prefixed primitives; the public
+    async methods (validation, hooks, ownership, summaries, search) live here.
+
+    Args:
+        summarizer: default summarizer for :meth:`summarize` (see :data:`Summarizer`);
+            :func:`default_summarizer` when None.
+    """
+
+    #: short backend name for errors and repr
+    name: ClassVar[str] = "session"
+    url: str = ""
+
+    def __init__(self, *, summarizer: Summarizer | None = None) -> None:
+        if summarizer is not None and not callable(summarizer):
+            raise ConfigurationError("summarizer must be a callable given the messages")
+        self.summarizer = summarizer
+        self.hooks: Any = None
+
+    # -- primitives for backends ---------------------------------------------------------------
+    @abstractmethod
+    async def _append(
+        self, session_id: str, messages: list[Message], owner: tuple[str, str], now: float
+    ) -> None:
+        """Append atomically, creating the session owned by ``owner`` (tenant, user) when it
+        does not exist; raise :class:`SessionOwnershipError` (storing nothing) when it exists
+        with another owner. Messages keep their order; ``updated_at`` becomes ``now``."""
+
+    @abstractmethod
+    async def _info(self, session_id: str) -> SessionInfo | None:
+        """The session's info, None when absent (or expired)."""
+
+    @abstractmethod
+    async def _get(self, session_id: str, limit: int | None) -> list[Message]:
+        """Messages in order; the last ``limit`` when given."""
+
+    @abstractmethod
+    async def _clear(self, session_id: str) -> int:
+        """Delete the session; return how many messages it held."""
+
+    @abstractmethod
+    async def _list(
+        self, tenant: str | None, user: str | None, limit: int | None
+    ) -> list[SessionInfo]:
+        """Sessions matching the owner filter (None = any), most recently updated first."""
+
+    @abstractmethod
+    async def _clear_older(self, cutoff: float) -> int:
+        """Delete sessions last updated before ``cutoff`` (epoch seconds); return how many."""
+
+    async def _clear_owned(self, tenant: str | None, user: str | None) -> int:
+        """Delete every session matching the owner filter; return how many sessions."""
+        n = 0
+        for info in await self._list(tenant, user, None):
+            await self._clear(info.session_id)
+            n += 1
+        return n
+
+    async def close(self) -> None:  # noqa: B027 - optional
+        """Release connections. The store may be used again afterwards (it reopens)."""
+
+    # -- hooks ---------------------------------------------------------------------------------
+    def bind_hooks(self, hook_manager: Any) -> None:
+        """Run ``on_session_message`` of ``hook_manager`` (a HookManager) on every message
+        before it is stored; a hook raising rejects the whole write. None unbinds."""
+        self.hooks = hook_manager
+
+    # -- access checks -------------------------------------------------------------------------
+    async def _readable(self, session_id: str, user_id: Any, tenant_id: Any) -> bool:
+        if user_id is None and tenant_id is None:
+            return True
+        tenant, user = owner_filter(user_id, tenant_id)
+        info = await self._info(session_id)
+        if info is None:
+            return False
+        if user is not None and (info.user_id or "") != user:
+            return False
+        return tenant is None or (info.tenant_id or "") == tenant
+
+    # -- public API ----------------------------------------------------------------------------
+    async def get_messages(
+        self,
+        session_id: str,
+        limit: int | None = None,
+        *,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+    ) -> list[Message]:
+        """The session's messages, oldest first; ``limit`` keeps the last N.
+
+        With ``user_id`` (and ``tenant_id``), another user's session reads as empty."""
+        check_session_id(session_id)
+        n = _check_limit(limit, allow_none=True)
+        if not await self._readable(session_id, user_id, tenant_id):
+            return []
+        return await self._get(session_id, n)
+
+    async def add_message(
+        self,
+        session_id: str,
+        message: Message | Mapping[str, Any] | Any,
+        *,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+    ) -> Message:
+        """Append one message (a Message, a dict, or an object with role/type and content);
+        return it as stored."""
+        stored = await self.add_messages(
+            session_id, [message], user_id=user_id, tenant_id=tenant_id
+        )
+        return stored[0]
+
+    async def add_messages(
+        self,
+        session_id: str,
+        messages: Iterable[Message | Mapping[str, Any] | Any],
+        *,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+    ) -> list[Message]:
+        """Append messages atomically: all are validated (and pass the hooks) first; on any
+        error nothing is stored. The first write fixes the session's owner."""
+        check_session_id(session_id)
+        owner = owner_key(user_id, tenant_id)
+        if isinstance(messages, str | bytes | Mapping | Message):
+            raise InvalidMessageError(
+                "add_messages takes a list of messages; use add_message for a single one"
+            )
+        items: list[Message] = []
+        for i, item in enumerate(messages):
+            try:
+                items.append(coerce_message(item))
+            except InvalidMessageError as exc:
+                raise InvalidMessageError(f"message {i}: {exc}") from None
+        if not items:
+            return []
+        if self.hooks is not None and self.hooks.has("on_session_message"):
+            scope = Scope(user_id=user_id or "", tenant_id=tenant_id, session_id=session_id)
+            checked: list[Message] = []
+            for m in items:
+                ctx = SessionMessageContext(operation="session_message", scope=scope, message=m)
+                await self.hooks.call("on_session_message", ctx, rejecting=True)
+                checked.append(coerce_message(ctx.message))
+            items = checked
+        await self._append(session_id, items, owner, now_ts())
+        return items
+
+    async def clear(
+        self, session_id: str, *, user_id: str | None = None, tenant_id: str | None = None
+    ) -> int:
+        """Delete the session; return how many messages it held (0 when absent or, with
+        ``user_id``, another user's)."""
+        check_session_id(session_id)
+        if not await self._readable(session_id, user_id, tenant_id):
+            return 0
+        return await self._clear(session_id)
+
+    async def clear_all(self, *, user_id: str | None = None, tenant_id: str | None = None) -> int:
+        """Delete every session — or one user's (``user_id``; default tenant unless
+        ``tenant_id``), or one tenant's (``tenant_id`` alone). Return how many sessions."""
+        tenant, user = owner_filter(user_id, tenant_id)
+        return await self._clear_owned(tenant, user)
+
+    async def info(
+        self, session_id: str, *, user_id: str | None = None, tenant_id: str | None = None
+    ) -> SessionInfo | None:
+        """The session's :class:`SessionInfo`, or None."""
+        check_session_id(session_id)
+        if not await self._readable(session_id, user_id, tenant_id):
+            return None
+        return await self._info(session_id)
+
+    async def list_sessions(
+        self, *, user_id: str | None = None, tenant_id: str | None = None, limit: int = 100
+    ) -> list[SessionInfo]:
+        """Sessions (of a user or tenant when given), most recently updated first."""
+        n = _check_limit(limit)
+        tenant, user = owner_filter(user_id, tenant_id)
+        return await self._list(tenant, user, n)
+
+    async def clear_old_sessions(self, older_than: timedelta | datetime | float) -> int:
+        """Delete sessions not written since ``older_than`` (a timedelta or seconds = age; a
+        datetime = cutoff). Return how many sessions were deleted."""
+        return await self._clear_older(_cutoff(older_than))
+
+    async def summarize(
+        self,
+        session_id: str,
+        *,
+        summarizer: Summarizer | None = None,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+    ) -> str:
+        """Summarise the session with ``summarizer`` (or the store's, or
+        :func:`default_summarizer`); sync and async callables both work."""
+        fn = summarizer or self.summarizer or default_summarizer
+        messages = await self.get_messages(session_id, user_id=user_id, tenant_id=tenant_id)
+        res = fn(messages)
+        if inspect.isawaitable(res):
+            res = await res
+        if not isinstance(res, str):
+            raise ConfigurationError(
+                f"the summarizer returned {type(res).__name__}; it must return a string"
+            )
+        return res
+
+    async def search(
+        self,
+        query: str,
+        session_id: str | None = None,
+        limit: int = 10,
+        *,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+    ) -> list[Message]:
+        """Messages matching ``query`` lexically (BM25), best first.
+
+        In one session when ``session_id`` is given, else across sessions; with ``user_id``
+        only that user's sessions are searched."""
+        if not isinstance(query, str):
+            raise InvalidMessageError(f"query must be a string, got {type(query).__name__}")
+        n = _check_limit(limit)
+        assert n is not None
+        if session_id is not None:
+            check_session_id(session_id)
+            if not await self._readable(session_id, user_id, tenant_id):
+                return []
+            sessions = [session_id]
+        else:
+            tenant, user = owner_filter(user_id, tenant_id)
+            sessions = [i.session_id for i in await self._list(tenant, user, None)]
+        index = BM25Index()
+        found: dict[str, Message] = {}
+        order: dict[str, int] = {}
+        for sid in sessions:
+            for m in await self._get(sid, None):
+                key = f"{len(order)}"
+                order[key] = len(order)
+                found[key] = m
+                index.add(key, m.content)
+        scores = index.scores(query)
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], -order[kv[0]]))
+        return [found[k] for k, s in ranked[:n] if s > 0 and math.isfinite(s)]
+
+    async def __aenter__(self) -> SessionMemory:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+
+# -- factory ------------------------------------------------------------------------------------
+def session_memory_from_url(url: str, **options: Any) -> SessionMemory:
+    """A session store for ``url``: ``memory://``, ``sqlite:///path.db``, ``redis://host:6379/0``
+    (also ``rediss://``), ``postgresql+asyncpg://user@host/db`` (``postgresql://`` too).
+    Keyword options go to the backend's constructor."""
+    if not isinstance(url, str) or "://" not in url:
+        raise ConfigurationError(
+            f"expected a URL such as memory://, sqlite:///sessions.db, redis://localhost:6379/0 "
+            f"or postgresql+asyncpg://host/db; got {url!r}"
+        )
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "memory":
+        from ..providers.session_memory import InMemorySessionMemory
+
+        return InMemorySessionMemory(**options)
+    if scheme in ("sqlite", "sqlite+aiosqlite"):
+        from ..providers.session_sqlite import SQLiteSessionMemory
+
+        return SQLiteSessionMemory(url, **options)
+    if scheme in ("redis", "rediss", "unix"):
+        from ..providers.session_redis import RedisSessionMemory
+
+        return RedisSessionMemory(url, **options)
+    if scheme in ("postgresql", "postgresql+asyncpg", "postgres"):
+        from ..providers.session_postgres import PostgresSessionMemory
+
+        return PostgresSessionMemory(url, **options)
+    raise ConfigurationError(
+        f"no session store handles {scheme}:// URLs; use memory://, sqlite:///…, redis://… "
+        f"or postgresql+asyncpg://…"
+    )
+
