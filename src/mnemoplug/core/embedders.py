@@ -124,6 +124,12 @@ class SentenceTransformerEmbedder:
                         raise MissingDependencyError(
                             "SentenceTransformerEmbedder", "embeddings", "sentence-transformers"
                         ) from exc
+                    try:  # no "Loading weights" progress bars on stderr
+                        from transformers.utils import logging as hf_logging
+
+                        hf_logging.disable_progress_bar()
+                    except ImportError:  # pragma: no cover
+                        pass
                     model = SentenceTransformer(self._resolve_path(self.model_name), device=self.device)
                     self._dimension = int(model.get_embedding_dimension())
                     self._model = model
