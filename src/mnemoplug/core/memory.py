@@ -109,6 +109,12 @@ class Memory:
         retrieval: a :class:`RetrievalConfig` (fusion weights, recency).
         max_content_chars: longest content accepted (32,768 by default).
         load_entry_points: load plugins of the ``mnemoplug`` entry-point group.
+        session: session memory (a :class:`~mnemoplug.core.session.SessionMemory` or a URL such
+            as ``"sqlite:///sessions.db"``, ``"redis://…"``); its messages go through this
+            Memory's ``on_session_message`` hooks.
+        checkpoints: a checkpoint store for durable runs (a
+            :class:`~mnemoplug.core.checkpoints.CheckpointStore` or a URL); ``durable_store`` is
+            an alias.
     """
 
     def __init__(
@@ -122,8 +128,13 @@ class Memory:
         load_entry_points: bool = True,
         session: Any = None,
         checkpoints: Any = None,
+        durable_store: Any = None,
     ) -> None:
         plugins = list(plugins)
+        if durable_store is not None:
+            if checkpoints is not None:
+                raise ConfigurationError("pass checkpoints= or durable_store=, not both")
+            checkpoints = durable_store
         if provider is None:
             from ..providers.sqlite import SQLiteProvider
 
@@ -152,8 +163,18 @@ class Memory:
         if max_content_chars <= 0:
             raise ConfigurationError("max_content_chars must be positive")
         self.max_content_chars = max_content_chars
+        if isinstance(session, str):
+            from .session import session_memory_from_url
+
+            session = session_memory_from_url(session)
+        if isinstance(checkpoints, str):
+            from .checkpoints import checkpoint_store_from_url
+
+            checkpoints = checkpoint_store_from_url(checkpoints)
         self.session = session
         self.checkpoints = checkpoints
+        if session is not None and hasattr(session, "bind_hooks"):
+            session.bind_hooks(self.hooks)
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
         self._embedder_checked = False
@@ -546,6 +567,16 @@ class Memory:
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
         await self.open()
         return await self.provider.count(scope, now_ts())
+
+    async def forget(self, user_id: str, *, tenant_id: str | None = None) -> dict[str, int]:
+        """Forget the user everywhere (GDPR erasure): long-term memories, sessions, checkpoints,
+        and the user's entries in audit logs. Returns the count per store, e.g.
+        ``{"memories": 3, "sessions": 1, "checkpoints": 2, "audit_entries": 7}``. Never touches
+        another user (nor the same user id in another tenant)."""
+        from .forget import forget
+
+        await self.open()
+        return await forget(self, user_id, tenant_id=tenant_id)
 
     async def purge_expired(self) -> int:
         """Delete expired memories of every user; return how many. (Expired memories are never

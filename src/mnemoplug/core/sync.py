@@ -108,6 +108,9 @@ class SyncMemory:
     def count(self, user_id: str, **kw: Any) -> int:
         return self.run(self.memory.count(user_id, **kw))
 
+    def forget(self, user_id: str, **kw: Any) -> dict[str, int]:
+        return self.run(self.memory.forget(user_id, **kw))
+
     def purge_expired(self) -> int:
         return self.run(self.memory.purge_expired())
 
