@@ -24,8 +24,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from mnemoplug import Memory, RetrievalConfig
 from mnemoplug.core._time import now_ts
 from mnemoplug.core.filters import Filter
@@ -53,7 +51,9 @@ def load(path: Path) -> tuple[dict[str, list[tuple[str, str]]], list[dict[str, A
         for qa in sample["qa"]:
             ev = set(EVIDENCE.findall(" ".join(map(str, qa.get("evidence") or []))))
             if qa.get("category") in CATEGORIES and ev:
-                questions.append({"user": user, "q": qa["question"], "evidence": ev, "cat": qa["category"]})
+                questions.append(
+                    {"user": user, "q": qa["question"], "evidence": ev, "cat": qa["category"]}
+                )
     return turns, questions
 
 
@@ -80,14 +80,19 @@ async def run(args: argparse.Namespace) -> str:
     t_add = time.perf_counter() - t0
     qvecs = await asyncio.to_thread(memory.embedder.embed, [q["q"] for q in questions])
     n_turns = sum(len(r) for r in turns.values())
-    print(f"stored {n_turns} turns of {len(turns)} conversations in {t_add:.1f}s; "
-          f"{len(questions)} questions", file=sys.stderr)
+    print(
+        f"stored {n_turns} turns of {len(turns)} conversations in {t_add:.1f}s; "
+        f"{len(questions)} questions",
+        file=sys.stderr,
+    )
 
     configs = dict(CONFIGS)
     if args.grid:
         for dw in (1.0,):
             for lw in (0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5):
-                configs[f"dense {dw} + lexical {lw}"] = RetrievalConfig(dense_weight=dw, lexical_weight=lw)
+                configs[f"dense {dw} + lexical {lw}"] = RetrievalConfig(
+                    dense_weight=dw, lexical_weight=lw
+                )
 
     async def evaluate(cfg: RetrievalConfig) -> dict[int, dict[int, float]]:
         hits: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
@@ -95,8 +100,14 @@ async def run(args: argparse.Namespace) -> str:
         for q, v in zip(questions, qvecs, strict=True):
             from mnemoplug.core.records import Scope
 
-            req = SearchRequest(query=q["q"], vector=v if cfg.dense_weight > 0 else None, limit=max(KS),
-                                filters=Filter(None), now=now_ts(), config=cfg)
+            req = SearchRequest(
+                query=q["q"],
+                vector=v if cfg.dense_weight > 0 else None,
+                limit=max(KS),
+                filters=Filter(None),
+                now=now_ts(),
+                config=cfg,
+            )
             res = await provider.search(Scope(q["user"]), req)
             ranked = [id_to_dia[r.memory.id] for r in res]
             counts[q["cat"]] += 1
@@ -107,9 +118,16 @@ async def run(args: argparse.Namespace) -> str:
                     hits[0][k] += 1
         return {c: {k: hits[c][k] / counts[c] for k in KS} for c in counts}
 
-    header = "| retrieval | " + " | ".join(
-        f"{name} hit@{k}" for name in ["all", *CATEGORIES.values()] for k in KS if name == "all" or k == 10
-    ) + " |"
+    header = (
+        "| retrieval | "
+        + " | ".join(
+            f"{name} hit@{k}"
+            for name in ["all", *CATEGORIES.values()]
+            for k in KS
+            if name == "all" or k == 10
+        )
+        + " |"
+    )
     cols = header.count("|") - 1
     lines = [header, "|" + "---|" * cols]
     for name, cfg in configs.items():
@@ -118,15 +136,19 @@ async def run(args: argparse.Namespace) -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     await memory.close()
     n_q = {c: sum(1 for q in questions if q["cat"] == c) for c in CATEGORIES}
-    meta = (f"\nLoCoMo dev ({len(turns)} conversations, {n_turns} turns, {len(questions)} questions: "
-            + ", ".join(f"{CATEGORIES[c]} {n}" for c, n in n_q.items())
-            + "), SQLite default provider, all-MiniLM-L6-v2.\n")
+    meta = (
+        f"\nLoCoMo dev ({len(turns)} conversations, {n_turns} turns, {len(questions)} questions: "
+        + ", ".join(f"{CATEGORIES[c]} {n}" for c, n in n_q.items())
+        + "), SQLite default provider, all-MiniLM-L6-v2.\n"
+    )
     return "\n".join(lines) + "\n" + meta
 
 
 def main() -> None:
     root = Path(__file__).resolve().parents[1]
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--data", default=str(root.parent / "shared" / "data" / "locomo-dev.json"))
     ap.add_argument("--grid", action="store_true", help="also sweep fusion weights")
     ap.add_argument("--out", default=str(root / "benchmarks" / "results" / "locomo.md"))

@@ -26,7 +26,9 @@ POSTGRES_URL = os.environ.get(
 def server_up(url: str, timeout: float = 0.5) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), timeout=timeout):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or 0), timeout=timeout
+        ):
             return True
     except OSError:
         return False

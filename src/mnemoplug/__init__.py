@@ -10,7 +10,12 @@ from .core.contexts import (
     SessionMessageContext,
 )
 from .core.contracts import MemoryProvider
-from .core.embedders import CallableEmbedder, Embedder, LexicalOnlyWarning, SentenceTransformerEmbedder
+from .core.embedders import (
+    CallableEmbedder,
+    Embedder,
+    LexicalOnlyWarning,
+    SentenceTransformerEmbedder,
+)
 from .core.errors import (
     ConfigurationError,
     ContentTooLargeError,

@@ -63,7 +63,10 @@ async def _demo(db: str | None) -> None:
         alice = [
             ("Alice prefers dark mode in every app", {"category": "preferences"}),
             ("Alice is allergic to peanuts", {"category": "health"}),
-            ("Alice's email is alice@example.com and her phone is +1 415 555 0132", {"category": "contact"}),
+            (
+                "Alice's email is alice@example.com and her phone is +1 415 555 0132",
+                {"category": "contact"},
+            ),
             ("Alice is planning a trip to Lisbon in May", {"category": "plans"}),
         ]
         bob = [
@@ -75,12 +78,18 @@ async def _demo(db: str | None) -> None:
             await memory.add("alice", text, meta)
         for text, meta in bob:
             await memory.add("bob", text, meta)
-        await memory.add("alice", [
-            {"role": "user", "content": "Can you book a vegetarian restaurant for Friday?"},
-            {"role": "assistant", "content": "Booked a vegetarian place for Friday at 7pm."},
-        ], session_id="chat-1")
-        print(f"stored {await memory.count('alice')} memories for alice and "
-              f"{await memory.count('bob')} for bob ({time.perf_counter() - t0:.1f}s incl. model load)\n")
+        await memory.add(
+            "alice",
+            [
+                {"role": "user", "content": "Can you book a vegetarian restaurant for Friday?"},
+                {"role": "assistant", "content": "Booked a vegetarian place for Friday at 7pm."},
+            ],
+            session_id="chat-1",
+        )
+        print(
+            f"stored {await memory.count('alice')} memories for alice and "
+            f"{await memory.count('bob')} for bob ({time.perf_counter() - t0:.1f}s incl. model load)\n"
+        )
 
         print("PII redaction hook (what was stored):")
         for r in await memory.get_all("alice", filters={"category": "contact"}):
@@ -89,9 +98,11 @@ async def _demo(db: str | None) -> None:
             print(f"  bob:   {r.content}")
 
         print("\nSemantic search (no shared words with the answer):")
-        for user, query in [("alice", "Which UI theme does the user like?"),
-                            ("alice", "Any food restrictions?"),
-                            ("bob", "Which UI theme does the user like?")]:
+        for user, query in [
+            ("alice", "Which UI theme does the user like?"),
+            ("alice", "Any food restrictions?"),
+            ("bob", "Which UI theme does the user like?"),
+        ]:
             t = time.perf_counter()
             hits = await memory.search(user, query, limit=2)
             ms = (time.perf_counter() - t) * 1000
@@ -100,13 +111,20 @@ async def _demo(db: str | None) -> None:
                 print(f"     score {h.score:.2f}  cosine {h.similarity:.2f}  {h.content}")
 
         print("\nWhat an agent would have injected for alice's next message")
-        print("  'Where should I eat in Lisbon?'  with inject_memory('relevant', max_memories=3):\n")
+        print(
+            "  'Where should I eat in Lisbon?'  with inject_memory('relevant', max_memories=3):\n"
+        )
         strategy = inject_memory("relevant", max_memories=3)
-        chosen = await strategy.select(memory, user_id="alice", query="Where should I eat in Lisbon?")
+        chosen = await strategy.select(
+            memory, user_id="alice", query="Where should I eat in Lisbon?"
+        )
         print("    " + strategy.render(chosen).replace("\n", "\n    "))
         recent = inject_memory("recent", max_memories=2)
         print("\n  and with inject_memory('recent', max_memories=2):\n")
-        print("    " + recent.render(await recent.select(memory, user_id="alice")).replace("\n", "\n    "))
+        print(
+            "    "
+            + recent.render(await recent.select(memory, user_id="alice")).replace("\n", "\n    ")
+        )
 
         print(f"\nAudit hook: {audit_path} (no memory content, only ids and the redacted query):")
         lines = audit_path.read_text().splitlines()
@@ -125,13 +143,30 @@ async def _run(args: argparse.Namespace) -> int:
         from .core.migration import migrate_memory  # type: ignore[import-not-found]
 
         result = await migrate_memory(args.source, args.target, batch_size=args.batch_size)
-        print(json.dumps({k: getattr(result, k) for k in
-                          ("success", "total_users", "total_memories", "failed", "duration", "errors")}))
+        print(
+            json.dumps(
+                {
+                    k: getattr(result, k)
+                    for k in (
+                        "success",
+                        "total_users",
+                        "total_memories",
+                        "failed",
+                        "duration",
+                        "errors",
+                    )
+                }
+            )
+        )
         return 0 if result.success else 1
     memory = _memory(args.db)
     async with memory:
         if args.cmd == "add":
-            print(await memory.add(args.user, args.text, json.loads(args.metadata) if args.metadata else None))
+            print(
+                await memory.add(
+                    args.user, args.text, json.loads(args.metadata) if args.metadata else None
+                )
+            )
         elif args.cmd == "search":
             for h in await memory.search(args.user, args.query, limit=args.limit):
                 print(f"{h.score:.3f}\t{h.id}\t{h.content}")

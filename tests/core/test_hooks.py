@@ -79,7 +79,10 @@ async def test_rejection_stores_nothing_for_the_whole_call(memory: Memory) -> No
     memory.register(no_secrets)
     await memory.add("u", "harmless")
     with pytest.raises(MemoryRejectedError) as info:
-        await memory.add("u", [{"role": "user", "content": "fine"}, {"role": "user", "content": "my password is x"}])
+        await memory.add(
+            "u",
+            [{"role": "user", "content": "fine"}, {"role": "user", "content": "my password is x"}],
+        )
     assert "no_secrets" in str(info.value) or info.value.hook
     assert "password" in info.value.reason
     assert [r.content for r in await memory.get_all("u")] == ["harmless"]
@@ -122,7 +125,9 @@ async def test_on_memory_search_filters_and_rewrites(memory: Memory) -> None:
 
     @hook("on_memory_search", trylast=True)
     async def shout(ctx):
-        ctx.memory_results = [r.model_copy(update={"content": r.content.upper()}) for r in ctx.memory_results]
+        ctx.memory_results = [
+            r.model_copy(update={"content": r.content.upper()}) for r in ctx.memory_results
+        ]
 
     memory.register(only_public)
     memory.register(shout)

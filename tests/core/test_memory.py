@@ -19,7 +19,9 @@ from mnemoplug import (
 )
 
 
-async def test_default_memory_uses_sqlite_file_at_documented_path(tmp_path, monkeypatch, embedder) -> None:
+async def test_default_memory_uses_sqlite_file_at_documented_path(
+    tmp_path, monkeypatch, embedder
+) -> None:
     from mnemoplug.providers.sqlite import SQLiteProvider, default_sqlite_path
 
     monkeypatch.delenv("MNEMOPLUG_DB_PATH", raising=False)

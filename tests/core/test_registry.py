@@ -71,7 +71,7 @@ async def test_third_party_provider_and_embedder_plugins() -> None:
 
         @hookimpl
         def register_embedders(self, register):
-            register("ones", lambda: (lambda texts: [[1.0, 0.0]] * len(texts)))
+            register("ones", lambda: lambda texts: [[1.0, 0.0]] * len(texts))
 
     m = Memory.from_url("mine://", plugins=[Plugin()], embedder=None)
     assert isinstance(m.provider, MyProvider)

@@ -45,9 +45,13 @@ async def test_recent_newest_first_and_window(memory: Memory) -> None:
         "User is training for a marathon in April",
         "User's sister is called Anna",
     ]
-    old = StoredMemory(id="old-1", user_id="u", content="ancient fact", created_at=1000.0, updated_at=1000.0)
+    old = StoredMemory(
+        id="old-1", user_id="u", content="ancient fact", created_at=1000.0, updated_at=1000.0
+    )
     await memory.provider.upsert([old])
-    windowed = await inject_memory("recent", max_memories=10, time_window_hours=1).select(memory, user_id="u")
+    windowed = await inject_memory("recent", max_memories=10, time_window_hours=1).select(
+        memory, user_id="u"
+    )
     assert "ancient fact" not in [m.content for m in windowed] and len(windowed) == 3
     everything = await inject_memory("all", max_memories=None).select(memory, user_id="u")
     assert len(everything) == 4 and everything[-1].content == "ancient fact"
@@ -72,8 +76,13 @@ async def test_custom_selector_sync_and_async(memory: Memory) -> None:
 
 
 async def test_provider_bound_strategy_and_render(memory: Memory) -> None:
-    s = inject_memory("recent", provider=memory, max_memories=3, template="Known:\n{memories}",
-                      item_template="* {content} ({category})")
+    s = inject_memory(
+        "recent",
+        provider=memory,
+        max_memories=3,
+        template="Known:\n{memories}",
+        item_template="* {content} ({category})",
+    )
     got = await s.select(user_id="u")
     text = s.render(got)
     assert text.startswith("Known:\n* User is training for a marathon in April (goals)")
@@ -90,7 +99,7 @@ def test_bad_strategy_configs() -> None:
         inject_memory("custom")
     with pytest.raises(ConfigurationError, match="max_memories"):
         inject_memory(max_memories=0)
-    with pytest.raises(ConfigurationError, match="{memories}"):
+    with pytest.raises(ConfigurationError, match=r"\{memories\}"):
         inject_memory(template="no placeholder")
 
 
@@ -102,4 +111,6 @@ async def test_select_without_memory_is_an_error() -> None:
 def test_time_window_filter_uses_created_at() -> None:
     s = inject_memory("recent", time_window_hours=2)
     f = s._filters()
-    assert f is not None and f["created_at"]["$gte"] > datetime.now(UTC) - timedelta(hours=2, seconds=5)
+    assert f is not None and f["created_at"]["$gte"] > datetime.now(UTC) - timedelta(
+        hours=2, seconds=5
+    )

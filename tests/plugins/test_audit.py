@@ -12,7 +12,9 @@ from mnemoplug.plugins import AuditLog, PIIRedactor
 async def test_audit_records_every_operation_without_content(tmp_path, embedder) -> None:
     path = tmp_path / "audit" / "log.jsonl"
     audit = AuditLog(path)
-    m = Memory("memory://", embedder=embedder, plugins=[PIIRedactor(), audit], load_entry_points=False)
+    m = Memory(
+        "memory://", embedder=embedder, plugins=[PIIRedactor(), audit], load_entry_points=False
+    )
     secret = "User's secret project is codenamed Bluebird"
     mid = await m.add("alice", secret, tenant_id="acme")
     hits = await m.search("alice", "what is the project codename? mail x@y.com", tenant_id="acme")
@@ -23,7 +25,14 @@ async def test_audit_records_every_operation_without_content(tmp_path, embedder)
     raw = path.read_text()
     assert "Bluebird" not in raw and "secret" not in raw
     entries = [json.loads(line) for line in raw.splitlines()]
-    assert [e["operation"] for e in entries] == ["add", "search", "get", "update", "delete", "delete_all"]
+    assert [e["operation"] for e in entries] == [
+        "add",
+        "search",
+        "get",
+        "update",
+        "delete",
+        "delete_all",
+    ]
     for e in entries:
         datetime.fromisoformat(e["time"])
         assert e["scope"] == {"user_id": "alice", "tenant_id": "acme"}
@@ -48,6 +57,8 @@ async def test_scrub_user_removes_queries_of_that_user_only(tmp_path) -> None:
 
 async def test_sink_callable() -> None:
     got = []
-    m = Memory("memory://", embedder=None, plugins=[AuditLog(sink=got.append)], load_entry_points=False)
+    m = Memory(
+        "memory://", embedder=None, plugins=[AuditLog(sink=got.append)], load_entry_points=False
+    )
     await m.add("u", "x")
     assert got[0]["operation"] == "add" and "x" not in json.dumps(got[0]["scope"])

@@ -49,10 +49,17 @@ async def test_redaction_before_embedding_and_storage() -> None:
         seen.extend(texts)
         return [[1.0, 0.0]] * len(texts)
 
-    m = Memory("memory://", embedder=spy_embedder, plugins=[PIIRedactor(record_counts=True)],
-               load_entry_points=False)
-    mid = await m.add("u", "Reach me at bob@example.com or +44 20 7946 0958",
-                      {"contact": "bob@example.com", "n": 1})
+    m = Memory(
+        "memory://",
+        embedder=spy_embedder,
+        plugins=[PIIRedactor(record_counts=True)],
+        load_entry_points=False,
+    )
+    mid = await m.add(
+        "u",
+        "Reach me at bob@example.com or +44 20 7946 0958",
+        {"contact": "bob@example.com", "n": 1},
+    )
     rec = await m.get("u", mid)
     assert rec is not None
     assert rec.content == "Reach me at [EMAIL] or [PHONE]"
@@ -65,7 +72,10 @@ async def test_redaction_before_embedding_and_storage() -> None:
 
 def test_ssn_validation() -> None:
     r = PIIRedactor(kinds=["ssn"])
-    assert r.redact("ssn 000-12-3456, 666-12-3456, 123-00-4567") == "ssn 000-12-3456, 666-12-3456, 123-00-4567"
+    assert (
+        r.redact("ssn 000-12-3456, 666-12-3456, 123-00-4567")
+        == "ssn 000-12-3456, 666-12-3456, 123-00-4567"
+    )
     assert r.redact("ssn 078-05-1120") == "ssn [SSN]"
 
 

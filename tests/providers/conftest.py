@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from pathlib import Path
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest

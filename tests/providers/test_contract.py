@@ -137,9 +137,15 @@ async def test_update_reembeds_and_replaces_metadata(memory: Memory) -> None:
     mid = await memory.add(u, "User drinks coffee every morning", {"category": "habits"})
     other = await memory.add(u, "User plays chess on weekends")
     before = await memory.get(u, mid)
-    rec = await memory.update(u, mid, content="User switched to green tea", metadata={"category": "diet"})
+    rec = await memory.update(
+        u, mid, content="User switched to green tea", metadata={"category": "diet"}
+    )
     assert rec.content == "User switched to green tea" and rec.metadata == {"category": "diet"}
-    assert before is not None and rec.updated_at >= before.updated_at and rec.created_at == before.created_at
+    assert (
+        before is not None
+        and rec.updated_at >= before.updated_at
+        and rec.created_at == before.created_at
+    )
     hits = await memory.search(u, "What hot beverage does the user have?", limit=1)
     assert hits[0].id == mid and hits[0].content == "User switched to green tea"
     rec2 = await memory.update(u, mid, metadata={"category": "drinks"})
@@ -198,7 +204,9 @@ async def test_expiry(memory: Memory) -> None:
     u = uid()
     gone = await memory.add(u, "ephemeral reminder about the dentist", ttl=0.3)
     stays = await memory.add(u, "permanent fact about the dentist")
-    past = await memory.add(u, "already expired dentist note", expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    past = await memory.add(
+        u, "already expired dentist note", expires_at=datetime.now(UTC) - timedelta(seconds=1)
+    )
     assert await memory.get(u, past) is None
     assert (await memory.get(u, gone)) is not None
     await asyncio.sleep(0.45)
@@ -223,14 +231,31 @@ async def test_expiry(memory: Memory) -> None:
         ({"user_id": "u", "content": ""}, InvalidContentError),
         ({"user_id": "u", "content": 12}, InvalidContentError),
         ({"user_id": "u", "content": "x" * 40_000}, ContentTooLargeError),
-        ({"user_id": "u", "content": "x", "metadata": {"when": datetime.now()}}, InvalidMetadataError),
+        (
+            {"user_id": "u", "content": "x", "metadata": {"when": datetime.now()}},
+            InvalidMetadataError,
+        ),
         ({"user_id": "u", "content": "x", "metadata": {1: "a"}}, InvalidMetadataError),
         ({"user_id": "u", "content": "x", "metadata": ["a"]}, InvalidMetadataError),
-        ({"user_id": "u", "content": [{"role": "user", "content": "ok"}, {"role": "wizard", "content": "x"}]}, InvalidContentError),
-        ({"user_id": "u", "content": [{"role": "user", "content": "ok"}, {"role": "user", "content": ""}]}, InvalidContentError),
+        (
+            {
+                "user_id": "u",
+                "content": [{"role": "user", "content": "ok"}, {"role": "wizard", "content": "x"}],
+            },
+            InvalidContentError,
+        ),
+        (
+            {
+                "user_id": "u",
+                "content": [{"role": "user", "content": "ok"}, {"role": "user", "content": ""}],
+            },
+            InvalidContentError,
+        ),
     ],
 )
-async def test_bad_input_is_typed_and_stores_nothing(memory: Memory, kwargs: dict, error: type) -> None:
+async def test_bad_input_is_typed_and_stores_nothing(
+    memory: Memory, kwargs: dict, error: type
+) -> None:
     await memory.add("u", "pre-existing")
     with pytest.raises(error) as info:
         await memory.add(**kwargs)
@@ -262,8 +287,17 @@ async def test_export_and_upsert_keep_ids_and_times(provider) -> None:  # type: 
     u = uid()
     vec = np.ones(4, dtype=np.float32) / 2.0
     rows = [
-        StoredMemory(id=f"id-{i}", user_id=u, content=f"c{i}", metadata={"i": i}, created_at=1000.0 + i,
-                     updated_at=2000.0 + i, expires_at=None if i else 9e9, embedding=vec, role="user")
+        StoredMemory(
+            id=f"id-{i}",
+            user_id=u,
+            content=f"c{i}",
+            metadata={"i": i},
+            created_at=1000.0 + i,
+            updated_at=2000.0 + i,
+            expires_at=None if i else 9e9,
+            embedding=vec,
+            role="user",
+        )
         for i in range(3)
     ]
     await provider.upsert(rows)
@@ -271,9 +305,12 @@ async def test_export_and_upsert_keep_ids_and_times(provider) -> None:  # type: 
     assert ("", u) in await provider.list_users()
     batches = [b async for b in provider.export("", u, batch_size=2)]
     got = sorted((m for b in batches for m in b), key=lambda m: m.id)
-    assert [len(b) for b in batches][0] <= 2
-    assert [(m.id, m.content, m.metadata, m.created_at, m.updated_at, m.expires_at, m.role) for m in got] == [
-        (r.id, r.content, r.metadata, r.created_at, r.updated_at, r.expires_at, r.role) for r in rows
+    assert max(len(b) for b in batches) <= 2
+    assert [
+        (m.id, m.content, m.metadata, m.created_at, m.updated_at, m.expires_at, m.role) for m in got
+    ] == [
+        (r.id, r.content, r.metadata, r.created_at, r.updated_at, r.expires_at, r.role)
+        for r in rows
     ]
     assert all(m.embedding is not None and np.allclose(m.embedding, vec) for m in got)
     listed = await provider.list(Scope(u), limit=10, offset=0, filters=Filter(None), now=3000.0)

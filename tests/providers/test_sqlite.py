@@ -30,7 +30,10 @@ async def test_wal_schema_version_and_newer_schema_refused(tmp_path: Path) -> No
     await m.close()
     with sqlite3.connect(db) as con:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert con.execute("SELECT value FROM mnemoplug_meta WHERE key='schema_version'").fetchone()[0] == "1"
+        assert (
+            con.execute("SELECT value FROM mnemoplug_meta WHERE key='schema_version'").fetchone()[0]
+            == "1"
+        )
         con.execute("UPDATE mnemoplug_meta SET value='99' WHERE key='schema_version'")
     m2 = Memory.from_url(f"sqlite:///{db}", embedder=None)
     with pytest.raises(ProviderError, match="newer mnemoplug"):
@@ -97,7 +100,9 @@ def test_two_processes_writing_concurrently_lose_nothing(tmp_path: Path) -> None
 async def test_survives_reopen_with_all_fields(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/r.db"
     m = Memory.from_url(url, embedder=None)
-    mid = await m.add("u", "fact", {"k": [1, 2]}, tenant_id="t", agent_id="a", session_id="s", ttl=3600)
+    mid = await m.add(
+        "u", "fact", {"k": [1, 2]}, tenant_id="t", agent_id="a", session_id="s", ttl=3600
+    )
     before = await m.get("u", mid, tenant_id="t")
     await m.close()
     m2 = Memory.from_url(url, embedder=None)

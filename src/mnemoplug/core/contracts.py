@@ -71,7 +71,7 @@ class MemoryProvider(ABC):
         metadata: dict[str, Any] | None,
         embedding: np.ndarray | None,
         updated_at: float,
-        expires_at: float | None | type[Ellipsis] = ...,
+        expires_at: float | type[Ellipsis] | None = ...,
     ) -> StoredMemory | None:
         """Change a memory in ``scope``; None when it is absent, expired or another user's.
         ``metadata`` replaces the stored dict; ``expires_at=...`` leaves expiry unchanged."""
@@ -94,7 +94,9 @@ class MemoryProvider(ABC):
         """Every ``(tenant_id, user_id)`` holding at least one memory ('' = default tenant)."""
 
     @abstractmethod
-    def export(self, tenant_id: str, user_id: str, batch_size: int = 500) -> AsyncIterator[list[StoredMemory]]:
+    def export(
+        self, tenant_id: str, user_id: str, batch_size: int = 500
+    ) -> AsyncIterator[list[StoredMemory]]:
         """Yield all of one user's memories (expired included, with embeddings), in batches."""
 
     @abstractmethod

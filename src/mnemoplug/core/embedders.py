@@ -68,7 +68,9 @@ def normalise(vectors: Any) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim != 2:
-        raise ConfigurationError(f"an embedder must return one vector per text, got shape {arr.shape}")
+        raise ConfigurationError(
+            f"an embedder must return one vector per text, got shape {arr.shape}"
+        )
     norms = np.linalg.norm(arr, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return np.ascontiguousarray(arr / norms, dtype=np.float32)
@@ -96,7 +98,9 @@ class SentenceTransformerEmbedder:
         self.device = device
         self.batch_size = batch_size
         self.relevance_floor = (
-            relevance_floor if relevance_floor is not None else KNOWN_RELEVANCE_FLOORS.get(model, 0.3)
+            relevance_floor
+            if relevance_floor is not None
+            else KNOWN_RELEVANCE_FLOORS.get(model, 0.3)
         )
         self._model: Any = None
         self._dimension: int | None = 384 if self.name == "all-MiniLM-L6-v2" else None
@@ -130,7 +134,9 @@ class SentenceTransformerEmbedder:
                         hf_logging.disable_progress_bar()
                     except ImportError:  # pragma: no cover
                         pass
-                    model = SentenceTransformer(self._resolve_path(self.model_name), device=self.device)
+                    model = SentenceTransformer(
+                        self._resolve_path(self.model_name), device=self.device
+                    )
                     self._dimension = int(model.get_embedding_dimension())
                     self._model = model
         return self._model
@@ -180,7 +186,7 @@ class CallableEmbedder:
         self._dimension = dimension
         self.relevance_floor = relevance_floor
         self._is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-            getattr(fn, "__call__", None)
+            type(fn).__call__  # an object whose __call__ is async
         )
 
     @property

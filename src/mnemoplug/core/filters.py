@@ -98,6 +98,7 @@ def _compile_op(field: str, op: str, operand: Any) -> Predicate:
             raise InvalidFilterError(f"filter {field!r}: $exists takes true or false")
         return lambda m: (get(m) not in (_MISSING, None)) == operand
     if op == "$contains":
+
         def contains(m: StoredMemory) -> bool:
             actual = get(m)
             if isinstance(actual, str) and isinstance(operand, str):
@@ -154,10 +155,11 @@ def _compile(filters: Mapping[str, Any], where: str) -> list[Predicate]:
             continue
         if key.startswith("$"):
             raise InvalidFilterError(
-                f"{where}: unknown top-level operator {key!r}; use $and or $or, "
-                f"or a field name"
+                f"{where}: unknown top-level operator {key!r}; use $and or $or, or a field name"
             )
-        if isinstance(value, Mapping) and any(isinstance(k, str) and k.startswith("$") for k in value):
+        if isinstance(value, Mapping) and any(
+            isinstance(k, str) and k.startswith("$") for k in value
+        ):
             for op, operand in value.items():
                 if op not in OPERATORS:
                     raise InvalidFilterError(

@@ -51,11 +51,15 @@ def _instantiate(spec: Any, url: str | None, options: dict[str, Any]) -> MemoryP
         factory = spec.load()
     except ImportError as exc:
         if spec.extra:
-            raise MissingDependencyError(f"the {spec.name!r} provider", spec.extra, exc.name) from exc
+            raise MissingDependencyError(
+                f"the {spec.name!r} provider", spec.extra, exc.name
+            ) from exc
         raise
     provider = factory(url, **options) if url is not None else factory(**options)
     if not isinstance(provider, MemoryProvider):
-        raise ConfigurationError(f"provider factory {spec.name!r} returned {type(provider).__name__}, not a MemoryProvider")
+        raise ConfigurationError(
+            f"provider factory {spec.name!r} returned {type(provider).__name__}, not a MemoryProvider"
+        )
     return provider
 
 
@@ -278,7 +282,9 @@ class Memory:
 
     def _limit(self, limit: Any, name: str = "limit") -> int:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1 or limit > MAX_LIMIT:
-            raise MemoryValidationError(f"{name} must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
+            raise MemoryValidationError(
+                f"{name} must be an integer from 1 to {MAX_LIMIT}, got {limit!r}"
+            )
         return limit
 
     # -- the provider contract ---------------------------------------------------------------
@@ -318,7 +324,9 @@ class Memory:
                 raise InvalidContentError("content is an empty list; pass text or chat messages")
             for i, item in enumerate(content):
                 if isinstance(item, str):
-                    items.append((None, check_content(item, self.max_content_chars, what=f"content[{i}]")))
+                    items.append(
+                        (None, check_content(item, self.max_content_chars, what=f"content[{i}]"))
+                    )
                     continue
                 role, text = _message_parts(item, i)
                 text = check_content(text, self.max_content_chars, what=f"message {i} content")
@@ -339,10 +347,17 @@ class Memory:
             m_meta = dict(meta)
             if run_hooks:
                 ctx = MemoryAddContext(
-                    operation="add", scope=scope, memory_content=text, metadata=m_meta, role=role, memory_id=mid
+                    operation="add",
+                    scope=scope,
+                    memory_content=text,
+                    metadata=m_meta,
+                    role=role,
+                    memory_id=mid,
                 )
                 await self.hooks.call("on_memory_add", ctx, rejecting=True)
-                text = check_content(ctx.memory_content, self.max_content_chars, what="content after hooks")
+                text = check_content(
+                    ctx.memory_content, self.max_content_chars, what="content after hooks"
+                )
                 m_meta = check_metadata(ctx.metadata)
                 contexts.append(ctx)
             records.append(
@@ -368,8 +383,14 @@ class Memory:
         if self.hooks.has("on_memory_added"):
             if not contexts:
                 contexts = [
-                    MemoryAddContext(operation="add", scope=scope, memory_content=r.content,
-                                     metadata=r.metadata, role=r.role, memory_id=r.id)
+                    MemoryAddContext(
+                        operation="add",
+                        scope=scope,
+                        memory_content=r.content,
+                        metadata=r.metadata,
+                        role=r.role,
+                        memory_id=r.id,
+                    )
                     for r in records
                 ]
             for ctx, r in zip(contexts, records, strict=True):
@@ -412,8 +433,12 @@ class Memory:
         results = [h.memory.to_record(score=h.score, similarity=h.similarity) for h in hits]
         if self.hooks.has("on_memory_search"):
             ctx = MemorySearchContext(
-                operation="search", scope=scope, memory_query=query, memory_results=results,
-                limit=limit, filters=filt.spec,
+                operation="search",
+                scope=scope,
+                memory_query=query,
+                memory_results=results,
+                limit=limit,
+                filters=filt.spec,
             )
             await self.hooks.call("on_memory_search", ctx)
             results = ctx.memory_results
@@ -436,7 +461,9 @@ class Memory:
         m = await self.provider.get(scope, memory_id, now_ts())
         results = [] if m is None else [m.to_record()]
         if self.hooks.has("on_memory_get"):
-            ctx = MemoryReadContext(operation="get", scope=scope, memory_results=results, memory_id=memory_id)
+            ctx = MemoryReadContext(
+                operation="get", scope=scope, memory_results=results, memory_id=memory_id
+            )
             await self.hooks.call("on_memory_get", ctx)
             results = ctx.memory_results
         return results[0] if results else None
@@ -459,7 +486,9 @@ class Memory:
             raise MemoryValidationError(f"offset must be a non-negative integer, got {offset!r}")
         filt = compile_filters(filters)
         await self.open()
-        rows = await self.provider.list(scope, limit=limit, offset=offset, filters=filt, now=now_ts())
+        rows = await self.provider.list(
+            scope, limit=limit, offset=offset, filters=filt, now=now_ts()
+        )
         results = [m.to_record() for m in rows]
         if self.hooks.has("on_memory_get"):
             ctx = MemoryReadContext(operation="get_all", scope=scope, memory_results=results)
@@ -491,7 +520,9 @@ class Memory:
         meta = None if metadata is None else check_metadata(metadata)
         now = now_ts()
         try:
-            exp: Any = ... if expires_at is None and ttl is None else expiry_ts(expires_at, ttl, now)
+            exp: Any = (
+                ... if expires_at is None and ttl is None else expiry_ts(expires_at, ttl, now)
+            )
         except (TypeError, ValueError) as exc:
             raise MemoryValidationError(f"bad expiry: {exc}") from exc
         await self.open()
@@ -500,19 +531,31 @@ class Memory:
             if prev is None:
                 raise MemoryNotFoundError(f"no memory {memory_id!r} for user {scope.user_id!r}")
             ctx = MemoryUpdateContext(
-                operation="update", scope=scope, memory_id=memory_id, memory_content=content,
-                metadata=meta, previous=prev.to_record(),
+                operation="update",
+                scope=scope,
+                memory_id=memory_id,
+                memory_content=content,
+                metadata=meta,
+                previous=prev.to_record(),
             )
             await self.hooks.call("on_memory_update", ctx, rejecting=True)
             if ctx.memory_content is not None:
-                content = check_content(ctx.memory_content, self.max_content_chars, what="content after hooks")
+                content = check_content(
+                    ctx.memory_content, self.max_content_chars, what="content after hooks"
+                )
             meta = None if ctx.metadata is None else check_metadata(ctx.metadata)
         vec = None
         if content is not None:
             vecs = await self._embed([content])
             vec = None if vecs is None else vecs[0]
         new = await self.provider.update(
-            scope, memory_id, content=content, metadata=meta, embedding=vec, updated_at=now, expires_at=exp
+            scope,
+            memory_id,
+            content=content,
+            metadata=meta,
+            embedding=vec,
+            updated_at=now,
+            expires_at=exp,
         )
         if new is None:
             raise MemoryNotFoundError(f"no memory {memory_id!r} for user {scope.user_id!r}")
@@ -534,7 +577,9 @@ class Memory:
         await self.open()
         ok = await self.provider.delete(scope, memory_id)
         if ok and self.hooks.has("on_memory_delete"):
-            ctx = MemoryDeleteContext(operation="delete", scope=scope, memory_ids=[memory_id], deleted_count=1)
+            ctx = MemoryDeleteContext(
+                operation="delete", scope=scope, memory_ids=[memory_id], deleted_count=1
+            )
             await self.hooks.call("on_memory_delete", ctx)
         return ok
 
@@ -594,10 +639,14 @@ def create_memory(name: str, *, url: str | None = None, **options: Any) -> Memor
     reg = provider_registry(mem_opts.get("plugins", ()))
     spec = reg.providers.get(name)
     if spec is None:
-        raise ConfigurationError(f"unknown provider {name!r}; registered: {', '.join(sorted(reg.providers))}")
+        raise ConfigurationError(
+            f"unknown provider {name!r}; registered: {', '.join(sorted(reg.providers))}"
+        )
     provider = _instantiate(spec, url, options)
     return Memory(provider, **mem_opts)
 
 
 def scope_of(user_id: str, **scope: Any) -> Scope:
-    return make_scope(user_id, scope.get("tenant_id"), scope.get("agent_id"), scope.get("session_id"))
+    return make_scope(
+        user_id, scope.get("tenant_id"), scope.get("agent_id"), scope.get("session_id")
+    )

@@ -58,8 +58,10 @@ def _function_plugin(fn: Any) -> Any:
     name, tryfirst, trylast = fn.__mnemoplug_hook__
     params = list(inspect.signature(fn).parameters)
     if params[:1] != ["ctx"]:
+
         def call(ctx: Any) -> Any:
             return fn(ctx)
+
         call.__name__ = getattr(fn, "__name__", "hook")
     else:
         call = fn

@@ -28,8 +28,12 @@ def new_memory_id() -> str:
     """A UUIDv7-style id: time-ordered (millisecond prefix) and random, as a canonical string."""
     ms = int(time.time() * 1000) & ((1 << 48) - 1)
     rand = int.from_bytes(secrets.token_bytes(10), "big")
-    value = (ms << 80) | (0x7 << 76) | ((rand >> 68) & 0xFFF) << 64 | (0b10 << 62) | (
-        rand & ((1 << 62) - 1)
+    value = (
+        (ms << 80)
+        | (0x7 << 76)
+        | ((rand >> 68) & 0xFFF) << 64
+        | (0b10 << 62)
+        | (rand & ((1 << 62) - 1))
     )
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
@@ -97,7 +101,9 @@ class StoredMemory:
     def copy(self, **changes: Any) -> StoredMemory:
         return replace(self, **changes)
 
-    def to_record(self, score: float | None = None, similarity: float | None = None) -> MemoryRecord:
+    def to_record(
+        self, score: float | None = None, similarity: float | None = None
+    ) -> MemoryRecord:
         return MemoryRecord(
             id=self.id,
             content=self.content,

@@ -225,7 +225,9 @@ class UserIndex:
             self._grow(i + 1, dim)
             assert self._matrix is not None
             if self._matrix.shape[1] != dim:
-                raise ValueError(f"vector dimension {dim} != index dimension {self._matrix.shape[1]}")
+                raise ValueError(
+                    f"vector dimension {dim} != index dimension {self._matrix.shape[1]}"
+                )
             self._matrix[i] = m.embedding
         elif self._matrix is not None:
             self._matrix[i] = 0.0
@@ -286,7 +288,9 @@ class UserIndex:
             mask &= extra
         return mask
 
-    def newest(self, scope: Scope, filters: Filter, now: float, limit: int, offset: int = 0) -> list[StoredMemory]:
+    def newest(
+        self, scope: Scope, filters: Filter, now: float, limit: int, offset: int = 0
+    ) -> list[StoredMemory]:
         n = len(self.records)
         if not n:
             return []
@@ -294,7 +298,9 @@ class UserIndex:
         if not len(idx):
             return []
         # newest first; ids are time-ordered, which breaks ties within one timestamp
-        order = sorted(idx.tolist(), key=lambda i: (self._created[i], self.records[i].id), reverse=True)
+        order = sorted(
+            idx.tolist(), key=lambda i: (self._created[i], self.records[i].id), reverse=True
+        )
         return [self.records[i] for i in order[offset : offset + limit]]
 
     def expired_ids(self, now: float) -> list[str]:

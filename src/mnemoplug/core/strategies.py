@@ -63,7 +63,9 @@ class InjectionStrategy:
         if strategy == "custom" and selector is None:
             raise ConfigurationError("strategy='custom' needs selector=callable(ctx, memories)")
         if max_memories is not None and (not isinstance(max_memories, int) or max_memories < 1):
-            raise ConfigurationError(f"max_memories must be a positive integer or None, got {max_memories!r}")
+            raise ConfigurationError(
+                f"max_memories must be a positive integer or None, got {max_memories!r}"
+            )
         if time_window_hours is not None and time_window_hours <= 0:
             raise ConfigurationError("time_window_hours must be positive")
         if isinstance(template, str) and "{memories}" not in template:
@@ -85,7 +87,11 @@ class InjectionStrategy:
         f = dict(self.filters or {})
         if self.time_window_hours is not None:
             since = datetime.now(UTC) - timedelta(hours=self.time_window_hours)
-            f = {"$and": [f, {"created_at": {"$gte": since}}]} if f else {"created_at": {"$gte": since}}
+            f = (
+                {"$and": [f, {"created_at": {"$gte": since}}]}
+                if f
+                else {"created_at": {"$gte": since}}
+            )
         return f or None
 
     def relevance_floor(self, memory: Any) -> float | None:
@@ -105,23 +111,36 @@ class InjectionStrategy:
         """The memories to inject for this run (``scope``: tenant_id, agent_id, session_id)."""
         memory = memory if memory is not None else self.memory
         if memory is None:
-            raise ConfigurationError("no Memory: pass one to select() or inject_memory(provider=...)")
+            raise ConfigurationError(
+                "no Memory: pass one to select() or inject_memory(provider=...)"
+            )
         limit = self.max_memories
         filters = self._filters()
         if self.strategy == "relevant" and query and query.strip():
             return list(
                 await memory.search(
-                    user_id, query, limit=limit or 10, filters=filters,
-                    min_relevance=self.relevance_floor(memory), **scope,
+                    user_id,
+                    query,
+                    limit=limit or 10,
+                    filters=filters,
+                    min_relevance=self.relevance_floor(memory),
+                    **scope,
                 )
             )
         if self.strategy in ("recent", "relevant"):  # relevant without a query: the newest
             return list(await memory.get_all(user_id, limit=limit or 10, filters=filters, **scope))
         if self.strategy == "all":
-            return list(await memory.get_all(user_id, limit=limit or ALL_CAP, filters=filters, **scope))
+            return list(
+                await memory.get_all(user_id, limit=limit or ALL_CAP, filters=filters, **scope)
+            )
         candidates = list(await memory.get_all(user_id, limit=ALL_CAP, filters=filters, **scope))
         ctx = SelectionContext(
-            user_id=user_id, query=query, scope=scope, memory=memory, now=datetime.now(UTC), strategy=self
+            user_id=user_id,
+            query=query,
+            scope=scope,
+            memory=memory,
+            now=datetime.now(UTC),
+            strategy=self,
         )
         assert self.selector is not None
         chosen = self.selector(ctx, candidates)
@@ -139,7 +158,9 @@ class InjectionStrategy:
         lines = []
         for m in memories:
             if isinstance(m, str):
-                lines.append(self.item_template.format(content=m, metadata={}, created_at="", score=None))
+                lines.append(
+                    self.item_template.format(content=m, metadata={}, created_at="", score=None)
+                )
                 continue
             get = m.get if isinstance(m, dict) else m.__getitem__
             lines.append(

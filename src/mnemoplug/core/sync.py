@@ -67,7 +67,9 @@ class SyncMemory:
     """``SyncMemory()`` takes the same arguments as ``Memory()`` (or ``memory=`` an existing,
     not yet used Memory) and offers the same methods, blocking."""
 
-    def __init__(self, provider: Any = None, *, memory: Memory | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, provider: Any = None, *, memory: Memory | None = None, **kwargs: Any
+    ) -> None:
         self._portal = Portal()
         if memory is not None:
             if provider is not None or kwargs:
@@ -87,7 +89,9 @@ class SyncMemory:
     def add(self, user_id: str, content: Any, metadata: Any = None, **kw: Any) -> Any:
         return self.run(self.memory.add(user_id, content, metadata, **kw))
 
-    def search(self, user_id: str, query: str, limit: int = 10, filters: Any = None, **kw: Any) -> Any:
+    def search(
+        self, user_id: str, query: str, limit: int = 10, filters: Any = None, **kw: Any
+    ) -> Any:
         return self.run(self.memory.search(user_id, query, limit, filters, **kw))
 
     def get(self, user_id: str, memory_id: str, **kw: Any) -> Any:
@@ -96,7 +100,9 @@ class SyncMemory:
     def get_all(self, user_id: str, limit: int = 100, filters: Any = None, **kw: Any) -> Any:
         return self.run(self.memory.get_all(user_id, limit, filters, **kw))
 
-    def update(self, user_id: str, memory_id: str, content: Any = None, metadata: Any = None, **kw: Any) -> Any:
+    def update(
+        self, user_id: str, memory_id: str, content: Any = None, metadata: Any = None, **kw: Any
+    ) -> Any:
         return self.run(self.memory.update(user_id, memory_id, content, metadata, **kw))
 
     def delete(self, user_id: str, memory_id: str, **kw: Any) -> bool:

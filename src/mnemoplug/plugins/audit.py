@@ -67,35 +67,59 @@ class AuditLog:
 
     @hookimpl(trylast=True)
     def on_memory_added(self, ctx: Any) -> None:
-        self.write("add", ctx.scope, result_ids=[ctx.memory_id], role=ctx.role,
-                   redacted=ctx.state.get("pii_redacted"))
+        self.write(
+            "add",
+            ctx.scope,
+            result_ids=[ctx.memory_id],
+            role=ctx.role,
+            redacted=ctx.state.get("pii_redacted"),
+        )
 
     @hookimpl(trylast=True)
     def on_memory_search(self, ctx: Any) -> None:
         query = redact(ctx.memory_query) if self.redact_queries else ctx.memory_query
-        self.write("search", ctx.scope, query=query, limit=ctx.limit,
-                   result_ids=[r.id for r in ctx.memory_results])
+        self.write(
+            "search",
+            ctx.scope,
+            query=query,
+            limit=ctx.limit,
+            result_ids=[r.id for r in ctx.memory_results],
+        )
 
     @hookimpl(trylast=True)
     def on_memory_get(self, ctx: Any) -> None:
         if self.include_reads:
-            self.write(ctx.operation, ctx.scope, memory_id=ctx.memory_id,
-                       result_ids=[r.id for r in ctx.memory_results])
+            self.write(
+                ctx.operation,
+                ctx.scope,
+                memory_id=ctx.memory_id,
+                result_ids=[r.id for r in ctx.memory_results],
+            )
 
     @hookimpl(trylast=True)
     def on_memory_update(self, ctx: Any) -> None:
-        changed = [k for k, v in (("content", ctx.memory_content), ("metadata", ctx.metadata)) if v is not None]
+        changed = [
+            k
+            for k, v in (("content", ctx.memory_content), ("metadata", ctx.metadata))
+            if v is not None
+        ]
         self.write("update", ctx.scope, result_ids=[ctx.memory_id], changed=changed)
 
     @hookimpl(trylast=True)
     def on_memory_delete(self, ctx: Any) -> None:
-        self.write(ctx.operation, ctx.scope, result_ids=ctx.memory_ids or None, count=ctx.deleted_count)
+        self.write(
+            ctx.operation, ctx.scope, result_ids=ctx.memory_ids or None, count=ctx.deleted_count
+        )
 
     @hookimpl(trylast=True)
     def on_session_message(self, ctx: Any) -> None:
         msg = ctx.message
-        self.write("session_message", ctx.scope, role=getattr(msg, "role", None),
-                   message_id=getattr(msg, "id", None))
+        self.write(
+            "session_message",
+            ctx.scope,
+            role=getattr(msg, "role", None),
+            message_id=getattr(msg, "id", None),
+        )
 
     def entries(self) -> list[dict[str, Any]]:
         """The logged entries (file-backed logs only)."""

@@ -21,7 +21,9 @@ __all__ = ["DEFAULT_KINDS", "PIIRedactor", "redact"]
 
 DEFAULT_KINDS = ("email", "card", "iban", "ssn", "ip", "phone")
 
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
+)
 _CARD = re.compile(r"(?<![\w-])(?:\d[ -]?){12,18}\d(?![\w-])")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
 _SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")
@@ -90,7 +92,9 @@ _RULES: dict[str, tuple[re.Pattern[str], Callable[[re.Match[str]], bool] | None,
 }
 
 
-def redact(text: str, kinds: Iterable[str] = DEFAULT_KINDS, counts: Counter[str] | None = None) -> str:
+def redact(
+    text: str, kinds: Iterable[str] = DEFAULT_KINDS, counts: Counter[str] | None = None
+) -> str:
     """Replace the PII kinds found in ``text`` by placeholders (order: the most specific
     first, so a card number is not taken for a phone number)."""
     for kind in kinds:
@@ -144,7 +148,9 @@ class PIIRedactor:
         self.kinds = tuple(kinds)
         unknown = set(self.kinds) - set(_RULES)
         if unknown:
-            raise ValueError(f"unknown PII kinds {sorted(unknown)}; known: {', '.join(DEFAULT_KINDS)}")
+            raise ValueError(
+                f"unknown PII kinds {sorted(unknown)}; known: {', '.join(DEFAULT_KINDS)}"
+            )
         self.redact_metadata = redact_metadata
         self.record_counts = record_counts
 
@@ -182,4 +188,8 @@ class PIIRedactor:
                 try:
                     msg.content = new
                 except (AttributeError, TypeError):  # frozen message: replace it
-                    ctx.message = msg.model_copy(update={"content": new}) if hasattr(msg, "model_copy") else msg
+                    ctx.message = (
+                        msg.model_copy(update={"content": new})
+                        if hasattr(msg, "model_copy")
+                        else msg
+                    )

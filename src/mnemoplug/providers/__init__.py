@@ -14,9 +14,16 @@ from ..core.hookspecs import hookimpl
 @hookimpl
 def register_providers(register: Callable[..., None]) -> None:
     register("memory", "mnemoplug.providers.in_memory:InMemoryProvider", schemes=("memory",))
-    register("sqlite", "mnemoplug.providers.sqlite:SQLiteProvider", schemes=("sqlite", "sqlite+aiosqlite"))
     register(
-        "redis", "mnemoplug.providers.redis:RedisProvider", schemes=("redis", "rediss", "unix"), extra="redis"
+        "sqlite",
+        "mnemoplug.providers.sqlite:SQLiteProvider",
+        schemes=("sqlite", "sqlite+aiosqlite"),
+    )
+    register(
+        "redis",
+        "mnemoplug.providers.redis:RedisProvider",
+        schemes=("redis", "rediss", "unix"),
+        extra="redis",
     )
     register(
         "postgres",
@@ -24,5 +31,7 @@ def register_providers(register: Callable[..., None]) -> None:
         schemes=("postgresql", "postgresql+asyncpg", "postgres"),
         extra="postgres",
     )
-    register("qdrant", "mnemoplug.providers.qdrant:QdrantProvider", schemes=("qdrant",), extra="qdrant")
+    register(
+        "qdrant", "mnemoplug.providers.qdrant:QdrantProvider", schemes=("qdrant",), extra="qdrant"
+    )
     register("mem0", "mnemoplug.providers.mem0:Mem0Provider", schemes=("mem0",), extra="mem0")
