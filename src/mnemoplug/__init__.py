@@ -1,5 +1,6 @@
 """mnemoplug: long-term and session memory for AI agents, framework-neutral, with hooks."""
 
+from .core.checkpoints import Checkpoint, CheckpointStore, checkpoint_store_from_url
 from .core.contexts import (
     HookContext,
     MemoryAddContext,
@@ -20,6 +21,7 @@ from .core.errors import (
     ConfigurationError,
     ContentTooLargeError,
     EmbedderMismatchError,
+    InvalidCheckpointError,
     InvalidContentError,
     InvalidFilterError,
     InvalidMessageError,
@@ -32,12 +34,22 @@ from .core.errors import (
     MnemoplugError,
     ProviderError,
     ProviderUnavailableError,
+    SessionOwnershipError,
 )
+from .core.forget import forget
 from .core.hookspecs import hookimpl
 from .core.memory import Memory, create_memory
 from .core.plugins import hook
 from .core.records import MemoryRecord, Scope
 from .core.retrieval import RetrievalConfig
+from .core.session import (
+    Message,
+    SessionInfo,
+    SessionMemory,
+    conversation_id_for,
+    create_conversation_id,
+    session_memory_from_url,
+)
 from .core.strategies import InjectionStrategy, SelectionContext, inject_memory
 from .core.sync import SyncMemory
 
@@ -45,12 +57,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CallableEmbedder",
+    "Checkpoint",
+    "CheckpointStore",
     "ConfigurationError",
     "ContentTooLargeError",
     "Embedder",
     "EmbedderMismatchError",
     "HookContext",
     "InjectionStrategy",
+    "InvalidCheckpointError",
     "InvalidContentError",
     "InvalidFilterError",
     "InvalidMessageError",
@@ -68,6 +83,7 @@ __all__ = [
     "MemorySearchContext",
     "MemoryUpdateContext",
     "MemoryValidationError",
+    "Message",
     "MissingDependencyError",
     "MnemoplugError",
     "ProviderError",
@@ -76,10 +92,18 @@ __all__ = [
     "Scope",
     "SelectionContext",
     "SentenceTransformerEmbedder",
+    "SessionInfo",
+    "SessionMemory",
     "SessionMessageContext",
+    "SessionOwnershipError",
     "SyncMemory",
+    "checkpoint_store_from_url",
+    "conversation_id_for",
+    "create_conversation_id",
     "create_memory",
+    "forget",
     "hook",
     "hookimpl",
     "inject_memory",
+    "session_memory_from_url",
 ]

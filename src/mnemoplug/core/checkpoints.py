@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._time import now_ts, to_dt
-from .errors import ConfigurationError, MemoryValidationError
+from .errors import ConfigurationError, InvalidCheckpointError, MemoryValidationError
 from .records import new_memory_id
 from .validation import check_id, check_metadata
 
@@ -41,11 +41,6 @@ __all__ = [
 ]
 
 StateType = Literal["json", "bytes"]
-
-
-class InvalidCheckpointError(MemoryValidationError):
-    """A checkpoint's state is neither bytes nor JSON-serialisable, or an argument is bad.
-    Nothing was stored."""
 
 
 class Checkpoint(BaseModel):

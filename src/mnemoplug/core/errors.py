@@ -9,9 +9,11 @@ Exception tree::
     │   ├── ContentTooLargeError                over ``Memory(max_content_chars=...)``
     │   ├── InvalidMetadataError                not a JSON-serialisable dict with str keys
     │   ├── InvalidFilterError                  unknown operator or bad operand
-    │   └── InvalidMessageError                 session messages: bad role, content, id
+    │   ├── InvalidMessageError                 session messages: bad role, content, id
+    │   └── InvalidCheckpointError              checkpoint state neither JSON nor bytes
     ├── MemoryRejectedError                     a hook rejected a write; nothing was stored
     ├── MemoryNotFoundError (KeyError)          update of an id the scope does not own
+    ├── SessionOwnershipError (PermissionError) a session written by another user
     ├── MissingDependencyError (ImportError)    an optional extra is not installed
     ├── ConfigurationError                      bad URL, unknown provider, bad option
     ├── EmbedderMismatchError                   the store holds vectors of another embedder
@@ -26,6 +28,7 @@ __all__ = [
     "ConfigurationError",
     "ContentTooLargeError",
     "EmbedderMismatchError",
+    "InvalidCheckpointError",
     "InvalidContentError",
     "InvalidFilterError",
     "InvalidMessageError",
@@ -38,6 +41,7 @@ __all__ = [
     "MnemoplugError",
     "ProviderError",
     "ProviderUnavailableError",
+    "SessionOwnershipError",
 ]
 
 
@@ -71,6 +75,20 @@ class InvalidFilterError(MemoryValidationError):
 
 class InvalidMessageError(MemoryValidationError):
     """A session message has an unknown role, non-string content or an empty session id."""
+
+
+class InvalidCheckpointError(MemoryValidationError):
+    """A checkpoint's state is neither bytes nor JSON-serialisable, or an argument is bad.
+    Nothing was stored."""
+
+
+class SessionOwnershipError(MnemoplugError, PermissionError):
+    """A session was written with a ``user_id``/``tenant_id`` other than its owner's.
+
+    Nothing was stored. Use a session id of the caller's own (see
+    :func:`~mnemoplug.conversation_id_for`), or the same ``user_id``/``tenant_id`` as the first
+    write.
+    """
 
 
 class MemoryRejectedError(MnemoplugError):

@@ -6,6 +6,10 @@ audit trail, in one call.
 configured is reported as 0). Only ``(tenant_id, user_id)`` is touched: other users, and the
 same user id in another tenant, stay intact.
 
+Hooks: ``on_memory_delete`` runs with ``ctx.operation == "forget"`` and the total count
+after the stores are emptied and before the audit is scrubbed (so an audit log keeps a record
+that a forget happened, with the user id scrubbed).
+
 Audit: every registered plugin with a ``scrub_user(user_id, tenant_id)`` method (sync or
 async; :class:`~mnemoplug.plugins.audit.AuditLog` has one) is asked to scrub the user; the
 counts add up under ``"audit_entries"``.
@@ -16,6 +20,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from .contexts import MemoryDeleteContext
+from .records import Scope
 from .validation import check_id
 
 __all__ = ["forget"]
@@ -44,6 +50,13 @@ async def forget(memory: Any, user_id: str, *, tenant_id: str | None = None) -> 
     if checkpoints is not None:
         counts["checkpoints"] = int(await checkpoints.delete_user(user_id, tenant_id))
     hooks = getattr(memory, "hooks", None)
+    if hooks is not None and hooks.has("on_memory_delete"):
+        # before the scrub, so the audit keeps a record that a forget happened, without the id
+        ctx = MemoryDeleteContext(
+            operation="forget", scope=Scope(user_id=user_id, tenant_id=tenant_id),
+            deleted_count=counts["memories"] + counts["sessions"] + counts["checkpoints"],
+        )
+        await hooks.call("on_memory_delete", ctx)
     pm = getattr(hooks, "pm", None)
     if pm is not None:
         seen: set[int] = set()

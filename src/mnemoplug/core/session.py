@@ -34,6 +34,7 @@ from .errors import (
     ConfigurationError,
     InvalidMessageError,
     MnemoplugError,
+    SessionOwnershipError,
 )
 from .records import Scope, new_memory_id
 from .retrieval import BM25Index
@@ -69,14 +70,6 @@ _SUMMARY_CHARS = 200
 #: a summarizer: any callable given the session's messages (chronological) returning the
 #: summary text, or an awaitable of it (an LLM call, typically)
 Summarizer = Callable[[list["Message"]], "str | Awaitable[str]"]
-
-
-class SessionOwnershipError(MnemoplugError, PermissionError):
-    """A session was written with a ``user_id``/``tenant_id`` other than its owner's.
-
-    Nothing was stored. Use a session id of the caller's own (see
-    :func:`conversation_id_for`), or the same ``user_id``/``tenant_id`` as the first write.
-    """
 
 
 def _normalise_role(value: Any) -> str:

@@ -1,0 +1,467 @@
+"""SQL session and checkpoint stores shared by the SQLite and PostgreSQL backends
+(SQLAlchemy 2 async; aiosqlite / asyncpg). Only the DDL types and the engine differ.
+
+Session tables (``T`` = the table option)::
+
+    T            one row a session: session_id (key), tenant_id, user_id, created_at,
+                 updated_at, message_count, metadata
+    T_messages   one row a message: seq (autoincrement: the order), session_id, data (JSON)
+
+Checkpoint table::
+
+    T            seq (autoincrement: save order), tenant_id, user_id, run_id, checkpoint_id,
+                 parent_id, state_type ('json'|'bytes'), state (blob), metadata, created_at;
+                 unique (tenant_id, user_id, run_id, checkpoint_id); indexed by owner+run+seq
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ..core.checkpoints import Checkpoint, CheckpointStore, build_checkpoint
+from ..core.errors import (
+    ConfigurationError,
+    MissingDependencyError,
+    ProviderError,
+    ProviderUnavailableError,
+)
+from ..core.session import (
+    Message,
+    SessionInfo,
+    SessionMemory,
+    SessionOwnershipError,
+    Summarizer,
+    decode_message,
+    encode_message,
+    make_info,
+)
+
+_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    seq: str
+    real: str
+    blob: str
+    for_update: str
+
+
+SQLITE = Dialect("sqlite", "seq INTEGER PRIMARY KEY AUTOINCREMENT", "REAL", "BLOB", "")
+POSTGRES = Dialect(
+    "postgres", "seq BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION", "BYTEA", " FOR UPDATE"
+)
+
+
+def check_table(name: Any) -> str:
+    if not isinstance(name, str) or not _TABLE.match(name):
+        raise ConfigurationError(
+            f"table must be a SQL identifier (letters, digits, _; at most 40 characters, not "
+            f"starting with a digit), got {name!r}"
+        )
+    return name
+
+
+def redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit(
+        (parts.scheme, f"{parts.username or ''}:***@{host}", parts.path, parts.query, "")
+    )
+
+
+def sqlite_engine(path: Path, busy_timeout_ms: int = 10_000) -> AsyncEngine:
+    """One-connection aiosqlite engine; every transaction is ``BEGIN IMMEDIATE``."""
+    eng = create_async_engine(f"sqlite+aiosqlite:///{path}", pool_size=1, max_overflow=0)
+
+    @event.listens_for(eng.sync_engine, "connect")
+    def _connect(dbapi_conn: Any, _rec: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @event.listens_for(eng.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return eng
+
+
+def postgres_url(url: str) -> str:
+    """``postgresql+asyncpg://…`` for any postgres URL; MissingDependencyError without asyncpg."""
+    try:
+        import asyncpg  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependencyError("PostgreSQL session/checkpoint stores", "postgres",
+                                     "asyncpg") from exc
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
+        raise ConfigurationError(f"not a PostgreSQL URL: {redact(url)!r}")
+    return urlunsplit(parts._replace(scheme="postgresql+asyncpg"))
+
+
+class _SQLBase:
+    """Engine life cycle: lazy open with schema creation, close, errors as ProviderError."""
+
+    dialect: Dialect
+    url: str
+    name: ClassVar[str]
+
+    def _init_sql(self, dialect: Dialect, make_engine: Any) -> None:
+        self.dialect = dialect
+        self._make_engine = make_engine
+        self._engine: AsyncEngine | None = None
+        self._open_lock: asyncio.Lock | None = None
+        self._write_lock: asyncio.Lock | None = None
+
+    def _schema(self) -> list[str]:
+        raise NotImplementedError
+
+    async def open(self) -> AsyncEngine:
+        """Connect and create the tables when needed (idempotent)."""
+        if self._engine is not None:
+            return self._engine
+        if self._open_lock is None:
+            self._open_lock = asyncio.Lock()
+        async with self._open_lock:
+            if self._engine is not None:
+                return self._engine
+            eng = self._make_engine()
+            try:
+                async with eng.begin() as conn:
+                    for stmt in self._schema():
+                        await conn.execute(text(stmt))
+            except (OperationalError, DBAPIError, OSError, sqlite3.Error) as exc:
+                await eng.dispose()
+                cls = ProviderUnavailableError if self.dialect is POSTGRES else ProviderError
+                raise cls(
+                    f"cannot open the {self.name} store at {redact(self.url)}: {exc}",
+                    provider=self.name, url=redact(self.url),
+                ) from exc
+            self._engine = eng
+            return eng
+
+    async def close(self) -> None:
+        eng, self._engine = self._engine, None
+        if eng is not None:
+            await eng.dispose()
+
+    async def _tx(self) -> Any:
+        return (await self.open()).begin()
+
+    def _wlock(self) -> asyncio.Lock:
+        if self._write_lock is None:
+            self._write_lock = asyncio.Lock()
+        return self._write_lock
+
+
+class SQLSessionMemory(_SQLBase, SessionMemory):
+    """Session memory in SQL tables (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        dialect: Dialect,
+        make_engine: Any,
+        url: str,
+        table: str = "mnemoplug_sessions",
+        max_messages: int | None = None,
+        summarizer: Summarizer | None = None,
+    ) -> None:
+        SessionMemory.__init__(self, summarizer=summarizer)
+        self._init_sql(dialect, make_engine)
+        self.url = url
+        self.table = check_table(table)
+        if max_messages is not None and (
+            isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1
+        ):
+            raise ConfigurationError(f"max_messages must be a positive integer or None, got "
+                                     f"{max_messages!r}")
+        self.max_messages = max_messages
+
+    def _schema(self) -> list[str]:
+        t, d = self.table, self.dialect
+        return [
+            f"""CREATE TABLE IF NOT EXISTS {t} (
+                session_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, user_id TEXT NOT NULL,
+                created_at {d.real} NOT NULL, updated_at {d.real} NOT NULL,
+                message_count INTEGER NOT NULL DEFAULT 0, metadata TEXT NOT NULL DEFAULT '{{}}')""",
+            f"CREATE INDEX IF NOT EXISTS ix_{t}_owner ON {t} (tenant_id, user_id, updated_at)",
+            f"CREATE INDEX IF NOT EXISTS ix_{t}_updated ON {t} (updated_at)",
+            f"""CREATE TABLE IF NOT EXISTS {t}_messages (
+                {d.seq}, session_id TEXT NOT NULL, data TEXT NOT NULL)""",
+            f"CREATE INDEX IF NOT EXISTS ix_{t}_msg ON {t}_messages (session_id, seq)",
+        ]
+
+    async def _append(
+        self, session_id: str, messages: list[Message], owner: tuple[str, str], now: float
+    ) -> None:
+        t = self.table
+        p = {"s": session_id, "t": owner[0], "u": owner[1], "now": now}
+        eng = await self.open()
+        async with self._wlock(), eng.begin() as conn:
+            row = None
+            while row is None:  # a concurrent clear may delete the row between the statements
+                await conn.execute(
+                    text(f"INSERT INTO {t} (session_id, tenant_id, user_id, created_at,"
+                         f" updated_at, message_count) VALUES (:s, :t, :u, :now, :now, 0)"
+                         f" ON CONFLICT (session_id) DO NOTHING"),
+                    p,
+                )
+                row = (await conn.execute(
+                    text(f"SELECT tenant_id, user_id FROM {t} WHERE session_id = :s"
+                         f"{self.dialect.for_update}"), p,
+                )).first()
+            if (row[0], row[1]) != owner:
+                raise SessionOwnershipError(
+                    f"session {session_id!r} belongs to another user; nothing was stored. Use "
+                    f"a session id of your own (conversation_id_for(user_id)) or the owner's "
+                    f"user_id"
+                )
+            await conn.execute(
+                text(f"INSERT INTO {t}_messages (session_id, data) VALUES (:s, :d)"),
+                [{"s": session_id, "d": encode_message(m)} for m in messages],
+            )
+            trimmed = 0
+            if self.max_messages is not None:
+                res = await conn.execute(
+                    text(f"DELETE FROM {t}_messages WHERE session_id = :s AND seq <= ("
+                         f"SELECT seq FROM {t}_messages WHERE session_id = :s "
+                         f"ORDER BY seq DESC LIMIT 1 OFFSET :n)"),
+                    {"s": session_id, "n": self.max_messages},
+                )
+                trimmed = max(res.rowcount or 0, 0)
+            await conn.execute(
+                text(f"UPDATE {t} SET message_count = message_count + :k,"
+                     f" updated_at = CASE WHEN updated_at > :now THEN updated_at ELSE :now END"
+                     f" WHERE session_id = :s"),
+                {"s": session_id, "now": now, "k": len(messages) - trimmed},
+            )
+
+    def _info_row(self, r: Any) -> SessionInfo:
+        return make_info(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]))
+
+    _INFO_COLS = "session_id, tenant_id, user_id, created_at, updated_at, message_count, metadata"
+
+    async def _info(self, session_id: str) -> SessionInfo | None:
+        async with await self._tx() as conn:
+            r = (await conn.execute(
+                text(f"SELECT {self._INFO_COLS} FROM {self.table} WHERE session_id = :s"),
+                {"s": session_id},
+            )).first()
+        return None if r is None else self._info_row(r)
+
+    async def _get(self, session_id: str, limit: int | None) -> list[Message]:
+        t = self.table
+        if limit is None:
+            sql = f"SELECT data FROM {t}_messages WHERE session_id = :s ORDER BY seq"
+        else:
+            sql = (f"SELECT data FROM (SELECT seq, data FROM {t}_messages WHERE session_id = :s"
+                   f" ORDER BY seq DESC LIMIT :n) AS x ORDER BY seq")
+        async with await self._tx() as conn:
+            rows = (await conn.execute(text(sql), {"s": session_id, "n": limit})).all()
+        return [decode_message(r[0]) for r in rows]
+
+    async def _clear(self, session_id: str) -> int:
+        t = self.table
+        eng = await self.open()
+        async with self._wlock(), eng.begin() as conn:
+            res = await conn.execute(
+                text(f"DELETE FROM {t}_messages WHERE session_id = :s"), {"s": session_id}
+            )
+            await conn.execute(text(f"DELETE FROM {t} WHERE session_id = :s"), {"s": session_id})
+        return max(res.rowcount or 0, 0)
+
+    @staticmethod
+    def _owner_where(tenant: str | None, user: str | None, p: dict[str, Any]) -> str:
+        clauses = ["1 = 1"]
+        if tenant is not None:
+            p["t"] = tenant
+            clauses.append("tenant_id = :t")
+        if user is not None:
+            p["u"] = user
+            clauses.append("user_id = :u")
+        return " AND ".join(clauses)
+
+    async def _list(
+        self, tenant: str | None, user: str | None, limit: int | None
+    ) -> list[SessionInfo]:
+        p: dict[str, Any] = {}
+        where = self._owner_where(tenant, user, p)
+        sql = (f"SELECT {self._INFO_COLS} FROM {self.table} WHERE {where}"
+               f" ORDER BY updated_at DESC, session_id")
+        if limit is not None:
+            sql += " LIMIT :n"
+            p["n"] = limit
+        async with await self._tx() as conn:
+            rows = (await conn.execute(text(sql), p)).all()
+        return [self._info_row(r) for r in rows]
+
+    async def _delete_where(self, where: str, p: dict[str, Any]) -> int:
+        t = self.table
+        eng = await self.open()
+        async with self._wlock(), eng.begin() as conn:
+            await conn.execute(
+                text(f"DELETE FROM {t}_messages WHERE session_id IN "
+                     f"(SELECT session_id FROM {t} WHERE {where})"), p,
+            )
+            res = await conn.execute(text(f"DELETE FROM {t} WHERE {where}"), p)
+        return max(res.rowcount or 0, 0)
+
+    async def _clear_owned(self, tenant: str | None, user: str | None) -> int:
+        p: dict[str, Any] = {}
+        return await self._delete_where(self._owner_where(tenant, user, p), p)
+
+    async def _clear_older(self, cutoff: float) -> int:
+        return await self._delete_where("updated_at < :c", {"c": cutoff})
+
+    async def close(self) -> None:
+        await _SQLBase.close(self)
+
+
+class SQLCheckpointStore(_SQLBase, CheckpointStore):
+    """Checkpoints in one SQL table (see the module docstring)."""
+
+    def __init__(
+        self, *, dialect: Dialect, make_engine: Any, url: str,
+        table: str = "mnemoplug_checkpoints",
+    ) -> None:
+        self._init_sql(dialect, make_engine)
+        self.url = url
+        self.table = check_table(table)
+
+    def _schema(self) -> list[str]:
+        t, d = self.table, self.dialect
+        return [
+            f"""CREATE TABLE IF NOT EXISTS {t} (
+                {d.seq}, tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, run_id TEXT NOT NULL,
+                checkpoint_id TEXT NOT NULL, parent_id TEXT, state_type TEXT NOT NULL,
+                state {d.blob} NOT NULL, metadata TEXT NOT NULL, created_at {d.real} NOT NULL,
+                UNIQUE (tenant_id, user_id, run_id, checkpoint_id))""",
+            f"CREATE INDEX IF NOT EXISTS ix_{t}_run ON {t} (tenant_id, user_id, run_id, seq)",
+            f"CREATE INDEX IF NOT EXISTS ix_{t}_user ON {t} (tenant_id, user_id, seq)",
+        ]
+
+    _COLS = ("run_id, checkpoint_id, tenant_id, user_id, state_type, state, metadata,"
+             " parent_id, created_at")
+
+    @staticmethod
+    def _row(r: Any) -> Checkpoint:
+        return build_checkpoint(
+            run_id=r[0], checkpoint_id=r[1], tenant=r[2], user=r[3], state_type=r[4],
+            raw=bytes(r[5]), metadata=r[6], parent_id=r[7], created_at=r[8],
+        )
+
+    async def _save(
+        self,
+        owner: tuple[str, str],
+        run_id: str,
+        checkpoint_id: str,
+        parent_id: str | None,
+        state_type: str,
+        raw: bytes,
+        metadata: dict[str, Any],
+        created_at: float,
+    ) -> None:
+        t = self.table
+        eng = await self.open()
+        async with self._wlock(), eng.begin() as conn:
+            await conn.execute(
+                text(f"INSERT INTO {t} (tenant_id, user_id, run_id, checkpoint_id, parent_id,"
+                     f" state_type, state, metadata, created_at)"
+                     f" VALUES (:t, :u, :r, :c, :p, :st, :s, :m, :at)"
+                     f" ON CONFLICT (tenant_id, user_id, run_id, checkpoint_id) DO UPDATE SET"
+                     f" parent_id = excluded.parent_id, state_type = excluded.state_type,"
+                     f" state = excluded.state, metadata = excluded.metadata,"
+                     f" created_at = excluded.created_at"),
+                {"t": owner[0], "u": owner[1], "r": run_id, "c": checkpoint_id, "p": parent_id,
+                 "st": state_type, "s": raw,
+                 "m": json.dumps(metadata, separators=(",", ":")), "at": created_at},
+            )
+
+    async def _load(
+        self, owner: tuple[str, str], run_id: str, checkpoint_id: str | None
+    ) -> Checkpoint | None:
+        p: dict[str, Any] = {"t": owner[0], "u": owner[1], "r": run_id}
+        sql = f"SELECT {self._COLS} FROM {self.table} WHERE tenant_id = :t AND user_id = :u" \
+              f" AND run_id = :r"
+        if checkpoint_id is not None:
+            sql += " AND checkpoint_id = :c"
+            p["c"] = checkpoint_id
+        sql += " ORDER BY seq DESC LIMIT 1"
+        async with await self._tx() as conn:
+            r = (await conn.execute(text(sql), p)).first()
+        return None if r is None else self._row(r)
+
+    async def _list(
+        self, owner: tuple[str, str], run_id: str | None, limit: int, before: str | None
+    ) -> list[Checkpoint]:
+        t = self.table
+        p: dict[str, Any] = {"t": owner[0], "u": owner[1], "n": limit}
+        where = "tenant_id = :t AND user_id = :u"
+        if run_id is not None:
+            where += " AND run_id = :r"
+            p["r"] = run_id
+        sql = f"SELECT {self._COLS} FROM {t} WHERE {where}"
+        if before is not None:
+            p["b"] = before
+            sql += f" AND seq < (SELECT MAX(seq) FROM {t} WHERE {where} AND checkpoint_id = :b)"
+        sql += " ORDER BY seq DESC LIMIT :n"
+        async with await self._tx() as conn:
+            rows = (await conn.execute(text(sql), p)).all()
+        return [self._row(r) for r in rows]
+
+    async def _delete(
+        self, owner: tuple[str, str], run_id: str, checkpoint_id: str | None
+    ) -> int:
+        p: dict[str, Any] = {"t": owner[0], "u": owner[1], "r": run_id}
+        sql = f"DELETE FROM {self.table} WHERE tenant_id = :t AND user_id = :u AND run_id = :r"
+        if checkpoint_id is not None:
+            sql += " AND checkpoint_id = :c"
+            p["c"] = checkpoint_id
+        return await self._exec_count(sql, p)
+
+    async def _delete_user(self, owner: tuple[str, str]) -> int:
+        return await self._exec_count(
+            f"DELETE FROM {self.table} WHERE tenant_id = :t AND user_id = :u",
+            {"t": owner[0], "u": owner[1]},
+        )
+
+    async def _exec_count(self, sql: str, p: dict[str, Any]) -> int:
+        eng = await self.open()
+        async with self._wlock(), eng.begin() as conn:
+            res = await conn.execute(text(sql), p)
+        return max(res.rowcount or 0, 0)
+
+    async def close(self) -> None:
+        await _SQLBase.close(self)
+
+
+__all__ = [
+    "POSTGRES",
+    "SQLITE",
+    "Dialect",
+    "SQLCheckpointStore",
+    "SQLSessionMemory",
+    "postgres_url",
+    "sqlite_engine",
+]
