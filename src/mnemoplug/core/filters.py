@@ -114,7 +114,7 @@ def _compile_op(field: str, op: str, operand: Any) -> Predicate:
             f"string), got {type(operand).__name__}"
         )
     try:
-        bound = to_ts(operand) if is_time else float(operand)
+        bound = to_ts(operand) if is_time else float(operand)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
         raise InvalidFilterError(
             f"filter {field!r}: {op} operand {operand!r} is neither a number nor an ISO-8601 "
@@ -134,6 +134,12 @@ def _compile_op(field: str, op: str, operand: Any) -> Predicate:
     return compare
 
 
+def _group(groups: list[list[Predicate]], *, conjunction: bool) -> Predicate:
+    if conjunction:
+        return lambda m: all(all(p(m) for p in ps) for ps in groups)
+    return lambda m: any(all(p(m) for p in ps) for ps in groups)
+
+
 def _compile(filters: Mapping[str, Any], where: str) -> list[Predicate]:
     if not isinstance(filters, Mapping):
         raise InvalidFilterError(
@@ -148,10 +154,7 @@ def _compile(filters: Mapping[str, Any], where: str) -> list[Predicate]:
             if not isinstance(value, list) or not value:
                 raise InvalidFilterError(f"{where}: {key} takes a non-empty list of filter dicts")
             groups = [_compile(v, f"{where}.{key}[{i}]") for i, v in enumerate(value)]
-            if key == "$and":
-                preds.append(lambda m, g=groups: all(all(p(m) for p in ps) for ps in g))
-            else:
-                preds.append(lambda m, g=groups: any(all(p(m) for p in ps) for ps in g))
+            preds.append(_group(groups, conjunction=key == "$and"))
             continue
         if key.startswith("$"):
             raise InvalidFilterError(

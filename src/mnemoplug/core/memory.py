@@ -328,10 +328,12 @@ class Memory:
                         (None, check_content(item, self.max_content_chars, what=f"content[{i}]"))
                     )
                     continue
-                role, text = _message_parts(item, i)
-                text = check_content(text, self.max_content_chars, what=f"message {i} content")
-                if role != "system":
-                    items.append((role, text))
+                msg_role, msg_text = _message_parts(item, i)
+                msg_text = check_content(
+                    msg_text, self.max_content_chars, what=f"message {i} content"
+                )
+                if msg_role != "system":
+                    items.append((msg_role, msg_text))
         else:
             raise InvalidContentError(
                 f"content must be a string or a list of chat messages, got {type(content).__name__}"
@@ -342,7 +344,8 @@ class Memory:
         records: list[StoredMemory] = []
         contexts: list[MemoryAddContext] = []
         run_hooks = self.hooks.has("on_memory_add")
-        for role, text in items:
+        for role, item_text in items:
+            text = item_text
             mid = new_memory_id()
             m_meta = dict(meta)
             if run_hooks:

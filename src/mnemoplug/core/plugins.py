@@ -192,7 +192,7 @@ class ProviderSpec:
         if isinstance(f, str):
             module, _, attr = f.partition(":")
             f = getattr(importlib.import_module(module), attr)
-        return f  # type: ignore[no-any-return]
+        return f
 
 
 class Registry:

@@ -82,6 +82,11 @@ class SyncMemory:
     def from_url(cls, url: str, **kwargs: Any) -> SyncMemory:
         return cls(memory=Memory.from_url(url, **kwargs))
 
+    @property
+    def portal(self) -> Portal:
+        """The event-loop thread this SyncMemory runs its Memory on."""
+        return self._portal
+
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run any coroutine of the wrapped Memory on its loop."""
         return self._portal.call(coro)

@@ -6,6 +6,7 @@ Good for tests, notebooks and short-lived agents. Thread-safe for one event loop
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -71,11 +72,11 @@ class InMemoryProvider(MemoryProvider):
 
     async def list(
         self, scope: Scope, *, limit: int, offset: int, filters: Filter, now: float
-    ) -> list[StoredMemory]:
+    ) -> builtins.list[StoredMemory]:
         idx = self._users.get(scope.user_key)
         return [] if idx is None else idx.newest(scope, filters, now, limit, offset)
 
-    async def search(self, scope: Scope, request: SearchRequest) -> list[ScoredMemory]:
+    async def search(self, scope: Scope, request: SearchRequest) -> builtins.list[ScoredMemory]:
         idx = self._users.get(scope.user_key)
         return [] if idx is None else idx.search(scope, request)
 
@@ -135,12 +136,12 @@ class InMemoryProvider(MemoryProvider):
                 n += 1
         return n
 
-    async def list_users(self) -> list[tuple[str, str]]:
+    async def list_users(self) -> builtins.list[tuple[str, str]]:
         return sorted(k for k, v in self._users.items() if len(v))
 
     async def export(
         self, tenant_id: str, user_id: str, batch_size: int = 500
-    ) -> AsyncIterator[list[StoredMemory]]:
+    ) -> AsyncIterator[builtins.list[StoredMemory]]:
         idx = self._users.get((tenant_id, user_id))
         records = sorted(idx.records, key=lambda m: (m.created_at, m.id)) if idx else []
         for i in range(0, len(records), batch_size):
