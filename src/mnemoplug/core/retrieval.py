@@ -329,7 +329,10 @@ class UserIndex:
         weight = 0.0
         if use_dense:
             assert self._matrix is not None and req.vector is not None
-            sim = self._matrix[:n] @ req.vector
+            # einsum, not BLAS gemv: a multi-threaded BLAS spins its threads after each call and
+            # fights the embedder's thread pool on small machines (measured on 2 cores:
+            # 20 ms p50 with BLAS threads vs 0.57 ms here for 10,000 x 384)
+            sim = np.einsum("ij,j->i", self._matrix[:n], req.vector)
             score = sim * cfg.dense_weight
             weight += cfg.dense_weight
         else:
