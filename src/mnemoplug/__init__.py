@@ -1,5 +1,6 @@
 """mnemoplug: long-term and session memory for AI agents, framework-neutral, with hooks."""
 
+from .adapters.endpoint import AgentContext, agent_endpoint
 from .core.checkpoints import Checkpoint, CheckpointStore, checkpoint_store_from_url
 from .core.contexts import (
     HookContext,
@@ -56,6 +57,7 @@ from .core.sync import SyncMemory
 __version__ = "0.1.0"
 
 __all__ = [
+    "AgentContext",
     "CallableEmbedder",
     "Checkpoint",
     "CheckpointStore",
@@ -97,6 +99,7 @@ __all__ = [
     "SessionMessageContext",
     "SessionOwnershipError",
     "SyncMemory",
+    "agent_endpoint",
     "checkpoint_store_from_url",
     "conversation_id_for",
     "create_conversation_id",

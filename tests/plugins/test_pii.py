@@ -87,3 +87,26 @@ def test_unknown_kind_rejected() -> None:
 def test_subset_of_kinds() -> None:
     r = PIIRedactor(kinds=["email"])
     assert r.redact("a@b.io 192.168.0.1") == "[EMAIL] 192.168.0.1"
+
+
+async def test_session_messages_are_redacted_with_metadata() -> None:
+    m = Memory(
+        "memory://",
+        embedder=None,
+        session="memory://",
+        plugins=[PIIRedactor()],
+        load_entry_points=False,
+    )
+    assert m.session is not None
+    await m.session.add_message(
+        "s1",
+        {
+            "role": "user",
+            "content": "I'm at 10.0.0.7, mail ops@corp.io",
+            "metadata": {"raw": {"text": "ops@corp.io"}},
+        },
+        user_id="u",
+    )
+    (msg,) = await m.session.get_messages("s1")
+    assert msg.content == "I'm at [IP], mail [EMAIL]"
+    assert msg.metadata == {"raw": {"text": "[EMAIL]"}}

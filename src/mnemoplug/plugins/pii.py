@@ -181,15 +181,23 @@ class PIIRedactor:
     @hookimpl(tryfirst=True)
     def on_session_message(self, ctx: Any) -> None:
         msg = ctx.message
+        counts: Counter[str] = Counter()
+        update: dict[str, Any] = {}
         content = getattr(msg, "content", None)
         if isinstance(content, str):
-            new = redact(content, self.kinds)
+            new = redact(content, self.kinds, counts)
             if new != content:
-                try:
-                    msg.content = new
-                except (AttributeError, TypeError):  # frozen message: replace it
-                    ctx.message = (
-                        msg.model_copy(update={"content": new})
-                        if hasattr(msg, "model_copy")
-                        else msg
-                    )
+                update["content"] = new
+        metadata = getattr(msg, "metadata", None)
+        if self.redact_metadata and isinstance(metadata, dict) and metadata:
+            new_meta = _redact_obj(metadata, self.kinds, counts)
+            if new_meta != metadata:
+                update["metadata"] = new_meta
+        if not update:
+            return
+        ctx.state["pii_redacted"] = dict(counts)
+        if hasattr(msg, "model_copy"):
+            ctx.message = msg.model_copy(update=update)
+        else:
+            for key, value in update.items():
+                setattr(msg, key, value)

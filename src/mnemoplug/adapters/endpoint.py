@@ -1,0 +1,335 @@
+"""``agent_endpoint``: memory for a plain async agent function, callable directly or from FastAPI.
+
+::
+
+    from pydantic import BaseModel
+    from mnemoplug import Memory, inject_memory
+    from mnemoplug.adapters.endpoint import AgentContext, agent_endpoint
+
+    class ChatRequest(BaseModel):
+        user_id: str
+        message: str
+        session_id: str | None = None
+
+    memory = Memory("sqlite:///memory.db")
+
+    @agent_endpoint(memory=inject_memory(provider=memory, strategy="relevant"))
+    async def chat(request: ChatRequest, ctx: AgentContext) -> dict[str, str]:
+        prompt = ctx.memory_text + "\\n\\n" + request.message   # what the model is told
+        return {"answer": await call_llm(prompt)}
+
+    await chat(ChatRequest(user_id="u1", message="hi"))   # called directly: ctx is supplied
+    app.post("/chat")(chat)                                # or mounted on FastAPI
+
+The decorated function takes a context parameter (annotated :class:`AgentContext`, or named
+``ctx``); the wrapper supplies it, and the signature FastAPI sees omits it, so FastAPI still
+validates the request body (a bad body gets 422). Before the call the wrapper reads the user id,
+message and optional session id from the call's arguments: a parameter with that name
+(``user_id_field="user_id"``, ``message_field="message"``, ``session_id_field="session_id"``), or
+that attribute/key of an argument (the request model); selects the user's memories with the
+strategy (query: the message) into ``ctx.memories`` / ``ctx.memory_text``. After the function
+returns, it stores the turn (the message and the answer) unless ``ctx.store`` was set False. An
+exception in the function stores nothing. Nothing here imports FastAPI: the decorator works for
+any caller; mounting it needs ``mnemoplug[fastapi]``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import logging
+import typing
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ..core.errors import ConfigurationError, MissingDependencyError, MnemoplugError
+from ..core.records import MemoryRecord
+from ..core.strategies import InjectionStrategy, inject_memory
+
+__all__ = ["AgentContext", "agent_endpoint", "require_fastapi"]
+
+logger = logging.getLogger("mnemoplug.adapters.endpoint")
+
+R = TypeVar("R")
+FieldSpec = str | Callable[[Mapping[str, Any]], Any] | None
+_ANSWER_KEYS = ("answer", "response", "reply", "output", "content", "text", "message")
+
+
+def require_fastapi(feature: str = "mounting an agent_endpoint on FastAPI") -> Any:
+    """Import and return the ``fastapi`` module, or raise MissingDependencyError."""
+    try:
+        import fastapi
+    except ImportError as exc:
+        raise MissingDependencyError(feature, "fastapi", "fastapi") from exc
+    return fastapi
+
+
+@dataclass
+class AgentContext:
+    """What an ``@agent_endpoint`` function receives besides its own arguments.
+
+    Attributes:
+        memories: the memories selected for this request (best first).
+        memory: the :class:`~mnemoplug.Memory`, for explicit reads and writes.
+        memory_text: ``memories`` rendered by the strategy's template ('' when none) — add it to
+            the prompt or system message.
+        user_id, session_id, message: read from the request.
+        strategy: the injection strategy used.
+        store: set to False to skip storing this turn.
+        metadata: metadata stored with the turn (may be changed by the function).
+    """
+
+    memory: Any
+    strategy: InjectionStrategy
+    user_id: str
+    message: str
+    session_id: str | None = None
+    tenant_id: str | None = None
+    agent_id: str | None = None
+    memories: list[MemoryRecord] = field(default_factory=list)
+    memory_text: str = ""
+    store: bool = True
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def scope(self, *, with_session: bool = True) -> dict[str, str]:
+        """Scope keyword arguments for ``memory`` calls (tenant/agent/session when set)."""
+        out: dict[str, str] = {}
+        for key in ("tenant_id", "agent_id", "session_id"):
+            if key == "session_id" and not with_session:
+                continue
+            value = getattr(self, key)
+            if value:
+                out[key] = value
+        return out
+
+
+def _lookup(arguments: Mapping[str, Any], spec: FieldSpec) -> Any:
+    """A field of the call: a parameter of that name, else an attribute/key of an argument."""
+    if spec is None:
+        return None
+    if callable(spec):
+        return spec(arguments)
+    if spec in arguments and arguments[spec] is not None:
+        return arguments[spec]
+    for value in arguments.values():
+        if isinstance(value, Mapping):
+            if value.get(spec) is not None:
+                return value[spec]
+        elif value is not None and not isinstance(value, str | bytes | int | float | bool):
+            found = getattr(value, spec, None)
+            if found is not None and not callable(found):
+                return found
+    return None
+
+
+def _answer_text(value: Any, answer_field: FieldSpec) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if answer_field is not None:
+        found = _lookup({"return": value}, answer_field)
+        return (
+            ""
+            if found is None
+            else (found if isinstance(found, str) else json.dumps(found, default=str))
+        )
+    for key in _ANSWER_KEYS:
+        found = _lookup({"return": value}, key)
+        if isinstance(found, str):
+            return found
+    dump = getattr(value, "model_dump_json", None)
+    if callable(dump):
+        return str(dump())
+    try:
+        return json.dumps(value, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _as_strategy(
+    memory: Any, strategy: InjectionStrategy | str | None
+) -> tuple[Any, InjectionStrategy]:
+    if isinstance(memory, InjectionStrategy):
+        if strategy is not None:
+            raise ConfigurationError(
+                "pass the strategy inside inject_memory(...) or as strategy=, not both"
+            )
+        strat = memory
+        mem = strat.memory
+    else:
+        if isinstance(strategy, str):
+            strat = inject_memory(strategy)  # type: ignore[arg-type]
+        else:
+            strat = strategy if strategy is not None else inject_memory()
+        if not isinstance(strat, InjectionStrategy):
+            raise ConfigurationError(
+                f"strategy must come from inject_memory(...), got {type(strat).__name__}"
+            )
+        mem = memory if memory is not None else strat.memory
+        if isinstance(mem, str):
+            from ..core.memory import Memory
+
+            mem = Memory.from_url(mem)
+    if mem is None:
+        raise ConfigurationError(
+            "agent_endpoint needs a Memory: "
+            "agent_endpoint(memory=inject_memory(provider=memory_or_url)) "
+            "or agent_endpoint(memory=Memory(...))"
+        )
+    if type(mem).__name__ == "SyncMemory":
+        raise ConfigurationError("agent_endpoint is async: pass the async Memory, not a SyncMemory")
+    return mem, strat
+
+
+def _ctx_param(fn: Callable[..., Any], hints: Mapping[str, Any]) -> str:
+    sig = inspect.signature(fn)
+    for name, p in sig.parameters.items():
+        ann = hints.get(name, p.annotation)
+        if ann is AgentContext or ann == "AgentContext":
+            return name
+    if "ctx" in sig.parameters:
+        return "ctx"
+    raise ConfigurationError(
+        f"{fn.__qualname__} needs a parameter for the memory context: add `ctx: AgentContext`"
+    )
+
+
+def agent_endpoint(
+    memory: Any = None,
+    *,
+    strategy: InjectionStrategy | str | None = None,
+    user_id_field: FieldSpec = "user_id",
+    message_field: FieldSpec = "message",
+    session_id_field: FieldSpec = "session_id",
+    tenant_id_field: FieldSpec = None,
+    agent_id: str | None = None,
+    answer_field: FieldSpec = None,
+    store_turns: bool = True,
+    metadata: Mapping[str, Any] | None = None,
+    raise_on_store_error: bool = False,
+) -> Callable[[Callable[..., Awaitable[R]]], Callable[..., Awaitable[R]]]:
+    """Give an async agent function long-term memory.
+
+    Args:
+        memory: ``inject_memory(provider=memory_or_url, strategy=...)``, a
+            :class:`~mnemoplug.Memory`, or a URL.
+        strategy: the strategy (or its name) when ``memory`` is a Memory or URL.
+        user_id_field, message_field, session_id_field, tenant_id_field: where the call carries
+            these — a parameter or request-model field name, or ``f(arguments) -> value`` (the
+            bound arguments by parameter name, e.g. to read an authenticated user).
+        agent_id: scope memories to this agent.
+        answer_field: the field of the returned value holding the answer text (default: the
+            value itself if it is a string, else its first field among answer, response, reply,
+            output, content, text, message; else its JSON).
+        store_turns: store the message and the answer after a successful call.
+        metadata: stored with every turn (default ``{"source": "agent_endpoint"}``).
+        raise_on_store_error: re-raise a failed write (e.g. a hook's MemoryRejectedError) instead
+            of logging it and returning the answer.
+    """
+    mem, strat = _as_strategy(memory, strategy)
+    base_meta = dict(metadata) if metadata is not None else {"source": "agent_endpoint"}
+
+    def decorate(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+        if not inspect.iscoroutinefunction(fn):
+            raise ConfigurationError(
+                f"@agent_endpoint needs an async function; {fn.__qualname__} is not"
+            )
+        try:
+            hints = typing.get_type_hints(fn, include_extras=True)
+        except Exception:  # unresolved forward refs: keep the raw annotations
+            hints = {}
+        ctx_name = _ctx_param(fn, hints)
+        sig = inspect.signature(fn)
+        params = [
+            p.replace(annotation=hints.get(name, p.annotation))
+            for name, p in sig.parameters.items()
+            if name != ctx_name
+        ]
+        public_sig = sig.replace(
+            parameters=params, return_annotation=hints.get("return", sig.return_annotation)
+        )
+        kinds = {name: p.kind for name, p in sig.parameters.items()}
+        if kinds[ctx_name] is inspect.Parameter.POSITIONAL_ONLY:
+            raise ConfigurationError(f"{fn.__qualname__}: {ctx_name!r} must not be positional-only")
+        # call by name unless the function has positional-only or *args parameters
+        by_position = any(
+            k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_POSITIONAL)
+            for k in kinds.values()
+        )
+
+        def call_kwargs(bound: inspect.BoundArguments, ctx: AgentContext) -> dict[str, Any]:
+            if by_position:
+                return {**bound.kwargs, ctx_name: ctx}
+            out: dict[str, Any] = {}
+            for name, value in bound.arguments.items():
+                if kinds[name] is inspect.Parameter.VAR_KEYWORD:
+                    out.update(value)
+                else:
+                    out[name] = value
+            out[ctx_name] = ctx
+            return out
+
+        @functools.wraps(fn)
+        async def wrapper(*args: Any, **kwargs: Any) -> R:
+            if ctx_name in kwargs:
+                raise TypeError(
+                    f"{fn.__qualname__}: the {ctx_name!r} argument is supplied by agent_endpoint"
+                )
+            bound = public_sig.bind(*args, **kwargs)
+            bound.apply_defaults()
+            call_args = bound.args if by_position else ()
+            arguments = dict(bound.arguments)
+            user_id = _lookup(arguments, user_id_field)
+            if user_id is None or not str(user_id):
+                raise ConfigurationError(
+                    f"{fn.__qualname__}: no user id in the call; give the request a "
+                    f"{user_id_field!r} field or set agent_endpoint(user_id_field=...)"
+                )
+            message = _lookup(arguments, message_field)
+            session_id = _lookup(arguments, session_id_field)
+            tenant_id = _lookup(arguments, tenant_id_field)
+            ctx = AgentContext(
+                memory=mem,
+                strategy=strat,
+                user_id=str(user_id),
+                message="" if message is None else str(message),
+                session_id=None if session_id is None else str(session_id),
+                tenant_id=None if tenant_id is None else str(tenant_id),
+                agent_id=agent_id,
+                metadata=dict(base_meta),
+            )
+            ctx.memories = await strat.select(
+                mem, user_id=ctx.user_id, query=ctx.message or None, **ctx.scope(with_session=False)
+            )
+            ctx.memory_text = strat.render(ctx.memories)
+            result = await fn(*call_args, **call_kwargs(bound, ctx))
+            if store_turns and ctx.store:
+                await _store_turn(ctx, _answer_text(result, answer_field), raise_on_store_error)
+            return result
+
+        wrapper.__signature__ = public_sig  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {name: ann for name, ann in hints.items() if name != ctx_name}
+        wrapper.memory = mem  # type: ignore[attr-defined]
+        wrapper.strategy = strat  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+async def _store_turn(ctx: AgentContext, answer: str, raise_on_error: bool) -> None:
+    turn = [
+        {"role": "user", "content": ctx.message},
+        {"role": "assistant", "content": answer},
+    ]
+    turn = [m for m in turn if m["content"].strip()]
+    if not turn:
+        return
+    try:
+        await ctx.memory.add(ctx.user_id, turn, ctx.metadata, **ctx.scope())
+    except MnemoplugError as exc:
+        if raise_on_error:
+            raise
+        logger.warning("mnemoplug: the turn of user %r was not stored: %s", ctx.user_id, exc)
