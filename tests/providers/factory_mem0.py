@@ -1,0 +1,21 @@
+"""The mem0 provider (mem0 AsyncMemory, infer=False, local qdrant) joins the contract suite."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from mnemoplug.core.contracts import MemoryProvider
+
+
+@contextlib.asynccontextmanager
+async def FACTORY(tmp_path: Any) -> AsyncIterator[MemoryProvider]:
+    from mnemoplug.providers.mem0 import Mem0Provider
+
+    p = Mem0Provider(path=tmp_path / "mem0", collection="contract")
+    await p.open()  # builds mem0's AsyncMemory (the model is shared after the first one)
+    try:
+        yield p
+    finally:
+        await p.close()
