@@ -100,6 +100,11 @@ async def test_lexical_only_without_embedder(tmp_path: Any) -> None:
         assert [h.id for h in hits] == [a] and hits[0].similarity is None
 
 
+@pytest.mark.skipif(
+    not os.environ.get("MNEMOPLUG_TEST_QDRANT_URL"),
+    reason="set MNEMOPLUG_TEST_QDRANT_URL=qdrant://host:6333 to test a Qdrant server "
+    "(none runs on our CI machines; local mode is tested above)",
+)
 async def test_server_mode(embedder: Any) -> None:
     require_server(QDRANT_URL.replace("qdrant://", "http://"), "Qdrant")
     coll = f"mnemoplug_test_{uuid.uuid4().hex[:10]}"
