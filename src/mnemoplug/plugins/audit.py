@@ -47,6 +47,7 @@ class AuditLog:
         self.redact_queries = redact_queries
         self.include_reads = include_reads
         self._lock = threading.Lock()
+        self._fh: Any = None
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -62,8 +63,22 @@ class AuditLog:
             return
         assert self.path is not None
         line = json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n"
-        with self._lock, open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line)
+        with self._lock:
+            if self._fh is None:  # kept open, line-buffered: one write() per entry, O_APPEND
+                self._fh = open(self.path, "a", encoding="utf-8", buffering=1)
+            self._fh.write(line)
+
+    def close(self) -> None:
+        """Close the log file (it reopens on the next entry)."""
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
+
+    def __del__(self) -> None:
+        fh = getattr(self, "_fh", None)
+        if fh is not None:
+            fh.close()
 
     @hookimpl(trylast=True)
     def on_memory_added(self, ctx: Any) -> None:
@@ -135,6 +150,9 @@ class AuditLog:
             return 0
         n = 0
         with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
             tmp = self.path.with_suffix(self.path.suffix + ".tmp")
             with open(self.path, encoding="utf-8") as src, open(tmp, "w", encoding="utf-8") as dst:
                 for line in src:
