@@ -1,0 +1,118 @@
+"""Retrieval internals: tokenising, BM25, common-term pruning, fusion."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mnemoplug.core.filters import Filter
+from mnemoplug.core.records import Scope, StoredMemory
+from mnemoplug.core.retrieval import (
+    BM25Index,
+    RetrievalConfig,
+    SearchRequest,
+    UserIndex,
+    fts5_query,
+    query_terms,
+    tokenize,
+)
+
+
+def test_tokenize_and_query_terms() -> None:
+    assert tokenize("Running runs RAN") == ["run", "run", "ran"]
+    assert query_terms("What is the user's favourite food?") == ["user", "favourite", "food"]
+    assert fts5_query('a "quoted" word') == '"quoted" OR "word"'
+    assert fts5_query("the and of") is None
+
+
+def test_bm25_matches_the_formula() -> None:
+    idx = BM25Index()
+    docs = {"a": "cats like milk", "b": "dogs like bones", "c": "cats and dogs"}
+    for k, v in docs.items():
+        idx.add(k, v)
+    s = idx.scores("cats")
+    n, df, avgdl = 3, 2, (3 + 3 + 3) / 3
+    idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+    expected = idf * 1 * 2.2 / (1 + 1.2 * (1 - 0.75 + 0.75 * 3 / avgdl))
+    assert set(s) == {"a", "c"} and math.isclose(s["a"], expected)
+    idx.remove("a")
+    assert set(idx.scores("cats")) == {"c"}
+    idx.add("c", "only birds now")  # re-adding replaces
+    assert idx.scores("cats") == {} and set(idx.scores("birds")) == {"c"}
+
+
+def test_common_terms_are_pruned_but_the_rarest_is_kept() -> None:
+    idx = BM25Index()
+    for i in range(1200):
+        idx.add(f"d{i}", f"user note {i}" + (" zebra" if i == 7 else ""))
+    everything = idx.scores("user zebra")
+    assert len(everything) == 1200
+    pruned = idx.scores("user zebra", common_term_ratio=0.05)
+    assert set(pruned) == {"d7"}
+    only_common = idx.scores("user", common_term_ratio=0.05)
+    assert len(only_common) == 1200  # the rarest (only) term stays
+    small = BM25Index()
+    for i in range(50):
+        small.add(str(i), "user note")
+    assert len(small.scores("user", common_term_ratio=0.05)) == 50
+
+
+def _index(vectors: list[list[float]], texts: list[str]) -> UserIndex:
+    ui = UserIndex()
+    for i, (v, t) in enumerate(zip(vectors, texts, strict=True)):
+        vec = np.asarray(v, dtype=np.float32)
+        ui.upsert(
+            StoredMemory(
+                id=f"m{i}",
+                user_id="u",
+                content=t,
+                created_at=1000.0 + i,
+                updated_at=1000.0 + i,
+                embedding=vec / np.linalg.norm(vec),
+            )
+        )
+    return ui
+
+
+def _req(query: str, vec: list[float] | None, now: float = 5000.0, **cfg: object) -> SearchRequest:
+    v = None if vec is None else np.asarray(vec, dtype=np.float32) / np.linalg.norm(vec)
+    return SearchRequest(
+        query=query,
+        vector=v,
+        limit=10,
+        filters=Filter(None),
+        now=now,
+        config=RetrievalConfig(**cfg),
+    )  # type: ignore[arg-type]
+
+
+def test_no_lexical_credit_without_a_match_keeps_dense_order() -> None:
+    ui = _index([[1, 0], [0.9, 0.1], [0.5, 0.5]], ["alpha", "beta", "gamma"])
+    hits = ui.search(Scope("u"), _req("nothing matches", [1, 0]))
+    assert [h.memory.id for h in hits] == ["m0", "m1", "m2"]
+    assert all(0 <= h.score <= 1 for h in hits)
+    assert math.isclose(hits[0].score, 1.0 / 1.5, rel_tol=1e-5)  # dense only, weights normalised
+
+
+def test_lexical_match_lifts_a_weaker_dense_hit() -> None:
+    ui = _index([[1, 0], [0.8, 0.6]], ["alpha", "the zebra code"])
+    hits = ui.search(Scope("u"), _req("zebra", [1, 0]))
+    assert hits[0].memory.id == "m1" and hits[0].similarity is not None
+    dense_only = ui.search(Scope("u"), _req("zebra", [1, 0], lexical_weight=0.0))
+    assert dense_only[0].memory.id == "m0"
+
+
+def test_recency_and_min_relevance() -> None:
+    ui = _index([[1, 0], [1, 0]], ["old", "new"])
+    hits = ui.search(
+        Scope("u"), _req("q", [1, 0], now=1002.0, recency_weight=1.0, recency_half_life_hours=0.01)
+    )
+    assert hits[0].memory.id == "m1"  # created later
+    none = ui.search(
+        Scope("u"),
+        SearchRequest(
+            "q", np.array([0, 1], np.float32), 10, Filter(None), 5000.0, min_relevance=0.5
+        ),
+    )
+    assert none == []
