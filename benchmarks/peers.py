@@ -76,17 +76,18 @@ def mem0_config(tmp: Path) -> dict[str, Any]:
 
 # -- per-system drivers -------------------------------------------------------------------------
 class Mnemo:
-    name = "mnemoplug (SQLite default)"
+    name = "mnemoplug (SQLite default, ONNX backend)"
+    backend = "onnx"
 
     def __init__(self, tmp: Path, table: dict[str, np.ndarray]) -> None:
         from mnemoplug import Memory
-        from mnemoplug.core.embedders import SentenceTransformerEmbedder
+        from mnemoplug.core.embedders import OnnxEmbedder, SentenceTransformerEmbedder
         from mnemoplug.providers.sqlite import SQLiteProvider
 
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from speed import CachedEmbedder
 
-        self.emb = SentenceTransformerEmbedder()
+        self.emb = OnnxEmbedder(fallback=False) if self.backend == "onnx" else SentenceTransformerEmbedder()
         self.emb.warmup()
         self.path = tmp / "mnemoplug.db"
         cached = CachedEmbedder(self.emb)
@@ -197,7 +198,12 @@ class LangGraph:
         return [it.value["text"] for it in self.store.search(("memories", USER), query=q, limit=10)]
 
 
-SYSTEMS = {"mnemoplug": Mnemo, "mem0": Mem0, "langgraph": LangGraph}
+class MnemoTorch(Mnemo):
+    name = "mnemoplug (SQLite default, torch backend as the peers)"
+    backend = "torch"
+
+
+SYSTEMS = {"mnemoplug": Mnemo, "mnemoplug-torch": MnemoTorch, "mem0": Mem0, "langgraph": LangGraph}
 
 # -- cold start: a fresh process from import to the first search result -----------------------
 COLD = {
@@ -207,6 +213,18 @@ from mnemoplug import Memory
 from mnemoplug.providers.sqlite import SQLiteProvider
 async def main():
     m = Memory(SQLiteProvider(path=sys.argv[1] + '/cold.db'), load_entry_points=False)
+    await m.add('u', 'User prefers dark mode')
+    print(len(await m.search('u', 'Which UI theme does the user like?')))
+asyncio.run(main())
+""",
+    "mnemoplug-torch": """
+import asyncio, sys
+from mnemoplug import Memory
+from mnemoplug.core.embedders import SentenceTransformerEmbedder
+from mnemoplug.providers.sqlite import SQLiteProvider
+async def main():
+    m = Memory(SQLiteProvider(path=sys.argv[1] + '/cold.db'), embedder=SentenceTransformerEmbedder(),
+               load_entry_points=False)
     await m.add('u', 'User prefers dark mode')
     print(len(await m.search('u', 'Which UI theme does the user like?')))
 asyncio.run(main())
@@ -253,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--add-sample", type=int, default=300, help="memories added through each add API (300)")
     ap.add_argument("--add-batch", type=int, default=100, help="memories per add call (100)")
     ap.add_argument("--cold-runs", type=int, default=3, help="fresh processes per system for cold start (3)")
-    ap.add_argument("--systems", default="mnemoplug,mem0,langgraph")
+    ap.add_argument("--systems", default="mnemoplug,mnemoplug-torch,mem0,langgraph")
     ap.add_argument("--out", default="peers")
     args = ap.parse_args(argv)
 

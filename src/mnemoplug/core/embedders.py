@@ -13,6 +13,7 @@ import hashlib
 import inspect
 import logging
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -489,6 +490,8 @@ _default: Any = None
 def _has(module: str) -> bool:
     import importlib.util
 
+    if sys.modules.get(module, True) is None:  # blocked, e.g. sys.modules[name] = None
+        return False
     try:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
@@ -502,9 +505,7 @@ def default_embedder() -> Any:
     ``MNEMOPLUG_EMBEDDER_BACKEND=torch`` or ``=onnx`` forces a backend."""
     global _warned, _default
     backend = os.environ.get("MNEMOPLUG_EMBEDDER_BACKEND", "auto").lower()
-    try:
-        import sentence_transformers  # noqa: F401
-    except ImportError:
+    if not _has("sentence_transformers"):  # find_spec: importing it would import torch (~5 s)
         if backend != "onnx" and not _warned:
             _warned = True
             msg = (
