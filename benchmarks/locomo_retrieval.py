@@ -89,10 +89,14 @@ async def run(args: argparse.Namespace) -> str:
     configs = dict(CONFIGS)
     if args.grid:
         for dw in (1.0,):
-            for lw in (0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5):
+            for lw in (0.2, 0.3, 0.4, 0.7, 1.0):
                 configs[f"dense {dw} + lexical {lw}"] = RetrievalConfig(
                     dense_weight=dw, lexical_weight=lw
                 )
+        for ratio in (None, 0.02, 0.1, 0.25):
+            configs[f"default, common_term_ratio={ratio}"] = RetrievalConfig(
+                common_term_ratio=ratio
+            )
 
     async def evaluate(cfg: RetrievalConfig) -> dict[int, dict[int, float]]:
         hits: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))

@@ -319,7 +319,8 @@ def main(argv: list[str] | None = None) -> None:
     lines = [
         f"# Peers: one user, {args.n:,} memories, search including the query embedding",
         "",
-        f"Machine: {env_line()}. Same embedder for all (all-MiniLM-L6-v2, sentence-transformers). "
+        f"Machine: {env_line()}. Same model for all (all-MiniLM-L6-v2): the peers run it through "
+        f"sentence-transformers/torch; mnemoplug through its default ONNX backend and through torch. "
         f"{args.queries} distinct queries (p50/p95 include embedding the query); add throughput through "
         f"each add API on {args.add_sample} memories in calls of {args.add_batch}; cold start = fresh "
         f"process, import → build → add one → first search (median of {args.cold_runs}).",
