@@ -58,7 +58,6 @@ async def _demo(db: str | None) -> None:
     t0 = time.perf_counter()
     memory = Memory.from_url(url, plugins=[PIIRedactor(), AuditLog(audit_path), tag_source])
     print(f"store:     {url}")
-    print(f"embedder:  {memory.embedder!r}")
     async with memory:
         alice = [
             ("Alice prefers dark mode in every app", {"category": "preferences"}),
@@ -86,6 +85,7 @@ async def _demo(db: str | None) -> None:
             ],
             session_id="chat-1",
         )
+        print(f"embedder:  {memory.embedder!r}")
         print(
             f"stored {await memory.count('alice')} memories for alice and "
             f"{await memory.count('bob')} for bob ({time.perf_counter() - t0:.1f}s incl. model load)\n"
