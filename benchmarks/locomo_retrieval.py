@@ -27,6 +27,7 @@ from typing import Any
 from mnemoplug import Memory, RetrievalConfig
 from mnemoplug.core._time import now_ts
 from mnemoplug.core.filters import Filter
+from mnemoplug.core.memory import provider_from_url
 from mnemoplug.core.retrieval import SearchRequest
 from mnemoplug.providers.sqlite import SQLiteProvider
 
@@ -58,7 +59,7 @@ def load(path: Path) -> tuple[dict[str, list[tuple[str, str]]], list[dict[str, A
 
 
 CONFIGS = {
-    "bm25 (FTS5)": RetrievalConfig(dense_weight=0.0, lexical_weight=1.0),
+    "bm25 (FTS5 on SQLite, else in-process)": RetrievalConfig(dense_weight=0.0, lexical_weight=1.0),
     "dense (MiniLM)": RetrievalConfig(dense_weight=1.0, lexical_weight=0.0),
     "mnemoplug default": RetrievalConfig(),
 }
@@ -67,7 +68,11 @@ CONFIGS = {
 async def run(args: argparse.Namespace) -> str:
     turns, questions = load(Path(args.data))
     tmp = tempfile.mkdtemp(prefix="mnemoplug-locomo-")
-    provider = SQLiteProvider(path=Path(tmp) / "locomo.db")
+    provider: Any = (
+        SQLiteProvider(path=Path(tmp) / "locomo.db")
+        if args.url is None
+        else provider_from_url(args.url)
+    )
     memory = Memory(provider, load_entry_points=False)
     assert memory.embedder is not None, "install mnemoplug[embeddings]"
     t0 = time.perf_counter()
@@ -143,7 +148,7 @@ async def run(args: argparse.Namespace) -> str:
     meta = (
         f"\nLoCoMo dev ({len(turns)} conversations, {n_turns} turns, {len(questions)} questions: "
         + ", ".join(f"{CATEGORIES[c]} {n}" for c, n in n_q.items())
-        + "), SQLite default provider, all-MiniLM-L6-v2.\n"
+        + f"), provider: {provider.name} ({type(provider).__name__}), all-MiniLM-L6-v2.\n"
     )
     return "\n".join(lines) + "\n" + meta
 
@@ -155,6 +160,7 @@ def main() -> None:
     )
     ap.add_argument("--data", default=str(root.parent / "shared" / "data" / "locomo-dev.json"))
     ap.add_argument("--grid", action="store_true", help="also sweep fusion weights")
+    ap.add_argument("--url", help="another provider by URL, e.g. memory:// (default: SQLite)")
     ap.add_argument("--out", default=str(root / "benchmarks" / "results" / "locomo.md"))
     args = ap.parse_args()
     table = asyncio.run(run(args))
