@@ -116,3 +116,33 @@ def test_recency_and_min_relevance() -> None:
         ),
     )
     assert none == []
+
+
+def test_user_index_cache_versions_own_writes_and_lru() -> None:
+    from mnemoplug.core.retrieval import UserIndexCache
+
+    def idx(n: int) -> UserIndex:
+        ui = UserIndex()
+        for i in range(n):
+            ui.upsert(StoredMemory(id=f"{n}-{i}", user_id="u", content="x"))
+        return ui
+
+    cache = UserIndexCache(max_records=5)
+    a = idx(2)
+    cache.put("a", 1, a)
+    assert cache.get("a", 1) is a and cache.get("a", 2) is None
+    # our own write at generation 2: applied in place
+    cache.after_write(
+        {"a": 2}, lambda k, i: i.upsert(StoredMemory(id="new", user_id="u", content="y"))
+    )
+    assert cache.get("a", 2) is a and len(a) == 3 and cache.records == 3
+    # someone else wrote (4 is not 2 + 1): the entry is dropped, never served stale
+    cache.after_write({"a": 4}, lambda k, i: None)
+    assert "a" not in cache and cache.records == 0
+    cache.put("a", 1, idx(2))
+    cache.put("b", 1, idx(2))
+    cache.get("a", 1)  # a is now the most recently used
+    cache.put("c", 1, idx(2))  # 6 records > 5: the least recently used (b) goes
+    assert "b" not in cache and "a" in cache and "c" in cache and cache.records == 4
+    cache.advance("c", "other-token", "t2", lambda k, i: None)
+    assert "c" not in cache

@@ -44,8 +44,7 @@ import contextlib
 import json
 import os
 import re
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -63,7 +62,7 @@ from ..core.errors import (
 )
 from ..core.filters import Filter
 from ..core.records import Scope, StoredMemory
-from ..core.retrieval import ScoredMemory, SearchRequest, UserIndex, query_terms
+from ..core.retrieval import ScoredMemory, SearchRequest, UserIndex, UserIndexCache, query_terms
 
 __all__ = ["PostgresProvider"]
 
@@ -304,8 +303,7 @@ class PostgresProvider(MemoryProvider):
         self._tm = f'{q}"{self.table}_meta"'
         self._engine: Any = None
         self._open_lock = asyncio.Lock()
-        self._cache: OrderedDict[_Key, tuple[int, UserIndex]] = OrderedDict()
-        self._cached_records = 0
+        self._cache = UserIndexCache(cache_max_records)
         self._embedder_checked: tuple[str, int] | None = None
 
     def __repr__(self) -> str:
@@ -557,7 +555,6 @@ class PostgresProvider(MemoryProvider):
     async def close(self) -> None:
         eng, self._engine = self._engine, None
         self._cache.clear()
-        self._cached_records = 0
         if eng is not None:
             await eng.dispose()
 
@@ -646,26 +643,6 @@ class PostgresProvider(MemoryProvider):
             f"RETURNING tenant_id, user_id, generation"
         )
 
-    def _after_write(self, gens: dict[_Key, int], apply: Callable[[_Key, UserIndex], Any]) -> None:
-        """Apply our own committed change to cached users whose generation advanced by one;
-        drop the cache of any user someone else wrote in the meantime."""
-        for key, gen in gens.items():
-            entry = self._cache.get(key)
-            if entry is None:
-                continue
-            if entry[0] == gen - 1:
-                before = len(entry[1])
-                apply(key, entry[1])
-                self._cached_records += len(entry[1]) - before
-                self._cache[key] = (gen, entry[1])
-            else:
-                self._drop(key)
-
-    def _drop(self, key: _Key) -> None:
-        entry = self._cache.pop(key, None)
-        if entry is not None:
-            self._cached_records -= len(entry[1])
-
     async def _load(self, conn: Any, key: _Key) -> tuple[int, UserIndex] | None:
         """The user's generation and memories, read in one statement (one snapshot)."""
         from sqlalchemy import text
@@ -687,13 +664,9 @@ class PostgresProvider(MemoryProvider):
         gen = int(rows[0][0])
         idx = UserIndex(lexical=False)
         idx.extend(_row(r[1:]) for r in rows if r[1] is not None)
-        entry = self._cache.get(key)
-        if entry is None or entry[0] < gen:
-            self._drop(key)
-            self._cache[key] = (gen, idx)
-            self._cached_records += len(idx)
-            while self._cached_records > self.cache_max_records and len(self._cache) > 1:
-                self._drop(next(iter(self._cache)))
+        cached = self._cache.version(key)
+        if cached is None or cached < gen:  # never replace a newer entry by an older snapshot
+            self._cache.put(key, gen, idx)
         return gen, idx
 
     async def _generation(self, conn: Any, key: _Key) -> int | None:
@@ -708,11 +681,7 @@ class PostgresProvider(MemoryProvider):
         return None if row is None else int(row[0])
 
     def _cached(self, key: _Key, gen: int | None) -> UserIndex | None:
-        entry = self._cache.get(key)
-        if gen is not None and entry is not None and entry[0] == gen:
-            self._cache.move_to_end(key)
-            return entry[1]
-        return None
+        return None if gen is None else self._cache.get(key, gen)
 
     async def _index(self, conn: Any, key: _Key) -> UserIndex | None:
         gen = await self._generation(conn, key)
@@ -768,7 +737,7 @@ class PostgresProvider(MemoryProvider):
         def apply(key: _Key, idx: UserIndex) -> None:
             idx.extend(m for m in memories if (m.tenant_id, m.user_id) == key)
 
-        self._after_write(gens, apply)
+        self._cache.after_write(gens, apply)
 
     async def upsert(self, memories: Sequence[StoredMemory]) -> None:
         from sqlalchemy import bindparam, text
@@ -798,7 +767,7 @@ class PostgresProvider(MemoryProvider):
                 conn, [*((r[0], r[1]) for r in rows), *((m.tenant_id, m.user_id) for m in memories)]
             )
         for key in gens:
-            self._drop(key)
+            self._cache.drop(key)
 
     async def update(
         self,
@@ -843,7 +812,7 @@ class PostgresProvider(MemoryProvider):
             return None
         new = _row(row[:12])
         gens = {scope.user_key: int(row[12])}
-        self._after_write(gens, lambda key, idx: idx.upsert(new))
+        self._cache.after_write(gens, lambda key, idx: idx.upsert(new))
         return new
 
     async def delete(self, scope: Scope, memory_id: str) -> bool:
@@ -859,7 +828,7 @@ class PostgresProvider(MemoryProvider):
         if row is None:
             return False
         gens = {scope.user_key: int(row[2])}
-        self._after_write(gens, lambda key, idx: idx.remove(memory_id))
+        self._cache.after_write(gens, lambda key, idx: idx.remove(memory_id))
         return True
 
     async def delete_all(self, scope: Scope) -> int:
@@ -871,7 +840,7 @@ class PostgresProvider(MemoryProvider):
             n = int(res.rowcount or 0)
             if n:
                 await self._bump(conn, [scope.user_key])
-        self._drop(scope.user_key)
+        self._cache.drop(scope.user_key)
         return n
 
     async def purge_expired(self, now: float) -> int:
@@ -891,7 +860,7 @@ class PostgresProvider(MemoryProvider):
             if users:
                 await self._bump(conn, users)
         for key in users:
-            self._drop(key)
+            self._cache.drop(key)
         return len(rows)
 
     # -- reads -------------------------------------------------------------------------------

@@ -41,7 +41,6 @@ from __future__ import annotations
 import asyncio
 import builtins
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,7 +59,7 @@ from ..core.errors import (
 )
 from ..core.filters import Filter
 from ..core.records import Scope, StoredMemory
-from ..core.retrieval import ScoredMemory, SearchRequest, UserIndex
+from ..core.retrieval import ScoredMemory, SearchRequest, UserIndex, UserIndexCache
 
 if TYPE_CHECKING:
     from qdrant_client import AsyncQdrantClient
@@ -254,8 +253,7 @@ class QdrantProvider(MemoryProvider):
         self._open_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock()
         self._dim: int | None = None  # dense size; 0 = collection holds no vectors
-        self._cache: OrderedDict[tuple[str, str], tuple[str, UserIndex]] = OrderedDict()
-        self._cached_records = 0
+        self._cache = UserIndexCache(cache_max_records)
         self._embedder_checked: tuple[str, int] | None = None
 
     @property
@@ -321,7 +319,6 @@ class QdrantProvider(MemoryProvider):
     async def close(self) -> None:
         client, self._client = self._client, None
         self._cache.clear()
-        self._cached_records = 0
         self._embedder_checked = None
         if client is not None:
             await client.close()
@@ -515,39 +512,27 @@ class QdrantProvider(MemoryProvider):
                 after = await self._bump(keys)
             except (MnemoplugError, ValueError):
                 for k in keys:
-                    self._drop(k)
+                    self._cache.drop(k)
                 raise
             except Exception as exc:
                 for k in keys:
-                    self._drop(k)
+                    self._cache.drop(k)
                 raise self._error(exc, "write") from exc
             for k in keys:
-                entry = self._cache.get(k)
-                if entry is None:
-                    continue
-                if entry[0] == before[k] and apply is not None:
-                    n = len(entry[1])
-                    apply(k, entry[1])
-                    self._cached_records += len(entry[1]) - n
-                    self._cache[k] = (after[k], entry[1])
+                if apply is None:
+                    self._cache.drop(k)
                 else:
-                    self._drop(k)
+                    self._cache.advance(k, before[k], after[k], apply)
             return result
-
-    def _drop(self, key: tuple[str, str]) -> None:
-        entry = self._cache.pop(key, None)
-        if entry is not None:
-            self._cached_records -= len(entry[1])
 
     async def _index(self, key: tuple[str, str]) -> UserIndex | None:
         try:
             token = (await self._tokens([key]))[key]
             if token is None or self._dim is None:
                 return None
-            entry = self._cache.get(key)
-            if entry is not None and entry[0] == token:
-                self._cache.move_to_end(key)
-                return entry[1]
+            cached = self._cache.get(key, token)
+            if cached is not None:
+                return cached
             idx = UserIndex(lexical=True)
             async for points in self._scroll(
                 self._scope_filter(Scope(key[1], key[0] or None)), vectors=True
@@ -559,11 +544,7 @@ class QdrantProvider(MemoryProvider):
         except Exception as exc:
             raise self._error(exc, "read") from exc
         if token2 == token:
-            self._drop(key)
-            self._cache[key] = (token, idx)
-            self._cached_records += len(idx)
-            while self._cached_records > self.cache_max_records and len(self._cache) > 1:
-                self._drop(next(iter(self._cache)))
+            self._cache.put(key, token, idx)
         return idx
 
     # -- writes ------------------------------------------------------------------------------

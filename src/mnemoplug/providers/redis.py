@@ -42,7 +42,6 @@ import json
 import os
 import random
 import secrets
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -60,7 +59,7 @@ from ..core.errors import (
 )
 from ..core.filters import Filter
 from ..core.records import Scope, StoredMemory
-from ..core.retrieval import ScoredMemory, SearchRequest, UserIndex
+from ..core.retrieval import ScoredMemory, SearchRequest, UserIndex, UserIndexCache
 
 __all__ = ["RedisProvider", "redact_url"]
 
@@ -278,8 +277,7 @@ class RedisProvider(MemoryProvider):
         self._epoch: bytes | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._open_lock = asyncio.Lock()
-        self._cache: OrderedDict[UserKey, tuple[int, UserIndex]] = OrderedDict()
-        self._cached_records = 0
+        self._cache = UserIndexCache(cache_max_records)
         self._embedder_checked: tuple[str, int] | None = None
         try:  # validate the URL now (no network): bad ports, db numbers, query options
             self._make_pool()
@@ -365,7 +363,6 @@ class RedisProvider(MemoryProvider):
                 self._client = None
                 self._scripts = {}
                 self._cache.clear()
-                self._cached_records = 0
                 self._open_lock = asyncio.Lock()
             self._loop = loop
 
@@ -403,7 +400,6 @@ class RedisProvider(MemoryProvider):
         """Close the pool; the provider can be opened again."""
         client, self._client = self._client, None
         self._cache.clear()
-        self._cached_records = 0
         if client is not None:
             with contextlib.suppress(Exception):
                 await client.aclose(close_connection_pool=True)
@@ -432,28 +428,6 @@ class RedisProvider(MemoryProvider):
         self._embedder_checked = (name, dimension)
 
     # -- cache -------------------------------------------------------------------------------
-    def _drop(self, key: UserKey) -> None:
-        entry = self._cache.pop(key, None)
-        if entry is not None:
-            self._cached_records -= len(entry[1])
-
-    def _after_write(
-        self, gens: dict[UserKey, int], apply: Callable[[UserKey, UserIndex], Any]
-    ) -> None:
-        """Apply our own committed change to cached users whose generation advanced by one;
-        drop the cache of any user someone else wrote in the meantime."""
-        for key, gen in gens.items():
-            entry = self._cache.get(key)
-            if entry is None:
-                continue
-            if entry[0] == gen - 1:
-                before = len(entry[1])
-                apply(key, entry[1])
-                self._cached_records += len(entry[1]) - before
-                self._cache[key] = (gen, entry[1])
-            else:
-                self._drop(key)
-
     async def _load_ids(self, c: Any, ids: Sequence[str]) -> list[StoredMemory]:
         out: list[StoredMemory] = []
         for i in range(0, len(ids), _CHUNK):
@@ -472,28 +446,22 @@ class RedisProvider(MemoryProvider):
                 epoch = await c.get(self._epoch_key)
             if epoch != self._epoch:  # generations restarted: nothing cached can be trusted
                 self._cache.clear()
-                self._cached_records = 0
                 self._epoch = epoch
             if raw is None:
-                self._drop(key)
+                self._cache.drop(key)
                 return None
-            entry = self._cache.get(key)
-            if entry is not None and entry[0] == int(raw):
-                self._cache.move_to_end(key)
-                return entry[1]
+            cached = self._cache.get(key, int(raw))
+            if cached is not None:
+                return cached
             # one atomic read of the generation and every memory: consistent by construction
             flat = await self._scripts["user"](keys=[gen_key, ids_key], args=[f"{self.prefix}:m:"])
         if not flat:
-            self._drop(key)
+            self._cache.drop(key)
             return None
         gen = int(flat[0])
         idx = UserIndex(lexical=True)
         idx.extend(m for m in _unpack(flat[1:]) if (m.tenant_id, m.user_id) == key)
-        self._drop(key)
-        self._cache[key] = (gen, idx)
-        self._cached_records += len(idx)
-        while self._cached_records > self.cache_max_records and len(self._cache) > 1:
-            self._drop(next(iter(self._cache)))
+        self._cache.put(key, gen, idx)
         return idx
 
     # -- writes ------------------------------------------------------------------------------
@@ -535,7 +503,7 @@ class RedisProvider(MemoryProvider):
         def apply(key: UserKey, idx: UserIndex) -> None:
             idx.extend(m for m in memories if (m.tenant_id, m.user_id) == key)
 
-        self._after_write(gens, apply)
+        self._cache.after_write(gens, apply)
 
     async def _watched(self, keys: Sequence[str], body: Callable[[Any], Any]) -> Any:
         """Run ``body(pipe)`` with ``keys`` WATCHed; retry when another client changed them."""
@@ -583,7 +551,7 @@ class RedisProvider(MemoryProvider):
             return touched
 
         for key in await self._watched(keys, body):
-            self._drop(key)
+            self._cache.drop(key)
 
     async def update(
         self,
@@ -631,7 +599,7 @@ class RedisProvider(MemoryProvider):
         if done is None:
             return None
         new, gen = done
-        self._after_write({scope.user_key: gen}, lambda key, idx: idx.upsert(new))
+        self._cache.after_write({scope.user_key: gen}, lambda key, idx: idx.upsert(new))
         return new
 
     async def delete(self, scope: Scope, memory_id: str) -> bool:
@@ -652,7 +620,7 @@ class RedisProvider(MemoryProvider):
         gen = await self._watched([mkey], body)
         if gen is None:
             return False
-        self._after_write({scope.user_key: gen}, lambda key, idx: idx.remove(memory_id))
+        self._cache.after_write({scope.user_key: gen}, lambda key, idx: idx.remove(memory_id))
         return True
 
     async def delete_all(self, scope: Scope) -> int:
@@ -684,7 +652,7 @@ class RedisProvider(MemoryProvider):
             return sum(int(r) for r in res[0 : 3 * ((len(doomed) + _CHUNK - 1) // _CHUNK) : 3])
 
         n = await self._watched([gen_key, ids_key], body)
-        self._drop(key)
+        self._cache.drop(key)
         return int(n)
 
     async def purge_expired(self, now: float) -> int:
@@ -725,7 +693,7 @@ class RedisProvider(MemoryProvider):
             dead, users = await self._watched(keys, body)
             total += dead
             for key in users:
-                self._drop(key)
+                self._cache.drop(key)
 
     # -- reads -------------------------------------------------------------------------------
     async def get(self, scope: Scope, memory_id: str, now: float) -> StoredMemory | None:
@@ -804,7 +772,6 @@ class RedisProvider(MemoryProvider):
                 await c.unlink(self._users_key, self._exp_key, self._meta_key, self._epoch_key)
             )
         self._cache.clear()
-        self._cached_records = 0
         self._embedder_checked = None
         return n
 

@@ -33,7 +33,6 @@ import os
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,14 @@ from ..core.contracts import MemoryProvider
 from ..core.errors import ConfigurationError, EmbedderMismatchError, ProviderError
 from ..core.filters import Filter
 from ..core.records import Scope, StoredMemory
-from ..core.retrieval import ScoredMemory, SearchRequest, UserIndex, _stem, query_terms
+from ..core.retrieval import (
+    ScoredMemory,
+    SearchRequest,
+    UserIndex,
+    UserIndexCache,
+    _stem,
+    query_terms,
+)
 
 __all__ = ["SQLiteProvider", "default_sqlite_path"]
 
@@ -221,13 +227,12 @@ class SQLiteProvider(MemoryProvider):
         self._writer: AsyncEngine | None = None
         self._reader: AsyncEngine | None = None
         self._open_lock = asyncio.Lock()
-        self._cache: OrderedDict[tuple[str, str], tuple[int, UserIndex]] = OrderedDict()
+        self._cache = UserIndexCache(cache_max_records)
         self._quick: sqlite3.Connection | None = None
         self._quick_lock = threading.Lock()
         self._df: dict[str, int] = {}
         self._df_total = 0
         self._df_time = -1e9
-        self._cached_records = 0
         self._embedder_checked: tuple[str, int] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -313,7 +318,6 @@ class SQLiteProvider(MemoryProvider):
         w, r = self._writer, self._reader
         self._writer = self._reader = None
         self._cache.clear()
-        self._cached_records = 0
         q, self._quick = self._quick, None
         if q is not None:
             with self._quick_lock:
@@ -379,26 +383,6 @@ class SQLiteProvider(MemoryProvider):
             gens[(t, u)] = int(row[0])
         return gens
 
-    def _after_write(self, gens: dict[tuple[str, str], int], apply: Any) -> None:
-        """Apply our own committed change to cached users whose generation advanced by one;
-        drop the cache of any user someone else wrote in the meantime."""
-        for key, gen in gens.items():
-            entry = self._cache.get(key)
-            if entry is None:
-                continue
-            if entry[0] == gen - 1:
-                before = len(entry[1])
-                apply(key, entry[1])
-                self._cached_records += len(entry[1]) - before
-                self._cache[key] = (gen, entry[1])
-            else:
-                self._drop(key)
-
-    def _drop(self, key: tuple[str, str]) -> None:
-        entry = self._cache.pop(key, None)
-        if entry is not None:
-            self._cached_records -= len(entry[1])
-
     async def _index(self, conn: AsyncConnection, key: tuple[str, str]) -> UserIndex | None:
         row = (
             await conn.execute(
@@ -411,10 +395,9 @@ class SQLiteProvider(MemoryProvider):
         if row is None:
             return None
         gen = int(row[0])
-        entry = self._cache.get(key)
-        if entry is not None and entry[0] == gen:
-            self._cache.move_to_end(key)
-            return entry[1]
+        cached = self._cache.get(key, gen)
+        if cached is not None:
+            return cached
         rows = (
             await conn.execute(
                 text(
@@ -435,12 +418,7 @@ class SQLiteProvider(MemoryProvider):
             )
         ).first()
         if row2 is not None and int(row2[0]) == gen:
-            self._drop(key)
-            self._cache[key] = (gen, idx)
-            self._cached_records += len(idx)
-            while self._cached_records > self.cache_max_records and len(self._cache) > 1:
-                old_key = next(iter(self._cache))
-                self._drop(old_key)
+            self._cache.put(key, gen, idx)
         return idx
 
     # -- writes ------------------------------------------------------------------------------
@@ -463,7 +441,7 @@ class SQLiteProvider(MemoryProvider):
         def apply(key: tuple[str, str], idx: UserIndex) -> None:
             idx.extend(m for m in memories if (m.tenant_id, m.user_id) == key)
 
-        self._after_write(gens, apply)
+        self._cache.after_write(gens, apply)
 
     async def upsert(self, memories: Sequence[StoredMemory]) -> None:
         if not memories:
@@ -497,7 +475,7 @@ class SQLiteProvider(MemoryProvider):
                 conn, [*old_owners, *((m.tenant_id, m.user_id) for m in memories)]
             )
         for key in gens:
-            self._drop(key)
+            self._cache.drop(key)
 
     async def update(
         self,
@@ -536,7 +514,7 @@ class SQLiteProvider(MemoryProvider):
                 return None
             new = _row(row)
             gens = await self._bump(conn, [scope.user_key])
-        self._after_write(gens, lambda key, idx: idx.upsert(new))
+        self._cache.after_write(gens, lambda key, idx: idx.upsert(new))
         return new
 
     async def delete(self, scope: Scope, memory_id: str) -> bool:
@@ -549,7 +527,7 @@ class SQLiteProvider(MemoryProvider):
             if not res.rowcount:
                 return False
             gens = await self._bump(conn, [scope.user_key])
-        self._after_write(gens, lambda key, idx: idx.remove(memory_id))
+        self._cache.after_write(gens, lambda key, idx: idx.remove(memory_id))
         return True
 
     async def delete_all(self, scope: Scope) -> int:
@@ -562,7 +540,7 @@ class SQLiteProvider(MemoryProvider):
             n = int(res.rowcount or 0)
             if n:
                 await self._bump(conn, [scope.user_key])
-        self._drop(scope.user_key)
+        self._cache.drop(scope.user_key)
         return n
 
     async def purge_expired(self, now: float) -> int:
@@ -587,7 +565,7 @@ class SQLiteProvider(MemoryProvider):
             )
             await self._bump(conn, [(r[0], r[1]) for r in users])
         for r in users:
-            self._drop((r[0], r[1]))
+            self._cache.drop((r[0], r[1]))
         return int(res.rowcount or 0)
 
     # -- reads -------------------------------------------------------------------------------
@@ -759,10 +737,9 @@ class SQLiteProvider(MemoryProvider):
         if gen is None:
             return None
         if gen is not False:
-            entry = self._cache.get(key)
-            if entry is not None and entry[0] == gen:
-                self._cache.move_to_end(key)
-                return entry[1]
+            cached = self._cache.get(key, gen)
+            if cached is not None:
+                return cached
         eng = await self._r()
         async with eng.connect() as conn:
             return await self._index(conn, key)
