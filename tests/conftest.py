@@ -51,3 +51,13 @@ def embedder():
     e = SentenceTransformerEmbedder()
     e.warmup()
     return e
+
+
+@pytest.fixture(autouse=True)
+def _no_global_hooks_leak():
+    """``@hook`` registers process-wide: forget what a test registered once it ends."""
+    from mnemoplug import reset_global_hooks
+
+    reset_global_hooks()
+    yield
+    reset_global_hooks()

@@ -1,9 +1,10 @@
 """mnemoplug: long-term and session memory for AI agents, framework-neutral, with hooks."""
 
 from .adapters.endpoint import AgentContext, agent_endpoint
-from .core.checkpoints import Checkpoint, CheckpointStore, checkpoint_store_from_url
+from .core.checkpoints import Checkpoint, checkpoint_store_from_url
 from .core.contexts import (
     HookContext,
+    HookUser,
     MemoryAddContext,
     MemoryDeleteContext,
     MemoryReadContext,
@@ -11,7 +12,6 @@ from .core.contexts import (
     MemoryUpdateContext,
     SessionMessageContext,
 )
-from .core.contracts import MemoryProvider
 from .core.embedders import (
     CallableEmbedder,
     Embedder,
@@ -41,7 +41,8 @@ from .core.forget import forget
 from .core.hookspecs import hookimpl
 from .core.memory import Memory, create_memory
 from .core.migration import MigrationResult, migrate_memory
-from .core.plugins import hook
+from .core.plugins import hook, reset_global_hooks, unregister_hook
+from .core.provider import MemoryProvider
 from .core.records import MemoryRecord, Scope
 from .core.retrieval import RetrievalConfig
 from .core.session import (
@@ -52,10 +53,42 @@ from .core.session import (
     create_conversation_id,
     session_memory_from_url,
 )
+from .core.stores import CheckpointStore, MemoryStore, SessionStore
 from .core.strategies import InjectionStrategy, SelectionContext, inject_memory
 from .core.sync import SyncMemory
 
 __version__ = "0.1.0"
+
+#: built-in providers and session memories, imported on first use (``from mnemoplug import
+#: RedisProvider``) so that ``import mnemoplug`` stays light
+_LAZY = {
+    "InMemoryProvider": "mnemoplug.providers.inprocess",
+    "InMemorySessionMemory": "mnemoplug.providers.inprocess",
+    "Mem0Provider": "mnemoplug.providers.mem0",
+    "PostgresProvider": "mnemoplug.providers.postgres",
+    "PostgresSessionMemory": "mnemoplug.providers.postgres",
+    "QdrantProvider": "mnemoplug.providers.qdrant",
+    "RedisProvider": "mnemoplug.providers.redis",
+    "RedisSessionMemory": "mnemoplug.providers.redis",
+    "SQLiteProvider": "mnemoplug.providers.sqlite",
+    "SQLiteSessionMemory": "mnemoplug.providers.sqlite",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mnemoplug' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "AgentContext",
@@ -67,6 +100,9 @@ __all__ = [
     "Embedder",
     "EmbedderMismatchError",
     "HookContext",
+    "HookUser",
+    "InMemoryProvider",
+    "InMemorySessionMemory",
     "InjectionStrategy",
     "InvalidCheckpointError",
     "InvalidContentError",
@@ -75,6 +111,7 @@ __all__ = [
     "InvalidMetadataError",
     "InvalidScopeError",
     "LexicalOnlyWarning",
+    "Mem0Provider",
     "Memory",
     "MemoryAddContext",
     "MemoryDeleteContext",
@@ -84,15 +121,23 @@ __all__ = [
     "MemoryRecord",
     "MemoryRejectedError",
     "MemorySearchContext",
+    "MemoryStore",
     "MemoryUpdateContext",
     "MemoryValidationError",
     "Message",
     "MigrationResult",
     "MissingDependencyError",
     "MnemoplugError",
+    "PostgresProvider",
+    "PostgresSessionMemory",
     "ProviderError",
     "ProviderUnavailableError",
+    "QdrantProvider",
+    "RedisProvider",
+    "RedisSessionMemory",
     "RetrievalConfig",
+    "SQLiteProvider",
+    "SQLiteSessionMemory",
     "Scope",
     "SelectionContext",
     "SentenceTransformerEmbedder",
@@ -100,6 +145,7 @@ __all__ = [
     "SessionMemory",
     "SessionMessageContext",
     "SessionOwnershipError",
+    "SessionStore",
     "SyncMemory",
     "agent_endpoint",
     "checkpoint_store_from_url",
@@ -111,5 +157,7 @@ __all__ = [
     "hookimpl",
     "inject_memory",
     "migrate_memory",
+    "reset_global_hooks",
     "session_memory_from_url",
+    "unregister_hook",
 ]

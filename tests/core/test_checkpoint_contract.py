@@ -32,11 +32,11 @@ async def make_checkpoints(
     kind: str, tmp_path: Path, **opts: Any
 ) -> AsyncIterator[CheckpointStore]:
     if kind == "memory":
-        from mnemoplug.providers.checkpoint_memory import InMemoryCheckpointStore
+        from mnemoplug.providers.inprocess import InMemoryCheckpointStore
 
         yield InMemoryCheckpointStore()
     elif kind == "sqlite":
-        from mnemoplug.providers.checkpoint_sqlite import SQLiteCheckpointStore
+        from mnemoplug.providers.sqlite import SQLiteCheckpointStore
 
         s = SQLiteCheckpointStore(path=opts.pop("path", tmp_path / "ckpt.db"), **opts)
         try:
@@ -45,7 +45,7 @@ async def make_checkpoints(
             await s.close()
     elif kind == "redis":
         require_server(REDIS_URL, "Redis")
-        from mnemoplug.providers.checkpoint_redis import RedisCheckpointStore
+        from mnemoplug.providers.redis import RedisCheckpointStore
 
         prefix = opts.pop("prefix", f"mnemotest:{uuid.uuid4().hex[:12]}:")
         s = RedisCheckpointStore(REDIS_URL, prefix=prefix, **opts)
@@ -56,7 +56,7 @@ async def make_checkpoints(
             await _drop_redis_prefix(prefix)
     elif kind == "postgres":
         require_server(POSTGRES_URL, "PostgreSQL")
-        from mnemoplug.providers.checkpoint_postgres import PostgresCheckpointStore
+        from mnemoplug.providers.postgres import PostgresCheckpointStore
 
         table = opts.pop("table", f"t_ckpt_{uuid.uuid4().hex[:12]}")
         s = PostgresCheckpointStore(POSTGRES_URL, table=table, **opts)
@@ -211,8 +211,8 @@ async def test_concurrent_saves(cps: CheckpointStore) -> None:
 
 
 def test_from_url(tmp_path: Path) -> None:
-    from mnemoplug.providers.checkpoint_memory import InMemoryCheckpointStore
-    from mnemoplug.providers.checkpoint_sqlite import SQLiteCheckpointStore
+    from mnemoplug.providers.inprocess import InMemoryCheckpointStore
+    from mnemoplug.providers.sqlite import SQLiteCheckpointStore
 
     assert isinstance(checkpoint_store_from_url("memory://"), InMemoryCheckpointStore)
     s = checkpoint_store_from_url(f"sqlite:///{tmp_path}/c.db")
@@ -224,7 +224,7 @@ def test_from_url(tmp_path: Path) -> None:
 
 
 async def test_sqlite_checkpoints_persist(tmp_path: Path) -> None:
-    from mnemoplug.providers.checkpoint_sqlite import SQLiteCheckpointStore
+    from mnemoplug.providers.sqlite import SQLiteCheckpointStore
 
     a = SQLiteCheckpointStore(path=tmp_path / "p.db")
     c = await a.save("run", b"\x00\x01state", user_id="u1", metadata={"step": 3})

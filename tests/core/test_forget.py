@@ -13,7 +13,7 @@ from mnemoplug.core.errors import InvalidScopeError
 from mnemoplug.core.forget import forget
 from mnemoplug.core.memory import Memory
 from mnemoplug.plugins.audit import AuditLog
-from mnemoplug.providers.sqlite import SQLiteProvider
+from mnemoplug.providers.sqlite import SQLiteMemoryStore
 from tests.core.test_checkpoint_contract import make_checkpoints
 from tests.core.test_session_contract import make_store
 
@@ -25,7 +25,7 @@ async def test_forget_everywhere_leaves_others_intact(
     alice, bob = f"alice-{uuid.uuid4().hex[:8]}", f"bob-{uuid.uuid4().hex[:8]}"
     audit = AuditLog(tmp_path / "audit.jsonl")
     async with make_store(kind, tmp_path) as session, make_checkpoints(kind, tmp_path) as cps:
-        memory = Memory(SQLiteProvider(path=tmp_path / "mem.db"), embedder=embedder,
+        memory = Memory(SQLiteMemoryStore(path=tmp_path / "mem.db"), embedder=embedder,
                         session=session, checkpoints=cps, plugins=[audit],
                         load_entry_points=False)
         session.bind_hooks(memory.hooks)
@@ -97,7 +97,7 @@ async def test_forget_everywhere_leaves_others_intact(
             assert t["memories"] == 1 and t["sessions"] == 1 and t["checkpoints"] == 1
             assert t["audit_entries"] == 4  # add, session message, delete_all, forget
         finally:
-            await memory.provider.close()
+            await memory.store.close()
 
 
 async def test_forget_without_optional_stores(tmp_path: Path) -> None:

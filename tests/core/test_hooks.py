@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mnemoplug.core.registry import reset_registry
 from mnemoplug import (
     ConfigurationError,
     Memory,
@@ -239,18 +240,18 @@ async def test_entry_point_plugins_load_with_allow_list(monkeypatch, tmp_path: P
         return [ep] if group == "mnemoplug" else md.entry_points(group=group, **kw)
 
     monkeypatch.setattr(plugins_mod.importlib_metadata, "entry_points", fake_entry_points)
-    plugins_mod.reset_registry()
+    reset_registry()
     try:
         m = Memory("memory://", embedder=None)
         mid = await m.add("u", "x")
         assert (await m.get("u", mid)).metadata == {"from_entry_point": True}  # type: ignore[union-attr]
         monkeypatch.setenv("MNEMOPLUG_LOAD_PLUGINS", "someotherplugin")
-        plugins_mod.reset_registry()
+        reset_registry()
         m2 = Memory("memory://", embedder=None)
         mid2 = await m2.add("u", "x")
         assert (await m2.get("u", mid2)).metadata == {}  # type: ignore[union-attr]
     finally:
-        plugins_mod.reset_registry()
+        reset_registry()
         sys.modules.pop("mp_testplugin", None)
 
 

@@ -22,14 +22,14 @@ from mnemoplug import (
 async def test_default_memory_uses_sqlite_file_at_documented_path(
     tmp_path, monkeypatch, embedder
 ) -> None:
-    from mnemoplug.providers.sqlite import SQLiteProvider, default_sqlite_path
+    from mnemoplug.providers.sqlite import SQLiteMemoryStore, default_sqlite_path
 
     monkeypatch.delenv("MNEMOPLUG_DB_PATH", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert default_sqlite_path() == tmp_path / "xdg" / "mnemoplug" / "memory.db"
     monkeypatch.setenv("MNEMOPLUG_DB_PATH", str(tmp_path / "custom.db"))
     m = Memory()
-    assert isinstance(m.provider, SQLiteProvider) and m.provider.path == tmp_path / "custom.db"
+    assert isinstance(m.store, SQLiteMemoryStore) and m.store.path == tmp_path / "custom.db"
     assert m.embedder is not None and m.embedder.name == "all-MiniLM-L6-v2"
     await m.add("u", "stored in the default file")
     await m.close()
@@ -144,7 +144,7 @@ def test_sync_facade_plain_and_inside_running_loop(tmp_path, embedder) -> None:
 async def test_memory_rejects_bad_provider() -> None:
     from mnemoplug import ConfigurationError
 
-    with pytest.raises(ConfigurationError, match="MemoryProvider"):
+    with pytest.raises(ConfigurationError, match="MemoryStore"):
         Memory(object())  # type: ignore[arg-type]
 
 

@@ -14,8 +14,8 @@ from mnemoplug import Memory
 from mnemoplug.core.errors import ConfigurationError
 from mnemoplug.core.migration import MigrationResult, migrate_memory
 from mnemoplug.core.records import Scope, StoredMemory
-from mnemoplug.providers.in_memory import InMemoryProvider
-from mnemoplug.providers.sqlite import SQLiteProvider
+from mnemoplug.providers.inprocess import InProcessMemoryStore
+from mnemoplug.providers.sqlite import SQLiteMemoryStore
 from tests.conftest import POSTGRES_URL, REDIS_URL, require_server
 
 NOW = 1_800_000_000.0
@@ -39,10 +39,10 @@ async def _everything(provider: Any) -> dict[str, StoredMemory]:
     return out
 
 
-async def _seed(embedder: Any) -> tuple[InMemoryProvider, dict[str, StoredMemory]]:
+async def _seed(embedder: Any) -> tuple[InProcessMemoryStore, dict[str, StoredMemory]]:
     """Three users over two tenants, roles, agents, sessions, expiry (one already expired),
     nested metadata, a non-UUID id and a memory without a vector; real MiniLM vectors."""
-    src = InMemoryProvider()
+    src = InProcessMemoryStore()
     rows: list[StoredMemory] = []
     texts = [f"fact {i}: the user likes topic {i % 5} and city {i % 3}" for i in range(23)]
     vecs = embedder.embed(texts)
@@ -79,11 +79,11 @@ def _assert_same(got: dict[str, StoredMemory], want: dict[str, StoredMemory]) ->
 
 
 async def test_memory_sqlite_qdrant_sqlite_roundtrip_keeps_everything(tmp_path, embedder) -> None:
-    from mnemoplug.providers.qdrant import QdrantProvider
+    from mnemoplug.providers.qdrant import QdrantMemoryStore
 
     src, want = await _seed(embedder)
-    lite = SQLiteProvider(path=tmp_path / "a.db")
-    qd = QdrantProvider(path=tmp_path / "qdrant", collection="mig")
+    lite = SQLiteMemoryStore(path=tmp_path / "a.db")
+    qd = QdrantMemoryStore(path=tmp_path / "qdrant", collection="mig")
     lite2 = f"sqlite:///{tmp_path / 'b.db'}"  # a URL: opened and closed by migrate_memory
     try:
         r1 = await migrate_memory(src, lite, batch_size=4, progress=False)
@@ -94,7 +94,7 @@ async def test_memory_sqlite_qdrant_sqlite_roundtrip_keeps_everything(tmp_path, 
         _assert_same(await _everything(qd), want)
         r3 = await migrate_memory(qd, lite2, batch_size=500, progress=False)
         assert (r3.success, r3.total_memories, r3.migrated) == (True, 23, 23)
-        final = SQLiteProvider(lite2)
+        final = SQLiteMemoryStore(lite2)
         try:
             _assert_same(await _everything(final), want)
             # the migrated store answers searches for its users, scoped as before
@@ -120,17 +120,17 @@ async def test_memory_sqlite_qdrant_sqlite_roundtrip_keeps_everything(tmp_path, 
 async def test_sqlite_redis_postgres_sqlite_chain(tmp_path, embedder) -> None:
     require_server(REDIS_URL, "Redis")
     require_server(POSTGRES_URL, "PostgreSQL")
-    from mnemoplug.providers.postgres import PostgresProvider
-    from mnemoplug.providers.redis import RedisProvider
+    from mnemoplug.providers.postgres import PostgresMemoryStore
+    from mnemoplug.providers.redis import RedisMemoryStore
     from tests.providers.factory_postgres import drop_tables, unique_table
 
     _, want = await _seed(embedder)
-    lite = SQLiteProvider(path=tmp_path / "chain-a.db")
+    lite = SQLiteMemoryStore(path=tmp_path / "chain-a.db")
     await lite.upsert(list(want.values()))
-    red = RedisProvider(REDIS_URL, prefix=f"mnemoplug-test-mig-{uuid.uuid4().hex[:12]}")
+    red = RedisMemoryStore(REDIS_URL, prefix=f"mnemoplug-test-mig-{uuid.uuid4().hex[:12]}")
     table = unique_table("mp_mig")
-    pg = PostgresProvider(POSTGRES_URL, table=table)
-    out = SQLiteProvider(path=tmp_path / "chain-b.db")
+    pg = PostgresMemoryStore(POSTGRES_URL, table=table)
+    out = SQLiteMemoryStore(path=tmp_path / "chain-b.db")
     try:
         for a, b in ((lite, red), (red, pg), (pg, out)):
             r = await migrate_memory(a, b, batch_size=6, progress=False)
@@ -147,7 +147,7 @@ async def test_sqlite_redis_postgres_sqlite_chain(tmp_path, embedder) -> None:
         await drop_tables(table)
 
 
-class _FailsForBob(InMemoryProvider):
+class _FailsForBob(InProcessMemoryStore):
     async def upsert(self, memories: Sequence[StoredMemory]) -> None:
         if any(m.user_id == "bob" for m in memories):
             raise RuntimeError("disk full while writing bob")
@@ -175,23 +175,23 @@ async def test_reembeds_when_the_target_embedder_differs(embedder) -> None:
     def tiny(texts: list[str]) -> list[list[float]]:
         return [[len(t), t.count("1") + 1.0, 1.0] for t in texts]
 
-    target = Memory(InMemoryProvider(), embedder=tiny, load_entry_points=False)
+    target = Memory(InProcessMemoryStore(), embedder=tiny, load_entry_points=False)
     r = await migrate_memory(src, target, progress=False)
     assert r.success and r.migrated == 23
-    got = await _everything(target.provider)
+    got = await _everything(target.store)
     assert all(m.embedding is not None and m.embedding.shape == (3,) for m in got.values())
     # same embedder on both sides: vectors are copied, not recomputed
     same_src = Memory(src, embedder=embedder, load_entry_points=False)
-    same_dst = Memory(InMemoryProvider(), embedder=embedder, load_entry_points=False)
+    same_dst = Memory(InProcessMemoryStore(), embedder=embedder, load_entry_points=False)
     r2 = await migrate_memory(same_src, same_dst, progress=False)
     assert r2.success
-    copied = await _everything(same_dst.provider)
+    copied = await _everything(same_dst.store)
     assert np.array_equal(copied[next(iter(want))].embedding, want[next(iter(want))].embedding)
     assert copied[next(k for k, v in want.items() if v.embedding is None)].embedding is not None
 
 
 async def test_progress_line_and_bad_arguments(monkeypatch) -> None:
-    src = InMemoryProvider()
+    src = InProcessMemoryStore()
     await src.upsert(
         [StoredMemory(id="a", user_id="u", content="x", created_at=1.0, updated_at=1.0)]
     )
@@ -207,16 +207,16 @@ async def test_progress_line_and_bad_arguments(monkeypatch) -> None:
         return real_import(name, *a, **k)
 
     monkeypatch.setattr(builtins, "__import__", no_tqdm)
-    r = await migrate_memory(src, InMemoryProvider(), progress=True)
+    r = await migrate_memory(src, InProcessMemoryStore(), progress=True)
     assert r.success and "1/1 users, 1 memories" in buf.getvalue()
     from mnemoplug.core.errors import MissingDependencyError
 
     with pytest.raises(MissingDependencyError, match=r"mnemoplug\[progress\]"):
-        await migrate_memory(src, InMemoryProvider(), progress="tqdm")
+        await migrate_memory(src, InProcessMemoryStore(), progress="tqdm")
     monkeypatch.setattr(builtins, "__import__", real_import)
     with pytest.raises(ConfigurationError, match="batch_size"):
-        await migrate_memory(src, InMemoryProvider(), batch_size=0)
-    with pytest.raises(ConfigurationError, match="MemoryProvider or a URL"):
+        await migrate_memory(src, InProcessMemoryStore(), batch_size=0)
+    with pytest.raises(ConfigurationError, match="MemoryStore or a URL"):
         await migrate_memory(src, 42)
-    with pytest.raises(ConfigurationError, match="no provider handles"):
-        await migrate_memory("nosuch://x", InMemoryProvider())
+    with pytest.raises(ConfigurationError, match="no memory store handles"):
+        await migrate_memory("nosuch://x", InProcessMemoryStore())

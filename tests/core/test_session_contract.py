@@ -67,11 +67,11 @@ async def _drop_redis_prefix(prefix: str) -> None:
 async def make_store(kind: str, tmp_path: Path, **options: Any) -> AsyncIterator[SessionMemory]:
     """A fresh, empty session store of ``kind``; cleaned up afterwards."""
     if kind == "memory":
-        from mnemoplug.providers.session_memory import InMemorySessionMemory
+        from mnemoplug.providers.inprocess import InMemorySessionMemory
 
         yield InMemorySessionMemory(**options)
     elif kind == "sqlite":
-        from mnemoplug.providers.session_sqlite import SQLiteSessionMemory
+        from mnemoplug.providers.sqlite import SQLiteSessionMemory
 
         s = SQLiteSessionMemory(path=options.pop("path", tmp_path / "sessions.db"), **options)
         try:
@@ -80,7 +80,7 @@ async def make_store(kind: str, tmp_path: Path, **options: Any) -> AsyncIterator
             await s.close()
     elif kind == "redis":
         require_server(REDIS_URL, "Redis")
-        from mnemoplug.providers.session_redis import RedisSessionMemory
+        from mnemoplug.providers.redis import RedisSessionMemory
 
         prefix = options.pop("prefix", f"mnemotest:{uuid.uuid4().hex[:12]}:")
         s = RedisSessionMemory(REDIS_URL, prefix=prefix, **options)
@@ -91,7 +91,7 @@ async def make_store(kind: str, tmp_path: Path, **options: Any) -> AsyncIterator
             await _drop_redis_prefix(prefix)
     elif kind == "postgres":
         require_server(POSTGRES_URL, "PostgreSQL")
-        from mnemoplug.providers.session_postgres import PostgresSessionMemory
+        from mnemoplug.providers.postgres import PostgresSessionMemory
 
         table = options.pop("table", f"t_sess_{uuid.uuid4().hex[:12]}")
         s = PostgresSessionMemory(POSTGRES_URL, table=table, **options)
@@ -183,7 +183,7 @@ def test_default_summarizer_is_deterministic() -> None:
 
 
 def test_from_url_routes_and_rejects() -> None:
-    from mnemoplug.providers.session_memory import InMemorySessionMemory
+    from mnemoplug.providers.inprocess import InMemorySessionMemory
 
     assert isinstance(session_memory_from_url("memory://"), InMemorySessionMemory)
     with pytest.raises(ConfigurationError, match="no session store"):
@@ -445,7 +445,7 @@ async def test_hooks_rewrite_and_reject(store: SessionMemory) -> None:
 
 # -- backend specifics ---------------------------------------------------------------------------
 async def test_memory_lru_eviction_and_max_messages(tmp_path: Path) -> None:
-    from mnemoplug.providers.session_memory import InMemorySessionMemory
+    from mnemoplug.providers.inprocess import InMemorySessionMemory
 
     st = InMemorySessionMemory(max_sessions=2, max_messages_per_session=3)
     await st.add_message("a", {"role": "user", "content": "a1"})
@@ -464,7 +464,7 @@ async def test_memory_lru_eviction_and_max_messages(tmp_path: Path) -> None:
 
 
 async def test_memory_ttl() -> None:
-    from mnemoplug.providers.session_memory import InMemorySessionMemory
+    from mnemoplug.providers.inprocess import InMemorySessionMemory
 
     st = InMemorySessionMemory(ttl=0.3)
     await st.add_message("a", {"role": "user", "content": "x"})
@@ -545,11 +545,11 @@ async def test_sql_persistence_across_reopen(kind: str, tmp_path: Path) -> None:
                               user_id="u1", tenant_id="t")
         await st.close()
         if kind == "postgres":
-            from mnemoplug.providers.session_postgres import PostgresSessionMemory
+            from mnemoplug.providers.postgres import PostgresSessionMemory
 
             again: SessionMemory = PostgresSessionMemory(POSTGRES_URL, **opts)
         else:
-            from mnemoplug.providers.session_sqlite import SQLiteSessionMemory
+            from mnemoplug.providers.sqlite import SQLiteSessionMemory
 
             again = SQLiteSessionMemory(f"sqlite:///{opts['path']}")
         try:
@@ -576,7 +576,7 @@ def test_missing_redis_dependency_is_typed(monkeypatch: pytest.MonkeyPatch) -> N
     import sys
 
     from mnemoplug.core.errors import MissingDependencyError
-    from mnemoplug.providers.session_redis import RedisSessionMemory
+    from mnemoplug.providers.redis import RedisSessionMemory
 
     monkeypatch.setitem(sys.modules, "redis.asyncio", None)
     monkeypatch.setitem(sys.modules, "redis", None)
@@ -586,7 +586,7 @@ def test_missing_redis_dependency_is_typed(monkeypatch: pytest.MonkeyPatch) -> N
 
 async def test_redis_unreachable_is_typed() -> None:
     from mnemoplug.core.errors import ProviderUnavailableError
-    from mnemoplug.providers.session_redis import RedisSessionMemory
+    from mnemoplug.providers.redis import RedisSessionMemory
 
     st = RedisSessionMemory("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
     try:
@@ -610,9 +610,9 @@ async def test_postgres_unreachable_is_typed() -> None:
 
 
 def test_from_url_builds_every_backend(tmp_path: Path) -> None:
-    from mnemoplug.providers.session_postgres import PostgresSessionMemory
-    from mnemoplug.providers.session_redis import RedisSessionMemory
-    from mnemoplug.providers.session_sqlite import SQLiteSessionMemory
+    from mnemoplug.providers.postgres import PostgresSessionMemory
+    from mnemoplug.providers.redis import RedisSessionMemory
+    from mnemoplug.providers.sqlite import SQLiteSessionMemory
 
     s = session_memory_from_url(f"sqlite:///{tmp_path}/x.db", max_messages=5)
     assert isinstance(s, SQLiteSessionMemory) and s.path == tmp_path / "x.db"

@@ -48,7 +48,7 @@ async def test_recent_newest_first_and_window(memory: Memory) -> None:
     old = StoredMemory(
         id="old-1", user_id="u", content="ancient fact", created_at=1000.0, updated_at=1000.0
     )
-    await memory.provider.upsert([old])
+    await memory.store.upsert([old])
     windowed = await inject_memory("recent", max_memories=10, time_window_hours=1).select(
         memory, user_id="u"
     )

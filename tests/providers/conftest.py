@@ -16,21 +16,21 @@ from typing import Any
 import pytest
 
 from mnemoplug import Memory
-from mnemoplug.core.contracts import MemoryProvider
+from mnemoplug import MemoryStore
 
 
 @contextlib.asynccontextmanager
-async def _memory_provider(tmp_path: Any) -> AsyncIterator[MemoryProvider]:
-    from mnemoplug.providers.in_memory import InMemoryProvider
+async def _memory_provider(tmp_path: Any) -> AsyncIterator[MemoryStore]:
+    from mnemoplug.providers.inprocess import InProcessMemoryStore
 
-    yield InMemoryProvider()
+    yield InProcessMemoryStore()
 
 
 @contextlib.asynccontextmanager
-async def _sqlite_provider(tmp_path: Any) -> AsyncIterator[MemoryProvider]:
-    from mnemoplug.providers.sqlite import SQLiteProvider
+async def _sqlite_provider(tmp_path: Any) -> AsyncIterator[MemoryStore]:
+    from mnemoplug.providers.sqlite import SQLiteMemoryStore
 
-    p = SQLiteProvider(path=tmp_path / "contract.db")
+    p = SQLiteMemoryStore(path=tmp_path / "contract.db")
     try:
         yield p
     finally:
@@ -47,13 +47,13 @@ for _f in sorted(Path(__file__).parent.glob("factory_*.py")):
 
 
 @pytest.fixture(params=sorted(PROVIDER_FACTORIES))
-async def provider(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[MemoryProvider]:
+async def provider(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[MemoryStore]:
     async with PROVIDER_FACTORIES[request.param](tmp_path) as p:
         yield p
 
 
 @pytest.fixture
-async def memory(provider: MemoryProvider, embedder: Any) -> AsyncIterator[Memory]:
+async def memory(provider: MemoryStore, embedder: Any) -> AsyncIterator[Memory]:
     m = Memory(provider, embedder=embedder, load_entry_points=False)
     yield m
     await m.close()

@@ -6,14 +6,14 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from mnemoplug.core.contracts import MemoryProvider
+from mnemoplug import MemoryStore
 
 
 @contextlib.asynccontextmanager
-async def FACTORY(tmp_path: Any) -> AsyncIterator[MemoryProvider]:
-    from mnemoplug.providers.mem0 import Mem0Provider
+async def FACTORY(tmp_path: Any) -> AsyncIterator[MemoryStore]:
+    from mnemoplug.providers.mem0 import Mem0MemoryStore
 
-    p = Mem0Provider(path=tmp_path / "mem0", collection="contract")
+    p = Mem0MemoryStore(path=tmp_path / "mem0", collection="contract")
     await p.open()  # builds mem0's AsyncMemory (the model is shared after the first one)
     try:
         yield p

@@ -33,10 +33,10 @@ def unique_table(prefix: str = "mp_test") -> str:
 @contextlib.asynccontextmanager
 async def FACTORY(tmp_path: Any) -> AsyncIterator[Any]:
     require_server(POSTGRES_URL, "PostgreSQL")
-    from mnemoplug.providers.postgres import PostgresProvider
+    from mnemoplug.providers.postgres import PostgresMemoryStore
 
     table = unique_table()
-    p = PostgresProvider(POSTGRES_URL, table=table)
+    p = PostgresMemoryStore(POSTGRES_URL, table=table)
     try:
         await p.open()  # schema creation outside the tests' timed windows (ttl)
         yield p

@@ -6,14 +6,14 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from mnemoplug.core.contracts import MemoryProvider
+from mnemoplug import MemoryStore
 
 
 @contextlib.asynccontextmanager
-async def FACTORY(tmp_path: Any) -> AsyncIterator[MemoryProvider]:
-    from mnemoplug.providers.qdrant import QdrantProvider
+async def FACTORY(tmp_path: Any) -> AsyncIterator[MemoryStore]:
+    from mnemoplug.providers.qdrant import QdrantMemoryStore
 
-    p = QdrantProvider(path=tmp_path / "qdrant", collection="contract")
+    p = QdrantMemoryStore(path=tmp_path / "qdrant", collection="contract")
     await p.open()  # creating a local-mode store on disk takes ~0.1 s of fsyncs
     try:
         yield p

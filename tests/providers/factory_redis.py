@@ -8,16 +8,16 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from mnemoplug.core.contracts import MemoryProvider
+from mnemoplug import MemoryStore
 from tests.conftest import REDIS_URL, require_server
 
 
 @contextlib.asynccontextmanager
-async def FACTORY(tmp_path: Any) -> AsyncIterator[MemoryProvider]:
+async def FACTORY(tmp_path: Any) -> AsyncIterator[MemoryStore]:
     require_server(REDIS_URL, "Redis")
-    from mnemoplug.providers.redis import RedisProvider
+    from mnemoplug.providers.redis import RedisMemoryStore
 
-    p = RedisProvider(REDIS_URL, prefix=f"mnemoplug-test-redis-{uuid.uuid4().hex[:12]}")
+    p = RedisMemoryStore(REDIS_URL, prefix=f"mnemoplug-test-redis-{uuid.uuid4().hex[:12]}")
     try:
         yield p
     finally:

@@ -9,7 +9,7 @@ import pytest
 
 from mnemoplug import Memory
 from mnemoplug.core.errors import ConfigurationError
-from mnemoplug.providers.mem0 import Mem0Provider
+from mnemoplug.providers.mem0 import Mem0MemoryStore
 
 
 @pytest.fixture
@@ -30,14 +30,14 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
 
 def test_urls(tmp_path: Any) -> None:
-    p = Mem0Provider(f"mem0://{tmp_path}/store")
+    p = Mem0MemoryStore(f"mem0://{tmp_path}/store")
     assert p.path == tmp_path / "store" and p.url == f"mem0://{tmp_path}/store"
     for bad in ("mem0://host/x", "mem0://", "mem0:///"):
         with pytest.raises(ConfigurationError, match="mem0:///"):
-            Mem0Provider(bad)
+            Mem0MemoryStore(bad)
     with pytest.raises(ConfigurationError, match="path="):
-        Mem0Provider()
-    assert isinstance(Memory.from_url(f"mem0://{tmp_path}/m", embedder=None).provider, Mem0Provider)
+        Mem0MemoryStore()
+    assert isinstance(Memory.from_url(f"mem0://{tmp_path}/m", embedder=None).store, Mem0MemoryStore)
 
 
 async def test_mem0_and_mnemoplug_see_the_same_store(
@@ -45,7 +45,7 @@ async def test_mem0_and_mnemoplug_see_the_same_store(
 ) -> None:
     import mem0.memory.telemetry as telemetry
 
-    p = Mem0Provider(path=tmp_path / "m0", collection="shared")
+    p = Mem0MemoryStore(path=tmp_path / "m0", collection="shared")
     async with Memory(p, embedder=embedder, load_entry_points=False) as m:
         assert telemetry.MEM0_TELEMETRY is False
         mid = await m.add("u", "User prefers dark mode", {"category": "ui"}, agent_id="a1",
@@ -83,7 +83,7 @@ async def test_mem0_and_mnemoplug_see_the_same_store(
 
 async def test_reopen_keeps_ids_and_times(tmp_path: Any, embedder: Any) -> None:
     path = tmp_path / "persist"
-    async with Memory(Mem0Provider(path=path), embedder=embedder, load_entry_points=False) as m:
+    async with Memory(Mem0MemoryStore(path=path), embedder=embedder, load_entry_points=False) as m:
         mid = await m.add("u", "User's dog is called Rex", {"k": [1, 2]})
         before = await m.get("u", mid)
     async with Memory(f"mem0://{path}", embedder=embedder, load_entry_points=False) as m2:

@@ -70,9 +70,9 @@ async def tables() -> AsyncIterator[Callable[[], str]]:
 
 @pytest.fixture
 async def provider(tables: Callable[[], str]) -> AsyncIterator[Any]:
-    from mnemoplug.providers.postgres import PostgresProvider
+    from mnemoplug.providers.postgres import PostgresMemoryStore
 
-    p = PostgresProvider(POSTGRES_URL, table=tables())
+    p = PostgresMemoryStore(POSTGRES_URL, table=tables())
     await p.open()
     yield p
     await p.close()
@@ -97,13 +97,13 @@ def vec(seed: int, dim: int = 8) -> np.ndarray:
 
 # -- tables, schema, embedder ----------------------------------------------------------------
 async def test_tables_are_separated_by_name_and_schema(tables: Callable[[], str]) -> None:
-    from mnemoplug.providers.postgres import PostgresProvider
+    from mnemoplug.providers.postgres import PostgresMemoryStore
 
     t1, t2 = tables(), tables()
     schema = f"mp_schema_{uuid.uuid4().hex[:8]}"
-    a = PostgresProvider(POSTGRES_URL, table=t1)
-    b = PostgresProvider(POSTGRES_URL, table=t2)
-    c = PostgresProvider(POSTGRES_URL, table=t1, schema=schema)  # same name, other schema
+    a = PostgresMemoryStore(POSTGRES_URL, table=t1)
+    b = PostgresMemoryStore(POSTGRES_URL, table=t2)
+    c = PostgresMemoryStore(POSTGRES_URL, table=t1, schema=schema)  # same name, other schema
     try:
         await a.insert([row("alice", "in table one")])
         await b.insert([row("alice", "in table two")])
@@ -129,10 +129,10 @@ async def test_tables_are_separated_by_name_and_schema(tables: Callable[[], str]
 
 
 async def test_schema_version_recorded_and_newer_refused(tables: Callable[[], str]) -> None:
-    from mnemoplug.providers.postgres import PostgresProvider
+    from mnemoplug.providers.postgres import PostgresMemoryStore
 
     t = tables()
-    p = PostgresProvider(POSTGRES_URL, table=t)
+    p = PostgresMemoryStore(POSTGRES_URL, table=t)
     await p.insert([row("u", "kept across the refusal")])
     await p.close()
     async with raw() as conn:
@@ -141,7 +141,7 @@ async def test_schema_version_recorded_and_newer_refused(tables: Callable[[], st
             == "1"
         )
         await conn.execute(f"UPDATE \"{t}_meta\" SET value = '2' WHERE key = 'schema_version'")
-    newer = PostgresProvider(POSTGRES_URL, table=t)
+    newer = PostgresMemoryStore(POSTGRES_URL, table=t)
     with pytest.raises(ProviderError, match=r"newer mnemoplug.*upgrade mnemoplug") as info:
         await newer.open()
     assert not isinstance(info.value, ProviderUnavailableError)
@@ -155,14 +155,14 @@ async def test_schema_version_recorded_and_newer_refused(tables: Callable[[], st
 
 
 async def test_embedder_recorded_and_mismatch_refused(tables: Callable[[], str]) -> None:
-    from mnemoplug.providers.postgres import PostgresProvider
+    from mnemoplug.providers.postgres import PostgresMemoryStore
 
     t = tables()
-    p = PostgresProvider(POSTGRES_URL, table=t)
+    p = PostgresMemoryStore(POSTGRES_URL, table=t)
     await p.check_embedder("model-a", 384)
     await p.check_embedder("model-a", 384)  # idempotent
     await p.close()
-    q = PostgresProvider(POSTGRES_URL, table=t)
+    q = PostgresMemoryStore(POSTGRES_URL, table=t)
     try:
         with pytest.raises(EmbedderMismatchError, match=r"model-a.*384.*model-b"):
             await q.check_embedder("model-b", 384)
@@ -174,18 +174,18 @@ async def test_embedder_recorded_and_mismatch_refused(tables: Callable[[], str])
 
 
 async def test_bad_configuration_is_refused() -> None:
-    from mnemoplug.providers.postgres import PostgresProvider
+    from mnemoplug.providers.postgres import PostgresMemoryStore
 
     with pytest.raises(ConfigurationError, match="plain SQL identifier"):
-        PostgresProvider(POSTGRES_URL, table='bad"; DROP TABLE x; --')
+        PostgresMemoryStore(POSTGRES_URL, table='bad"; DROP TABLE x; --')
     with pytest.raises(ConfigurationError, match="plain SQL identifier"):
-        PostgresProvider(POSTGRES_URL, schema="no spaces")
+        PostgresMemoryStore(POSTGRES_URL, schema="no spaces")
     with pytest.raises(ConfigurationError, match="postgresql"):
-        PostgresProvider("mysql://root@localhost/db")
-    p = PostgresProvider("postgres://bob:s3cret@db.example:5433/mem")
+        PostgresMemoryStore("mysql://root@localhost/db")
+    p = PostgresMemoryStore("postgres://bob:s3cret@db.example:5433/mem")
     assert p.url == "postgresql+asyncpg://bob:***@db.example:5433/mem"
     assert "s3cret" not in repr(p)
-    tls = PostgresProvider("postgresql://bob@db.example/mem?sslmode=require")
+    tls = PostgresMemoryStore("postgresql://bob@db.example/mem?sslmode=require")
     assert dict(tls._sa_url.query) == {"ssl": "require"}  # libpq's sslmode, as asyncpg spells it
 
 
@@ -210,11 +210,11 @@ async def test_fifty_concurrent_writers_lose_nothing(provider: Any, embedder: An
 
 
 async def test_cached_instance_sees_another_instances_writes(tables: Callable[[], str]) -> None:
-    from mnemoplug.providers.postgres import PostgresProvider
+    from mnemoplug.providers.postgres import PostgresMemoryStore
 
     t = tables()
-    a = PostgresProvider(POSTGRES_URL, table=t)
-    b = PostgresProvider(POSTGRES_URL, table=t)
+    a = PostgresMemoryStore(POSTGRES_URL, table=t)
+    b = PostgresMemoryStore(POSTGRES_URL, table=t)
     try:
         u = uid()
         s = Scope(u)
@@ -415,14 +415,14 @@ async def test_from_url_and_create_memory(tables: Callable[[], str], embedder: A
     ids = []
     for url in urls:
         m = Memory.from_url(url, embedder=embedder, load_entry_points=False, table=t)
-        assert m.provider.name == "postgres" and m.provider.url.startswith("postgresql+asyncpg://")
+        assert m.store.name == "postgres" and m.store.url.startswith("postgresql+asyncpg://")
         ids.append(await m.add("alice", f"written through {url.split(':')[0]}"))
         await m.close()
     m2 = create_memory(
         "postgres", url=POSTGRES_URL, table=t, embedder=embedder, load_entry_points=False
     )
     try:
-        assert type(m2.provider).__name__ == "PostgresProvider"
+        assert type(m2.store).__name__ == "PostgresMemoryStore"
         assert {r.id for r in await m2.get_all("alice")} == set(ids)
         hits = await m2.search("alice", "written through postgres", limit=3)
         assert len(hits) == 3
@@ -432,10 +432,10 @@ async def test_from_url_and_create_memory(tables: Callable[[], str], embedder: A
 
 def test_missing_asyncpg_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "asyncpg", None)
-    from mnemoplug.providers.postgres import PostgresProvider
+    from mnemoplug.providers.postgres import PostgresMemoryStore
 
     with pytest.raises(MissingDependencyError, match=r'pip install "mnemoplug\[postgres\]"'):
-        PostgresProvider(POSTGRES_URL)
+        PostgresMemoryStore(POSTGRES_URL)
     with pytest.raises(MissingDependencyError, match="asyncpg"):
         Memory.from_url(POSTGRES_URL, embedder=None, load_entry_points=False)
 
@@ -448,10 +448,10 @@ def free_port() -> int:
 
 
 async def test_closed_port_is_unavailable_quickly() -> None:
-    from mnemoplug.providers.postgres import PostgresProvider
+    from mnemoplug.providers.postgres import PostgresMemoryStore
 
     url = f"postgresql+asyncpg://postgres:hunter2@127.0.0.1:{free_port()}/test"
-    p = PostgresProvider(url, connect_timeout=2)
+    p = PostgresMemoryStore(url, connect_timeout=2)
     t0 = time.perf_counter()
     with pytest.raises(ProviderUnavailableError) as info:
         await p.get(Scope("u"), "x", time.time())
@@ -464,14 +464,14 @@ async def test_closed_port_is_unavailable_quickly() -> None:
 
 async def test_silent_server_times_out_in_bounded_time() -> None:
     """A server that accepts TCP but never answers: the connect timeout bounds the wait."""
-    from mnemoplug.providers.postgres import PostgresProvider
+    from mnemoplug.providers.postgres import PostgresMemoryStore
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read()  # never answers
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    p = PostgresProvider(f"postgresql://postgres@127.0.0.1:{port}/test", connect_timeout=0.5)
+    p = PostgresMemoryStore(f"postgresql://postgres@127.0.0.1:{port}/test", connect_timeout=0.5)
     try:
         t0 = time.perf_counter()
         with pytest.raises(ProviderUnavailableError, match="PostgreSQL"):
@@ -483,9 +483,9 @@ async def test_silent_server_times_out_in_bounded_time() -> None:
 
 
 async def test_stuck_statement_is_bounded_by_command_timeout(tables: Callable[[], str]) -> None:
-    from mnemoplug.providers.postgres import PostgresProvider
+    from mnemoplug.providers.postgres import PostgresMemoryStore
 
-    p = PostgresProvider(POSTGRES_URL, table=tables(), command_timeout=1)
+    p = PostgresMemoryStore(POSTGRES_URL, table=tables(), command_timeout=1)
     try:
         u = uid()
         await p.insert([row(u, "before")])
@@ -557,7 +557,7 @@ class TcpProxy:
 async def test_server_going_away_mid_run_loses_nothing(
     tables: Callable[[], str], embedder: Any
 ) -> None:
-    from mnemoplug.providers.postgres import PostgresProvider
+    from mnemoplug.providers.postgres import PostgresMemoryStore
 
     t = tables()
     target = POSTGRES_URL.split("@", 1)[1].split("/", 1)[0]
@@ -565,7 +565,7 @@ async def test_server_going_away_mid_run_loses_nothing(
     proxy = TcpProxy(host, int(port or 5432))
     await proxy.start()
     url = f"postgresql+asyncpg://postgres:pw@127.0.0.1:{proxy.port}/test"
-    provider = PostgresProvider(url, table=t, connect_timeout=2, command_timeout=5)
+    provider = PostgresMemoryStore(url, table=t, connect_timeout=2, command_timeout=5)
     memory = Memory(provider, embedder=embedder, load_entry_points=False)
     try:
         u = uid()
@@ -613,17 +613,17 @@ async def test_server_going_away_mid_run_loses_nothing(
 async def test_requiring_pgvector_on_a_server_without_it_is_refused(
     tables: Callable[[], str],
 ) -> None:
-    from mnemoplug.providers.postgres import PostgresProvider
+    from mnemoplug.providers.postgres import PostgresMemoryStore
 
     async with raw() as conn:
         if await conn.fetchval(
             "SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'"
         ):
             pytest.skip("this server has pgvector")
-    p = PostgresProvider(POSTGRES_URL, table=tables(), vector="pgvector")
+    p = PostgresMemoryStore(POSTGRES_URL, table=tables(), vector="pgvector")
     with pytest.raises(ConfigurationError, match=r"vector='pgvector'.*Install pgvector"):
         await p.open()
-    auto = PostgresProvider(POSTGRES_URL, table=tables())  # auto: falls back quietly
+    auto = PostgresMemoryStore(POSTGRES_URL, table=tables())  # auto: falls back quietly
     await auto.open()
     assert auto.pgvector is False
     await auto.close()
@@ -644,18 +644,18 @@ def pgvector_url() -> Any:
 
 
 async def test_pgvector_search_agrees_with_exact_ranking(pgvector_url: str) -> None:
-    from mnemoplug.providers.postgres import PostgresProvider
+    from mnemoplug.providers.postgres import PostgresMemoryStore
 
     table = unique_table("mp_vec")
-    plain = PostgresProvider(pgvector_url, table=table, vector="none")
+    plain = PostgresMemoryStore(pgvector_url, table=table, vector="none")
     words = ["apple", "river", "stone", "cloud", "piano", "garden"]
     dim = 16
     # stored before the vector column exists: the pgvector provider fills it in (backfill)
     early = [row("a", f"early {words[i % 6]} {i}", embedding=vec(i, dim)) for i in range(50)]
     await plain.insert(early)
     await plain.close()
-    fast = PostgresProvider(pgvector_url, table=table, vector="pgvector")
-    exact = PostgresProvider(pgvector_url, table=table, vector="none")
+    fast = PostgresMemoryStore(pgvector_url, table=table, vector="pgvector")
+    exact = PostgresMemoryStore(pgvector_url, table=table, vector="none")
     try:
         await fast.check_embedder("test-embedder", dim)
         assert fast.pgvector and fast._vec_dim == dim

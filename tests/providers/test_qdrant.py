@@ -13,7 +13,8 @@ from mnemoplug import Memory
 from mnemoplug.core.errors import ConfigurationError, EmbedderMismatchError
 from mnemoplug.core.filters import Filter
 from mnemoplug.core.records import Scope, StoredMemory, new_memory_id
-from mnemoplug.providers.qdrant import QdrantProvider, _parse_url, point_id
+from mnemoplug.providers.qdrant import QdrantMemoryStore
+from mnemoplug.providers.qdrant.memory_store import _parse_url, point_id
 from tests.conftest import require_server
 
 QDRANT_URL = os.environ.get("MNEMOPLUG_TEST_QDRANT_URL", "qdrant://127.0.0.1:6333")
@@ -29,11 +30,11 @@ def test_urls() -> None:
         with pytest.raises(ConfigurationError, match="qdrant"):
             _parse_url(bad)
     with pytest.raises(ConfigurationError, match="either"):
-        QdrantProvider("qdrant://:memory:", path="/tmp/x")
+        QdrantMemoryStore("qdrant://:memory:", path="/tmp/x")
     with pytest.raises(ConfigurationError, match="needs a URL"):
-        QdrantProvider()
-    p = Memory.from_url("qdrant://:memory:", embedder=None, load_entry_points=False).provider
-    assert isinstance(p, QdrantProvider) and p.local and p.url == "qdrant://:memory:"
+        QdrantMemoryStore()
+    p = Memory.from_url("qdrant://:memory:", embedder=None, load_entry_points=False).store
+    assert isinstance(p, QdrantMemoryStore) and p.local and p.url == "qdrant://:memory:"
 
 
 def test_point_ids() -> None:
@@ -45,7 +46,7 @@ def test_point_ids() -> None:
 
 
 async def test_non_uuid_ids_and_isolation_at_the_provider(tmp_path: Any) -> None:
-    p = QdrantProvider(path=tmp_path / "q")
+    p = QdrantMemoryStore(path=tmp_path / "q")
     vec = np.array([1, 0, 0, 0], dtype=np.float32)
     rows = [
         StoredMemory(id="same-id", user_id="u1", content="mine", created_at=1.0, updated_at=1.0,
@@ -75,7 +76,7 @@ async def test_non_uuid_ids_and_isolation_at_the_provider(tmp_path: Any) -> None
 
 async def test_persists_and_other_instance_sees_writes(tmp_path: Any, embedder: Any) -> None:
     path = tmp_path / "persist"
-    async with Memory(QdrantProvider(path=path), embedder=embedder, load_entry_points=False) as m:
+    async with Memory(QdrantMemoryStore(path=path), embedder=embedder, load_entry_points=False) as m:
         mid = await m.add("u", "User prefers dark mode", {"category": "ui"})
         assert (await m.search("u", "Which UI theme does the user like?"))[0].id == mid
     async with Memory(f"qdrant://{path}", embedder=embedder, load_entry_points=False) as m2:
@@ -84,7 +85,7 @@ async def test_persists_and_other_instance_sees_writes(tmp_path: Any, embedder: 
         await m2.update("u", mid, content="User prefers light mode")
         assert (await m2.get("u", mid)).content == "User prefers light mode"  # type: ignore[union-attr]
     # another embedder on the same store is refused
-    bad = Memory(QdrantProvider(path=path), embedder=lambda t: [[1.0, 0.0]] * len(t),
+    bad = Memory(QdrantMemoryStore(path=path), embedder=lambda t: [[1.0, 0.0]] * len(t),
                  load_entry_points=False)  # fmt: skip
     with pytest.raises(EmbedderMismatchError, match="migrate_memory"):
         await bad.add("u", "x")
@@ -92,7 +93,7 @@ async def test_persists_and_other_instance_sees_writes(tmp_path: Any, embedder: 
 
 
 async def test_lexical_only_without_embedder(tmp_path: Any) -> None:
-    async with Memory(QdrantProvider(path=tmp_path / "lex"), embedder=None,
+    async with Memory(QdrantMemoryStore(path=tmp_path / "lex"), embedder=None,
                       load_entry_points=False) as m:  # fmt: skip
         a = await m.add("u", "the wifi password is hunter2")
         await m.add("u", "the cat sleeps all day")
@@ -108,7 +109,7 @@ async def test_lexical_only_without_embedder(tmp_path: Any) -> None:
 async def test_server_mode(embedder: Any) -> None:
     require_server(QDRANT_URL.replace("qdrant://", "http://"), "Qdrant")
     coll = f"mnemoplug_test_{uuid.uuid4().hex[:10]}"
-    p = QdrantProvider(QDRANT_URL, collection=coll)
+    p = QdrantMemoryStore(QDRANT_URL, collection=coll)
     try:
         async with Memory(p, embedder=embedder, load_entry_points=False) as m:
             mid = await m.add("u", "User prefers dark mode")

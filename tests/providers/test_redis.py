@@ -1,4 +1,4 @@
-"""Redis-specific behaviour of RedisProvider, against a real Redis (tests.conftest.REDIS_URL, db 15)
+"""Redis-specific behaviour of RedisMemoryStore, against a real Redis (tests.conftest.REDIS_URL, db 15)
 and, for the outage tests, a private redis-server started on a free port.
 
 The shared contract suite runs against Redis through factory_redis.py.
@@ -79,9 +79,9 @@ async def _ids(p: Any, scope: Scope, now: float = NOW) -> set[str]:
 async def _provider(
     prefix: str | None = None, url: str = REDIS_URL, **kw: Any
 ) -> AsyncIterator[Any]:
-    from mnemoplug.providers.redis import RedisProvider
+    from mnemoplug.providers.redis import RedisMemoryStore
 
-    p = RedisProvider(url, prefix=prefix or _prefix(), **kw)
+    p = RedisMemoryStore(url, prefix=prefix or _prefix(), **kw)
     try:
         yield p
     finally:
@@ -110,12 +110,12 @@ async def raw() -> AsyncIterator[Any]:
 
 # -- configuration ---------------------------------------------------------------------------
 async def test_from_url_and_create_memory_build_a_working_redis_memory(raw: Any) -> None:
-    from mnemoplug.providers.redis import RedisProvider
+    from mnemoplug.providers.redis import RedisMemoryStore
 
     prefix = _prefix()
     mem = Memory.from_url(REDIS_URL, prefix=prefix, embedder=None, load_entry_points=False)
     try:
-        assert isinstance(mem.provider, RedisProvider) and mem.provider.prefix == prefix
+        assert isinstance(mem.store, RedisMemoryStore) and mem.store.prefix == prefix
         mid = await mem.add("alice", "Alice keeps bees on the roof")
         assert (await mem.get("alice", mid)).content == "Alice keeps bees on the roof"  # type: ignore[union-attr]
         assert await raw.exists(f"{prefix}:m:{mid}") == 1
@@ -128,38 +128,38 @@ async def test_from_url_and_create_memory_build_a_working_redis_memory(raw: Any)
             load_entry_points=False,
             max_connections=3,
         )
-        assert isinstance(mem2.provider, RedisProvider) and mem2.provider.max_connections == 3
+        assert isinstance(mem2.store, RedisMemoryStore) and mem2.store.max_connections == 3
         assert [h.id for h in await mem2.search("alice", "bees")] == [mid]
         await mem2.close()
     finally:
-        await mem.provider.drop_all_keys()  # type: ignore[attr-defined]
+        await mem.store.drop_all_keys()  # type: ignore[attr-defined]
         await mem.close()
 
 
 def test_url_and_options_are_validated_without_network() -> None:
-    from mnemoplug.providers.redis import RedisProvider
+    from mnemoplug.providers.redis import RedisMemoryStore
 
-    p = RedisProvider("redis://bob:s3cret@db.example:6380/2")
+    p = RedisMemoryStore("redis://bob:s3cret@db.example:6380/2")
     assert "s3cret" not in p.url and "***" in p.url and "db.example:6380/2" in p.url
     assert "s3cret" not in repr(p)
-    assert RedisProvider("unix:///tmp/redis.sock?db=3").url.startswith("unix://")
-    assert RedisProvider("rediss://h:6380/0").socket_timeout == 5.0  # bounded by default
+    assert RedisMemoryStore("unix:///tmp/redis.sock?db=3").url.startswith("unix://")
+    assert RedisMemoryStore("rediss://h:6380/0").socket_timeout == 5.0  # bounded by default
     with pytest.raises(ConfigurationError, match="redis://host:6379/0"):
-        RedisProvider("http://localhost:6379")
+        RedisMemoryStore("http://localhost:6379")
     with pytest.raises(ConfigurationError, match="socket_timeout"):
-        RedisProvider(REDIS_URL, socket_timeout=0)
+        RedisMemoryStore(REDIS_URL, socket_timeout=0)
     with pytest.raises(ConfigurationError, match="prefix"):
-        RedisProvider(REDIS_URL, prefix="")
+        RedisMemoryStore(REDIS_URL, prefix="")
     with pytest.raises(ConfigurationError, match="max_connections"):
-        RedisProvider(REDIS_URL, max_connections=0)
+        RedisMemoryStore(REDIS_URL, max_connections=0)
     with pytest.raises(ConfigurationError, match="Redis URL"):
-        RedisProvider("redis://localhost:notaport/0")
+        RedisMemoryStore("redis://localhost:notaport/0")
     # building a Memory from the issue's URL connects lazily: no server needed yet
     mem = Memory.from_url("redis://localhost:6379/0", embedder=None, load_entry_points=False)
     assert (
-        isinstance(mem.provider, RedisProvider) and mem.provider.url == "redis://localhost:6379/0"
+        isinstance(mem.store, RedisMemoryStore) and mem.store.url == "redis://localhost:6379/0"
     )
-    assert mem.provider.prefix == "mnemoplug"
+    assert mem.store.prefix == "mnemoplug"
 
 
 async def test_server_side_errors_are_typed(rp: Any, raw: Any) -> None:
@@ -180,7 +180,7 @@ def test_missing_redis_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
     mod = importlib.import_module("mnemoplug.providers.redis")
     # ... and using it says what to install
     with pytest.raises(MissingDependencyError, match=r'pip install "mnemoplug\[redis\]"') as info:
-        mod.RedisProvider(REDIS_URL)
+        mod.RedisMemoryStore(REDIS_URL)
     assert info.value.extra == "redis"
     with pytest.raises(MissingDependencyError, match="redis"):
         Memory.from_url("redis://localhost:6379/0", embedder=None, load_entry_points=False)
@@ -390,10 +390,10 @@ async def test_another_process_writes_are_seen(rp: Any) -> None:
         f"""
         import asyncio
         from mnemoplug.core.records import StoredMemory
-        from mnemoplug.providers.redis import RedisProvider
+        from mnemoplug.providers.redis import RedisMemoryStore
 
         async def main():
-            p = RedisProvider({REDIS_URL!r}, prefix={rp.prefix!r})
+            p = RedisMemoryStore({REDIS_URL!r}, prefix={rp.prefix!r})
             await p.insert([StoredMemory(id="from-child", user_id={u!r},
                             content="written by a child process", created_at=1.0, updated_at=1.0)])
             await p.close()
@@ -552,7 +552,7 @@ def _redis_server(port: int, data_dir: Path) -> Iterator[subprocess.Popen[bytes]
 
 
 async def test_server_that_goes_away_mid_run_loses_nothing(tmp_path: Path) -> None:
-    from mnemoplug.providers.redis import RedisProvider
+    from mnemoplug.providers.redis import RedisMemoryStore
 
     port = _free_port()
     url = f"redis://127.0.0.1:{port}/0"
@@ -560,7 +560,7 @@ async def test_server_that_goes_away_mid_run_loses_nothing(tmp_path: Path) -> No
     s = Scope(u)
     mems = [_mem(u, f"durable fact number {i}", created_at=NOW + i) for i in range(20)]
     with _redis_server(port, tmp_path) as proc:
-        p = RedisProvider(url, prefix="outage", socket_timeout=2, socket_connect_timeout=2)
+        p = RedisMemoryStore(url, prefix="outage", socket_timeout=2, socket_connect_timeout=2)
         await p.insert(mems[:10])
         await p.insert(mems[10:])
         assert len(await _ids(p, s)) == 20  # connections pooled, user cached
@@ -595,10 +595,10 @@ async def test_server_that_goes_away_mid_run_loses_nothing(tmp_path: Path) -> No
 
 
 async def test_nothing_listening_fails_fast_and_hides_the_password() -> None:
-    from mnemoplug.providers.redis import RedisProvider
+    from mnemoplug.providers.redis import RedisMemoryStore
 
     port = _free_port()
-    p = RedisProvider(f"redis://:hunter2@127.0.0.1:{port}/0", socket_connect_timeout=1)
+    p = RedisMemoryStore(f"redis://:hunter2@127.0.0.1:{port}/0", socket_connect_timeout=1)
     t0 = time.monotonic()
     with pytest.raises(
         ProviderUnavailableError, match=rf"Redis at redis://:\*\*\*@127.0.0.1:{port}/0"
@@ -612,7 +612,7 @@ async def test_nothing_listening_fails_fast_and_hides_the_password() -> None:
 
 
 async def test_a_server_that_never_answers_times_out_within_the_socket_timeout() -> None:
-    from mnemoplug.providers.redis import RedisProvider
+    from mnemoplug.providers.redis import RedisMemoryStore
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(30)
@@ -621,7 +621,7 @@ async def test_a_server_that_never_answers_times_out_within_the_socket_timeout()
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        p = RedisProvider(
+        p = RedisMemoryStore(
             f"redis://127.0.0.1:{port}/0", socket_timeout=0.5, socket_connect_timeout=0.5, retries=0
         )
         t0 = time.monotonic()
@@ -637,9 +637,9 @@ async def test_a_server_that_never_answers_times_out_within_the_socket_timeout()
 def test_usable_from_successive_asyncio_run_calls() -> None:
     """Scripts often call ``asyncio.run`` more than once; the pool follows the new loop."""
     require_server(REDIS_URL, "Redis")
-    from mnemoplug.providers.redis import RedisProvider
+    from mnemoplug.providers.redis import RedisMemoryStore
 
-    p = RedisProvider(REDIS_URL, prefix=_prefix())
+    p = RedisMemoryStore(REDIS_URL, prefix=_prefix())
     u = _uid()
     m = _mem(u, "first loop wrote this")
     asyncio.run(p.insert([m]))
@@ -655,9 +655,9 @@ def test_usable_from_successive_asyncio_run_calls() -> None:
 async def test_store_written_by_a_newer_schema_is_refused(rp: Any, raw: Any) -> None:
     await rp.open()
     await raw.hset(f"{rp.prefix}:meta", "schema", "99")
-    from mnemoplug.providers.redis import RedisProvider
+    from mnemoplug.providers.redis import RedisMemoryStore
 
-    newer = RedisProvider(REDIS_URL, prefix=rp.prefix)
+    newer = RedisMemoryStore(REDIS_URL, prefix=rp.prefix)
     with pytest.raises(ConfigurationError, match="newer mnemoplug"):
         await newer.open()
     await newer.close()

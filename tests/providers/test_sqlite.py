@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from mnemoplug import ConfigurationError, Memory, ProviderError
-from mnemoplug.providers.sqlite import SQLiteProvider, _path_from_url
+from mnemoplug.providers.sqlite import SQLiteMemoryStore
+from mnemoplug.providers.sqlite.memory_store import _path_from_url
 
 
 def test_url_paths() -> None:
@@ -46,7 +47,7 @@ async def test_wal_schema_version_and_newer_schema_refused(tmp_path: Path) -> No
 async def test_unwritable_directory_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    m = Memory(SQLiteProvider(path=blocker / "sub" / "m.db"), embedder=None)
+    m = Memory(SQLiteMemoryStore(path=blocker / "sub" / "m.db"), embedder=None)
     with pytest.raises(ConfigurationError, match="MNEMOPLUG_DB_PATH"):
         await m.add("u", "x")
 

@@ -417,7 +417,7 @@ class MnemoplugAgnoDb(InMemoryDb):
 
     async def _list_users(self) -> list[tuple[str, str]]:
         await self.memory.open()
-        return list(await self.memory.provider.list_users())
+        return list(await self.memory.list_users())
 
     def _records(self, user_id: str | None, agent_id: str | None = None) -> list[Any]:
         out: list[Any] = []

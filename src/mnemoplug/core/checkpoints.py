@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import json
 import math
-from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ._time import now_ts, to_dt
-from .errors import ConfigurationError, InvalidCheckpointError, MemoryValidationError
-from .records import new_memory_id
-from .validation import check_id, check_metadata
+from ._time import to_dt
+from .errors import InvalidCheckpointError
+from .validation import check_id
+
+if TYPE_CHECKING:
+    from .stores import CheckpointStore
 
 __all__ = [
     "Checkpoint",
@@ -171,170 +171,19 @@ def build_checkpoint(
     )
 
 
-class CheckpointStore(ABC):
-    """Abstract checkpoint store. Subclasses implement the ``_``-prefixed primitives; the
-    public methods validate input and live here."""
-
-    name: ClassVar[str] = "checkpoints"
-    url: str = ""
-
-    # -- primitives ----------------------------------------------------------------------------
-    @abstractmethod
-    async def _save(
-        self,
-        owner: tuple[str, str],
-        run_id: str,
-        checkpoint_id: str,
-        parent_id: str | None,
-        state_type: str,
-        raw: bytes,
-        metadata: dict[str, Any],
-        created_at: float,
-    ) -> None:
-        """Insert, or replace state/metadata/parent of an existing (owner, run, id)."""
-
-    @abstractmethod
-    async def _load(
-        self, owner: tuple[str, str], run_id: str, checkpoint_id: str | None
-    ) -> Checkpoint | None:
-        """The given checkpoint, or the run's latest, of this owner."""
-
-    @abstractmethod
-    async def _list(
-        self, owner: tuple[str, str], run_id: str | None, limit: int, before: str | None
-    ) -> list[Checkpoint]:
-        """Newest first; with ``before``, only those saved before that checkpoint id."""
-
-    @abstractmethod
-    async def _delete(
-        self, owner: tuple[str, str], run_id: str, checkpoint_id: str | None
-    ) -> int:
-        """Delete one checkpoint or the whole run; return how many."""
-
-    @abstractmethod
-    async def _delete_user(self, owner: tuple[str, str]) -> int:
-        """Delete every checkpoint of the owner; return how many."""
-
-    async def close(self) -> None:  # noqa: B027 - optional
-        """Release connections (the store reopens on next use)."""
-
-    # -- public API ----------------------------------------------------------------------------
-    async def save(
-        self,
-        run_id: str,
-        state: Any,
-        *,
-        user_id: str,
-        tenant_id: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        checkpoint_id: str | None = None,
-        parent_id: str | None = None,
-    ) -> Checkpoint:
-        """Save ``state`` (JSON value or bytes) as the run's newest checkpoint; return it."""
-        owner = owner_of(user_id, tenant_id)
-        check_run_id(run_id)
-        cid = check_checkpoint_id(checkpoint_id) or new_memory_id()
-        check_checkpoint_id(parent_id, "parent_id")
-        try:
-            meta = check_metadata(metadata)
-        except MemoryValidationError as exc:
-            raise InvalidCheckpointError(str(exc)) from None
-        state_type, raw = encode_state(state)
-        created = now_ts()
-        await self._save(owner, run_id, cid, parent_id, state_type, raw, meta, created)
-        return build_checkpoint(
-            run_id=run_id, checkpoint_id=cid, tenant=owner[0], user=owner[1],
-            state_type=state_type, raw=raw, metadata=meta, parent_id=parent_id,
-            created_at=created,
-        )
-
-    async def load(
-        self,
-        run_id: str,
-        *,
-        user_id: str,
-        tenant_id: str | None = None,
-        checkpoint_id: str | None = None,
-    ) -> Checkpoint | None:
-        """The run's latest checkpoint (or the one named); None when absent or not the
-        caller's."""
-        owner = owner_of(user_id, tenant_id)
-        check_run_id(run_id)
-        return await self._load(owner, run_id, check_checkpoint_id(checkpoint_id))
-
-    async def list(
-        self,
-        *,
-        user_id: str,
-        tenant_id: str | None = None,
-        run_id: str | None = None,
-        limit: int = 100,
-        before: str | Checkpoint | None = None,
-    ) -> list[Checkpoint]:
-        """The owner's checkpoints (of one run when ``run_id``), newest first; ``before`` (a
-        checkpoint id or Checkpoint) keeps only older ones."""
-        owner = owner_of(user_id, tenant_id)
-        if run_id is not None:
-            check_run_id(run_id)
-        if isinstance(before, Checkpoint):
-            before = before.checkpoint_id
-        return await self._list(
-            owner, run_id, _check_limit(limit), check_checkpoint_id(before, "before")
-        )
-
-    async def delete(
-        self,
-        run_id: str,
-        *,
-        user_id: str,
-        tenant_id: str | None = None,
-        checkpoint_id: str | None = None,
-    ) -> int:
-        """Delete the run's checkpoints (or one); return how many."""
-        owner = owner_of(user_id, tenant_id)
-        check_run_id(run_id)
-        return await self._delete(owner, run_id, check_checkpoint_id(checkpoint_id))
-
-    async def delete_user(self, user_id: str, tenant_id: str | None = None) -> int:
-        """Delete every checkpoint of the user (in the tenant); return how many."""
-        return await self._delete_user(owner_of(user_id, tenant_id))
-
-    async def __aenter__(self) -> CheckpointStore:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.url!r})"
-
-
 def checkpoint_store_from_url(url: str, **options: Any) -> CheckpointStore:
     """A checkpoint store for ``url``: ``memory://``, ``sqlite:///path.db``, ``redis://…``,
-    ``postgresql+asyncpg://…``. Keyword options go to the backend."""
-    if not isinstance(url, str) or "://" not in url:
-        raise ConfigurationError(
-            f"expected a URL such as memory://, sqlite:///checkpoints.db, redis://localhost:6379/0 "
-            f"or postgresql+asyncpg://host/db; got {url!r}"
-        )
-    scheme = urlsplit(url).scheme.lower()
-    if scheme == "memory":
-        from ..providers.checkpoint_memory import InMemoryCheckpointStore
+    ``postgresql+asyncpg://…``, or any scheme a plugin registered with ``kind="checkpoint"``.
+    Keyword options go to the backend."""
+    from .registry import store_from_url
 
-        return InMemoryCheckpointStore(**options)
-    if scheme in ("sqlite", "sqlite+aiosqlite"):
-        from ..providers.checkpoint_sqlite import SQLiteCheckpointStore
+    store: CheckpointStore = store_from_url("checkpoint", url, **options)
+    return store
 
-        return SQLiteCheckpointStore(url, **options)
-    if scheme in ("redis", "rediss", "unix"):
-        from ..providers.checkpoint_redis import RedisCheckpointStore
 
-        return RedisCheckpointStore(url, **options)
-    if scheme in ("postgresql", "postgresql+asyncpg", "postgres"):
-        from ..providers.checkpoint_postgres import PostgresCheckpointStore
+def __getattr__(name: str) -> Any:
+    if name == "CheckpointStore":  # the contract lives with the other two in core.stores
+        from .stores import CheckpointStore
 
-        return PostgresCheckpointStore(url, **options)
-    raise ConfigurationError(
-        f"no checkpoint store handles {scheme}:// URLs; use memory://, sqlite:///…, redis://… "
-        f"or postgresql+asyncpg://…"
-    )
+        return CheckpointStore
+    raise AttributeError(name)

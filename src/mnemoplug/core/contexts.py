@@ -9,6 +9,7 @@ from .records import MemoryRecord, Scope
 
 __all__ = [
     "HookContext",
+    "HookUser",
     "MemoryAddContext",
     "MemoryDeleteContext",
     "MemoryReadContext",
@@ -18,8 +19,20 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class HookUser:
+    """Who an operation is for, as the seeds' hooks read it: ``ctx.user.id``."""
+
+    id: str
+    tenant_id: str | None = None
+
+
 @dataclass(slots=True)
 class HookContext:
+    """What every hook receives: the operation name and its scope (``ctx.user.id``,
+    ``ctx.tenant_id``, ``ctx.scope.agent_id`` …). ``state`` is free space for plugins to pass
+    data between the hooks of one operation."""
+
     operation: str
     scope: Scope
     #: free space for plugins to pass data between hooks of one operation
@@ -28,6 +41,15 @@ class HookContext:
     @property
     def user_id(self) -> str:
         return self.scope.user_id
+
+    @property
+    def tenant_id(self) -> str | None:
+        return self.scope.tenant_id
+
+    @property
+    def user(self) -> HookUser:
+        """``ctx.user.id`` (and ``ctx.user.tenant_id``), as the seeds' audit hook reads it."""
+        return HookUser(self.scope.user_id, self.scope.tenant_id)
 
 
 @dataclass(slots=True)
@@ -45,11 +67,21 @@ class MemorySearchContext(HookContext):
     limit: int = 10
     filters: dict[str, Any] | None = None
 
+    def accept_result(self, value: Any) -> None:
+        """A hook returning a list replaces the results for later hooks and the caller."""
+        if isinstance(value, list):
+            self.memory_results = value
+
 
 @dataclass(slots=True)
 class MemoryReadContext(HookContext):
     memory_results: list[MemoryRecord] = field(default_factory=list)
     memory_id: str | None = None
+
+    def accept_result(self, value: Any) -> None:
+        """A hook returning a list replaces the results for later hooks and the caller."""
+        if isinstance(value, list):
+            self.memory_results = value
 
 
 @dataclass(slots=True)

@@ -57,10 +57,9 @@ async def forget(memory: Any, user_id: str, *, tenant_id: str | None = None) -> 
             deleted_count=counts["memories"] + counts["sessions"] + counts["checkpoints"],
         )
         await hooks.call("on_memory_delete", ctx)
-    pm = getattr(hooks, "pm", None)
-    if pm is not None:
+    if hooks is not None:
         seen: set[int] = set()
-        for plugin in pm.get_plugins():
+        for plugin in hooks.plugins():
             scrub = getattr(plugin, "scrub_user", None)
             if scrub is None or not callable(scrub) or id(plugin) in seen:
                 continue

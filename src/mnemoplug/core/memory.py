@@ -1,13 +1,14 @@
-"""The ``Memory`` facade: validation, hooks, embedding and a provider behind one async API."""
+"""``Memory``: the composite :class:`~mnemoplug.MemoryProvider` — validation, hooks, embedding
+and a store (or a user's own provider) behind the seeds' seven async methods."""
 
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, overload
 
 import numpy as np
 
@@ -19,153 +20,165 @@ from .contexts import (
     MemorySearchContext,
     MemoryUpdateContext,
 )
-from .contracts import MemoryProvider
-from .embedders import aembed, as_embedder, default_embedder
+from .delegate import ProviderCalls
+from .embedders import Embedder, aembed, as_embedder, default_embedder
 from .errors import (
     ConfigurationError,
     InvalidContentError,
     MemoryNotFoundError,
     MemoryValidationError,
-    MissingDependencyError,
 )
-from .filters import compile_filters
-from .plugins import HookManager, provider_registry
+from .filters import Filter, compile_filters
+from .plugins import HookManager, mark_hook
+from .provider import MemoryProvider
 from .records import MemoryRecord, Scope, StoredMemory, new_memory_id
+from .registry import provider_registry, store_by_name, store_from_url
 from .retrieval import RetrievalConfig, SearchRequest
-from .validation import (
-    DEFAULT_MAX_CONTENT_CHARS,
-    check_content,
-    check_metadata,
-    make_scope,
-)
+from .roles import message_parts, normalise_role
+from .stores import MemoryStore
+from .validation import DEFAULT_MAX_CONTENT_CHARS, check_content, check_metadata, make_scope
 
-__all__ = ["Memory", "create_memory", "provider_from_url"]
+__all__ = ["MAX_LIMIT", "Memory", "create_memory", "provider_from_url", "split_options"]
 
-_DEFAULT = object()
-_ROLE_ALIASES = {"human": "user", "ai": "assistant", "model": "assistant", "developer": "system"}
 MAX_LIMIT = 10_000
+Expiry = datetime | float | str | None
+TTL = timedelta | float | None
+_SEVEN = ("add", "search", "get", "get_all", "update", "delete", "delete_all")
 
 
-def _instantiate(spec: Any, url: str | None, options: dict[str, Any]) -> MemoryProvider:
-    try:
-        factory = spec.load()
-    except ImportError as exc:
-        if spec.extra:
-            raise MissingDependencyError(
-                f"the {spec.name!r} provider", spec.extra, exc.name
-            ) from exc
-        raise
-    provider = factory(url, **options) if url is not None else factory(**options)
-    if not isinstance(provider, MemoryProvider):
+def provider_from_url(
+    url: str, plugins: Iterable[Any] = (), *, load_entry_points: bool = True, **options: Any
+) -> MemoryStore:
+    """The memory store registered for ``url``'s scheme (``sqlite://``, ``redis://``, …)."""
+    store = store_from_url(
+        "memory", url, plugins=plugins, load_entry_points=load_entry_points, **options
+    )
+    return _check_store(store, url)
+
+
+def _check_store(store: Any, what: str) -> MemoryStore:
+    if not isinstance(store, MemoryStore):
         raise ConfigurationError(
-            f"provider factory {spec.name!r} returned {type(provider).__name__}, not a MemoryProvider"
+            f"the store registered for {what!r} built {type(store).__name__}, not a MemoryStore"
         )
-    return provider
+    return store
 
 
-def provider_from_url(url: str, plugins: Iterable[Any] = (), **options: Any) -> MemoryProvider:
-    """Build the provider registered for ``url``'s scheme."""
-    if not isinstance(url, str) or "://" not in url:
-        raise ConfigurationError(
-            f"expected a URL such as sqlite:///memory.db, memory://, redis://localhost:6379/0, "
-            f"postgresql+asyncpg://host/db or qdrant://host:6333; got {url!r}"
-        )
-    scheme = urlsplit(url).scheme.lower()
-    reg = provider_registry(plugins)
-    spec = reg.schemes.get(scheme)
-    if spec is None:
-        known = ", ".join(sorted(f"{s}://" for s in reg.schemes))
-        raise ConfigurationError(f"no provider handles {scheme}:// URLs; known schemes: {known}")
-    return _instantiate(spec, url, options)
-
-
-def _message_parts(item: Any, i: int) -> tuple[str, Any]:
-    """(role, content) of a chat message given as a dict or an object with role/content."""
-    if isinstance(item, Mapping):
-        role, content = item.get("role"), item.get("content")
-    else:
-        role = getattr(item, "role", None) or getattr(item, "type", None)
-        content = getattr(item, "content", None)
+def _message_item(item: Any, i: int) -> tuple[str, Any]:
+    role, content = message_parts(item)
     if not isinstance(role, str) or not role:
         raise InvalidContentError(
             f"message {i} has no role; pass messages like {{'role': 'user', 'content': '...'}}"
         )
-    role = _ROLE_ALIASES.get(role, role)
-    if role not in ("user", "assistant", "system", "tool"):
+    canonical = normalise_role(role)
+    if canonical is None:
         raise InvalidContentError(
             f"message {i} has unknown role {role!r}; use user, assistant, system or tool"
         )
-    return role, content
+    return canonical, content
 
 
-class Memory:
-    """Long-term memory for agents: one provider, one embedder, one plugin manager.
+def _uses_builtin_methods(obj: Memory) -> bool:
+    """True when ``obj`` is a Memory (or built-in provider) whose seven methods are Memory's own,
+    so wrapping it may reuse its store directly."""
+    return all(getattr(type(obj), n) is getattr(Memory, n) for n in _SEVEN)
 
-    ``Memory()`` stores into the embedded SQLite default (see :mod:`mnemoplug.providers.sqlite`
-    for the path) and embeds with all-MiniLM-L6-v2 when ``mnemoplug[embeddings]`` is installed.
+
+class Memory(MemoryProvider):
+    """Long-term memory for agents: a store (or your provider), an embedder, hooks.
+
+    ``Memory()`` stores into the embedded SQLite default and embeds with all-MiniLM-L6-v2 when
+    ``mnemoplug[embeddings]`` is installed. Every built-in provider (``SQLiteProvider``,
+    ``RedisProvider``, …) is a ``Memory`` over its store.
 
     Args:
-        provider: a :class:`MemoryProvider`, a URL (``"sqlite:///memory.db"``, ``"memory://"``, …)
-            or None for the SQLite default.
-        embedder: ``"default"``; None for lexical retrieval only; any object with
-            ``name``/``dimension``/``embed(texts)``; or a callable ``f(list[str]) -> vectors``.
-        plugins: hook implementations: plugin objects, modules, ``@hook`` functions.
+        provider: a URL (``"sqlite:///memory.db"``, ``"memory://"``, ``"redis://…"``), a
+            :class:`~mnemoplug.MemoryStore`, your own :class:`~mnemoplug.MemoryProvider` (its
+            seven methods then do the storing and searching; this Memory adds validation, hooks
+            and strategies on top), or None for the SQLite default.
+        embedder: ``"default"``; None for lexical retrieval only; a registered embedder name or
+            a sentence-transformers model name; any object with ``name``/``dimension``/
+            ``embed(texts)``; or a callable ``f(list[str]) -> vectors``.
+        plugins: hook implementations for this Memory: plugin objects, modules, ``@hook``
+            functions.
+        global_hooks: also run the process-wide ``@hook`` functions (default True).
         retrieval: a :class:`RetrievalConfig` (fusion weights, recency).
         max_content_chars: longest content accepted (32,768 by default).
         load_entry_points: load plugins of the ``mnemoplug`` entry-point group.
-        session: session memory (a :class:`~mnemoplug.core.session.SessionMemory` or a URL such
-            as ``"sqlite:///sessions.db"``, ``"redis://…"``); its messages go through this
-            Memory's ``on_session_message`` hooks.
-        checkpoints: a checkpoint store for durable runs (a
-            :class:`~mnemoplug.core.checkpoints.CheckpointStore` or a URL); ``durable_store`` is
-            an alias.
+        session: session memory (a ``SessionMemory`` or a URL such as
+            ``"sqlite:///sessions.db"``); its messages go through this Memory's
+            ``on_session_message`` hooks.
+        checkpoints: a checkpoint store for durable runs (a ``CheckpointStore`` or a URL);
+            ``durable_store`` is an alias.
+        clock: a callable returning "now" in epoch seconds (default ``time.time``), for expiry
+            and timestamps; tests pass a fake one.
+        default_ttl: expiry (seconds or timedelta) for memories added without ``ttl`` or
+            ``expires_at``; None keeps them until deleted.
     """
+
+    name = "memory"
 
     def __init__(
         self,
-        provider: MemoryProvider | str | None = None,
+        provider: MemoryStore | MemoryProvider | str | None = None,
         *,
         embedder: Any = "default",
         plugins: Iterable[Any] = (),
+        global_hooks: bool = True,
         retrieval: RetrievalConfig | None = None,
         max_content_chars: int = DEFAULT_MAX_CONTENT_CHARS,
         load_entry_points: bool = True,
         session: Any = None,
         checkpoints: Any = None,
         durable_store: Any = None,
+        clock: Callable[[], float] | None = None,
+        default_ttl: TTL = None,
     ) -> None:
         plugins = list(plugins)
+        if clock is not None and not callable(clock):
+            raise ConfigurationError("clock must be a callable returning epoch seconds")
+        if isinstance(max_content_chars, bool) or not isinstance(max_content_chars, int):
+            raise ConfigurationError("max_content_chars must be a positive integer")
+        if max_content_chars <= 0:
+            raise ConfigurationError("max_content_chars must be positive")
         if durable_store is not None:
             if checkpoints is not None:
                 raise ConfigurationError("pass checkpoints= or durable_store=, not both")
             checkpoints = durable_store
+        self._clock: Callable[[], float] = clock or now_ts
+        self.default_ttl = default_ttl
+        if default_ttl is not None:
+            self._expiry(None, default_ttl, 0.0)  # validate now
+        self._load_entry_points = load_entry_points
+        self.store: MemoryStore | None = None
+        self._calls: ProviderCalls | None = None
         if provider is None:
-            from ..providers.sqlite import SQLiteProvider
-
-            provider = SQLiteProvider()
-        elif isinstance(provider, str):
-            provider = provider_from_url(provider, plugins)
-        if not isinstance(provider, MemoryProvider):
-            raise ConfigurationError(
-                f"provider must be a MemoryProvider or a URL, got {type(provider).__name__}"
+            self.store = _check_store(
+                store_by_name("memory", "sqlite", load_entry_points=load_entry_points), "sqlite"
             )
-        self.provider: MemoryProvider = provider
-        if isinstance(embedder, str):
-            if embedder == "default":
-                embedder = default_embedder()
+        elif isinstance(provider, str):
+            self.store = provider_from_url(provider, plugins, load_entry_points=load_entry_points)
+        elif isinstance(provider, MemoryStore):
+            self.store = provider
+        elif isinstance(provider, Memory) and provider.store is not None:
+            if not _uses_builtin_methods(provider):
+                self._calls = ProviderCalls(provider)
             else:
-                factory = provider_registry(plugins).embedders.get(embedder)
-                if factory is None:
-                    from .embedders import SentenceTransformerEmbedder
-
-                    embedder = SentenceTransformerEmbedder(embedder)
-                else:
-                    embedder = factory()
-        self.embedder = as_embedder(embedder)
-        self.hooks = HookManager(plugins, load_entry_points=load_entry_points)
+                self.store = provider.store
+        elif isinstance(provider, MemoryProvider):
+            self._calls = ProviderCalls(provider)
+        else:
+            raise ConfigurationError(
+                f"provider must be a URL, a MemoryStore or a MemoryProvider, got "
+                f"{type(provider).__name__}"
+            )
+        self.embedder: Embedder | None = (
+            None if self._calls is not None and embedder == "default" else self._embedder(embedder, plugins)
+        )
+        self.hooks = HookManager(
+            plugins, load_entry_points=load_entry_points, global_hooks=global_hooks
+        )
         self.retrieval = retrieval or RetrievalConfig()
-        if max_content_chars <= 0:
-            raise ConfigurationError("max_content_chars must be positive")
         self.max_content_chars = max_content_chars
         if isinstance(session, str):
             from .session import session_memory_from_url
@@ -184,42 +197,52 @@ class Memory:
         self._embedder_checked = False
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
 
+    def _embedder(self, embedder: Any, plugins: list[Any]) -> Embedder | None:
+        if isinstance(embedder, str):
+            if embedder == "default":
+                return as_embedder(default_embedder())
+            reg = provider_registry(plugins, load_entry_points=self._load_entry_points)
+            factory = reg.embedders.get(embedder)
+            if factory is None:
+                from .embedders import SentenceTransformerEmbedder
+
+                return SentenceTransformerEmbedder(embedder)
+            return as_embedder(factory())
+        return as_embedder(embedder)
+
     # -- construction ------------------------------------------------------------------------
     @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        embedder: Any = "default",
-        plugins: Iterable[Any] = (),
-        retrieval: RetrievalConfig | None = None,
-        max_content_chars: int = DEFAULT_MAX_CONTENT_CHARS,
-        load_entry_points: bool = True,
-        **provider_options: Any,
-    ) -> Memory:
+    def from_url(cls, url: str, **kwargs: Any) -> Memory:
         """``Memory.from_url("sqlite:///memory.db")``, ``"memory://"``, ``"redis://…"``, …;
-        extra keyword arguments go to the provider."""
-        plugins = list(plugins)
-        return cls(
-            provider_from_url(url, plugins, **provider_options),
-            embedder=embedder,
-            plugins=plugins,
-            retrieval=retrieval,
-            max_content_chars=max_content_chars,
-            load_entry_points=load_entry_points,
+        keyword arguments named like ``Memory``'s go to Memory, the rest to the store."""
+        mem_keys = set(_MEMORY_OPTIONS)
+        mem_opts = {k: kwargs.pop(k) for k in list(kwargs) if k in mem_keys}
+        plugins = list(mem_opts.pop("plugins", ()))
+        store = provider_from_url(
+            url, plugins, load_entry_points=mem_opts.get("load_entry_points", True), **kwargs
         )
+        return cls(store, plugins=plugins, **mem_opts)
+
+    @property
+    def provider(self) -> Any:
+        """The provider this Memory delegates to, or (deprecated spelling) its store."""
+        if self._calls is not None:
+            return self._calls.provider
+        warnings.warn(
+            "Memory.provider is the store here; use Memory.store", DeprecationWarning, stacklevel=2
+        )
+        return self.store
 
     def register(self, plugin: Any, name: str | None = None) -> Any:
         """Register a plugin object, module or ``@hook`` function on this Memory."""
         return self.hooks.register(plugin, name=name)
 
-    def hook(self, name: str, **opts: Any) -> Any:
-        """Decorator registering a function for hook ``name`` on this Memory:
+    def hook(self, name: str, **opts: Any) -> Callable[[Any], Any]:
+        """Decorator registering a function for hook ``name`` on this Memory only:
         ``@memory.hook("on_memory_add")``."""
-        from .plugins import hook as _hook
 
         def deco(fn: Any) -> Any:
-            self.register(_hook(name, **opts)(fn))
+            self.register(mark_hook(name, **opts)(fn))
             return fn
 
         return deco
@@ -231,63 +254,145 @@ class Memory:
             self._open_lock = asyncio.Lock()
         async with self._open_lock:
             if not self._opened:
-                await self.provider.open()
+                if self.store is not None:
+                    await self.store.open()
+                elif self._calls is not None:
+                    await self._calls.provider.open()
                 self._opened = True
 
     async def close(self) -> None:
-        """Close the provider (and session/checkpoint stores when they have ``close``)."""
+        """Close the store or provider (and session/checkpoint stores that have ``close``)."""
         for store in (self.session, self.checkpoints):
             close = getattr(store, "close", None)
             if close is not None:
                 res = close()
                 if asyncio.iscoroutine(res):
                     await res
-        await self.provider.close()
+        if self.store is not None:
+            await self.store.close()
+        elif self._calls is not None:
+            await self._calls.provider.close()
         self._opened = False
 
     async def __aenter__(self) -> Memory:
         await self.open()
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
     def __repr__(self) -> str:
-        return f"Memory(provider={self.provider.name}:{self.provider.url!r}, embedder={self.embedder!r})"
+        if self._calls is not None:
+            return f"{type(self).__name__}(provider={type(self._calls.provider).__name__})"
+        assert self.store is not None
+        return (
+            f"{type(self).__name__}(store={self.store.name}:{self.store.url!r}, "
+            f"embedder={self.embedder!r})"
+        )
+
+    @property
+    def backend_name(self) -> str:
+        """The store's or provider's short name (for errors and metrics)."""
+        if self._calls is not None:
+            return self._calls.name
+        assert self.store is not None
+        return self.store.name
 
     # -- helpers -----------------------------------------------------------------------------
+    def _store(self) -> MemoryStore:
+        assert self.store is not None
+        return self.store
+
     async def _embed(self, texts: Sequence[str]) -> np.ndarray | None:
-        if self.embedder is None or not texts:
+        if self.embedder is None or not texts or self.store is None:
             return None
-        vecs = await aembed(self.embedder, texts)
+        vecs: np.ndarray = await aembed(self.embedder, texts)
         if not self._embedder_checked:
-            await self.provider.check_embedder(str(self.embedder.name), int(vecs.shape[1]))
+            await self.store.check_embedder(str(self.embedder.name), int(vecs.shape[1]))
             self._embedder_checked = True
         return vecs
 
     async def _embed_query(self, query: str) -> np.ndarray | None:
-        if self.embedder is None:
-            return None
         v = self._qcache.get(query)
         if v is not None:
             self._qcache.move_to_end(query)
             return v
         vecs = await self._embed([query])
-        assert vecs is not None
+        if vecs is None:
+            return None
         v = vecs[0]
         self._qcache[query] = v
         if len(self._qcache) > 1024:
             self._qcache.popitem(last=False)
         return v
 
-    def _limit(self, limit: Any, name: str = "limit") -> int:
+    @staticmethod
+    def _limit(limit: Any, name: str = "limit") -> int:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1 or limit > MAX_LIMIT:
             raise MemoryValidationError(
                 f"{name} must be an integer from 1 to {MAX_LIMIT}, got {limit!r}"
             )
         return limit
 
+    @staticmethod
+    def _memory_id(memory_id: Any) -> str:
+        if not isinstance(memory_id, str) or not memory_id:
+            raise MemoryValidationError(f"memory_id must be a non-empty string, got {memory_id!r}")
+        return memory_id
+
+    def _expiry(self, expires_at: Expiry, ttl: TTL, now: float) -> float | None:
+        try:
+            return expiry_ts(expires_at, ttl, now)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise MemoryValidationError(f"bad expiry: {exc}") from exc
+
+    def _items(self, content: Any) -> list[tuple[str | None, str]]:
+        """(role, text) per memory to write; system messages are skipped."""
+        if isinstance(content, str):
+            return [(None, check_content(content, self.max_content_chars))]
+        if not isinstance(content, Sequence) or isinstance(content, bytes | bytearray):
+            raise InvalidContentError(
+                f"content must be a string or a list of chat messages, got {type(content).__name__}"
+            )
+        if not content:
+            raise InvalidContentError("content is an empty list; pass text or chat messages")
+        items: list[tuple[str | None, str]] = []
+        for i, item in enumerate(content):
+            if isinstance(item, str):
+                items.append((None, check_content(item, self.max_content_chars, what=f"content[{i}]")))
+                continue
+            role, text = _message_item(item, i)
+            text = check_content(text, self.max_content_chars, what=f"message {i} content")
+            if role != "system":
+                items.append((role, text))
+        return items
+
     # -- the provider contract ---------------------------------------------------------------
+    @overload
+    async def add(
+        self,
+        user_id: str,
+        content: str,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        tenant_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        expires_at: Expiry = None,
+        ttl: TTL = None,
+    ) -> str: ...
+
+    @overload
+    async def add(
+        self,
+        user_id: str,
+        content: list[Any] | tuple[Any, ...],
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        tenant_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        expires_at: Expiry = None,
+        ttl: TTL = None,
+    ) -> list[str]: ...
+
     async def add(
         self,
         user_id: str,
@@ -297,65 +402,65 @@ class Memory:
         tenant_id: str | None = None,
         agent_id: str | None = None,
         session_id: str | None = None,
-        expires_at: datetime | float | str | None = None,
-        ttl: timedelta | float | None = None,
-    ) -> Any:
+        expires_at: Expiry = None,
+        ttl: TTL = None,
+    ) -> str | list[str]:
         """Store ``content`` for the user; return its id.
 
         ``content`` may be a list: chat messages (dicts or objects with ``role`` and
         ``content``) give one memory per non-system message with its role kept; plain strings
         give one memory each. A list returns the list of ids (in order). Embedding happens in
         one batch. ``expires_at`` (datetime/epoch/ISO) or ``ttl`` (seconds or timedelta) make
-        the memory expire.
+        the memory expire. ``on_memory_add`` hooks may rewrite or reject each memory first.
         """
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
         meta = check_metadata(metadata)
-        now = now_ts()
-        try:
-            exp = expiry_ts(expires_at, ttl, now)
-        except (TypeError, ValueError) as exc:
-            raise MemoryValidationError(f"bad expiry: {exc}") from exc
+        now = self._clock()
+        if expires_at is None and ttl is None:
+            ttl = self.default_ttl
+        exp = self._expiry(expires_at, ttl, now)
         single = isinstance(content, str)
-        items: list[tuple[str | None, str]] = []
-        if single:
-            items.append((None, check_content(content, self.max_content_chars)))
-        elif isinstance(content, Sequence) and not isinstance(content, bytes | bytearray):
-            if not content:
-                raise InvalidContentError("content is an empty list; pass text or chat messages")
-            for i, item in enumerate(content):
-                if isinstance(item, str):
-                    items.append(
-                        (None, check_content(item, self.max_content_chars, what=f"content[{i}]"))
-                    )
-                    continue
-                msg_role, msg_text = _message_parts(item, i)
-                msg_text = check_content(
-                    msg_text, self.max_content_chars, what=f"message {i} content"
-                )
-                if msg_role != "system":
-                    items.append((msg_role, msg_text))
-        else:
-            raise InvalidContentError(
-                f"content must be a string or a list of chat messages, got {type(content).__name__}"
-            )
+        items = self._items(content)
         if not items:
             return []
         await self.open()
+        records, contexts = await self._run_add_hooks(scope, items, meta, now, exp)
+        if self._calls is not None:
+            ids = await self._delegate_add(scope, records, single, exp)
+        else:
+            vecs = await self._embed([r.content for r in records])
+            if vecs is not None:
+                for r, v in zip(records, vecs, strict=True):
+                    r.embedding = v
+            await self._store().insert(records)
+            ids = [r.id for r in records]
+        if self.hooks.has("on_memory_added"):
+            for i, (r, mid) in enumerate(zip(records, ids, strict=False)):
+                ctx = contexts[i] if contexts else MemoryAddContext(operation="add", scope=scope)
+                ctx.memory_content, ctx.metadata, ctx.role, ctx.memory_id = (
+                    r.content, r.metadata, r.role, mid,
+                )
+                await self.hooks.call("on_memory_added", ctx)
+        return ids[0] if single else ids
+
+    async def _run_add_hooks(
+        self,
+        scope: Scope,
+        items: list[tuple[str | None, str]],
+        meta: dict[str, Any],
+        now: float,
+        exp: float | None,
+    ) -> tuple[list[StoredMemory], list[MemoryAddContext]]:
         records: list[StoredMemory] = []
         contexts: list[MemoryAddContext] = []
         run_hooks = self.hooks.has("on_memory_add")
-        for role, item_text in items:
-            text = item_text
+        for role, text in items:
             mid = new_memory_id()
             m_meta = dict(meta)
             if run_hooks:
                 ctx = MemoryAddContext(
-                    operation="add",
-                    scope=scope,
-                    memory_content=text,
-                    metadata=m_meta,
-                    role=role,
-                    memory_id=mid,
+                    operation="add", scope=scope, memory_content=text, metadata=m_meta,
+                    role=role, memory_id=mid,
                 )
                 await self.hooks.call("on_memory_add", ctx, rejecting=True)
                 text = check_content(
@@ -365,42 +470,36 @@ class Memory:
                 contexts.append(ctx)
             records.append(
                 StoredMemory(
-                    id=mid,
-                    user_id=scope.user_id,
-                    tenant_id=scope.tenant,
-                    agent_id=scope.agent_id,
-                    session_id=scope.session_id,
-                    role=role,
-                    content=text,
-                    metadata=m_meta,
-                    created_at=now,
-                    updated_at=now,
+                    id=mid, user_id=scope.user_id, tenant_id=scope.tenant,
+                    agent_id=scope.agent_id, session_id=scope.session_id, role=role,
+                    content=text, metadata=m_meta, created_at=now, updated_at=now,
                     expires_at=exp,
                 )
             )
-        vecs = await self._embed([r.content for r in records])
-        if vecs is not None:
-            for r, v in zip(records, vecs, strict=True):
-                r.embedding = v
-        await self.provider.insert(records)
-        if self.hooks.has("on_memory_added"):
-            if not contexts:
-                contexts = [
-                    MemoryAddContext(
-                        operation="add",
-                        scope=scope,
-                        memory_content=r.content,
-                        metadata=r.metadata,
-                        role=r.role,
-                        memory_id=r.id,
-                    )
-                    for r in records
-                ]
-            for ctx, r in zip(contexts, records, strict=True):
-                ctx.memory_content, ctx.metadata = r.content, r.metadata
-                await self.hooks.call("on_memory_added", ctx)
-        ids = [r.id for r in records]
-        return ids[0] if single else ids
+        return records, contexts
+
+    async def _delegate_add(
+        self, scope: Scope, records: list[StoredMemory], single: bool, exp: float | None
+    ) -> list[str]:
+        calls = self._calls
+        assert calls is not None
+        kw = calls.scope_kwargs("add", scope)
+        if exp is not None:
+            if not calls.accepts("add", "expires_at"):
+                raise ConfigurationError(
+                    f"{type(calls.provider).__name__}.add() takes no expires_at; expiry (ttl, "
+                    f"expires_at) needs a provider that supports it"
+                )
+            kw["expires_at"] = exp
+        if single:
+            r = records[0]
+            res = await calls.provider.add(scope.user_id, r.content, r.metadata or None, **kw)
+            return [str(res)]
+        messages = [{"role": r.role or "user", "content": r.content} for r in records]
+        res = await calls.provider.add(scope.user_id, messages, records[0].metadata or None, **kw)
+        if isinstance(res, str):
+            return [res]
+        return [str(x) for x in (res or [])]
 
     async def search(
         self,
@@ -422,30 +521,36 @@ class Memory:
         limit = self._limit(limit)
         filt = compile_filters(filters)
         await self.open()
-        vec = await self._embed_query(query)
-        req = SearchRequest(
-            query=query,
-            vector=vec,
-            limit=limit,
-            filters=filt,
-            now=now_ts(),
-            min_relevance=min_relevance,
-            config=retrieval or self.retrieval,
-        )
-        hits = await self.provider.search(scope, req)
-        results = [h.memory.to_record(score=h.score, similarity=h.similarity) for h in hits]
+        if self._calls is not None:
+            results = await self._delegate_search(scope, query, limit, filt, min_relevance)
+        else:
+            req = SearchRequest(
+                query=query, vector=await self._embed_query(query), limit=limit,
+                filters=filt, now=self._clock(), min_relevance=min_relevance,
+                config=retrieval or self.retrieval,
+            )
+            hits = await self._store().search(scope, req)
+            results = [h.memory.to_record(score=h.score, similarity=h.similarity) for h in hits]
         if self.hooks.has("on_memory_search"):
             ctx = MemorySearchContext(
-                operation="search",
-                scope=scope,
-                memory_query=query,
-                memory_results=results,
-                limit=limit,
-                filters=filt.spec,
+                operation="search", scope=scope, memory_query=query, memory_results=results,
+                limit=limit, filters=filt.spec,
             )
             await self.hooks.call("on_memory_search", ctx)
             results = ctx.memory_results
         return results
+
+    async def _delegate_search(
+        self, scope: Scope, query: str, limit: int, filt: Filter, min_relevance: float | None
+    ) -> list[MemoryRecord]:
+        calls = self._calls
+        assert calls is not None
+        kw = calls.scope_kwargs("search", scope)
+        res = await calls.provider.search(scope.user_id, query, limit, filt.spec or None, **kw)
+        recs = _matching(calls.records("search", scope, res), filt)
+        if min_relevance is not None:
+            recs = [r for r in recs if _relevance(r) is None or _relevance(r) >= min_relevance]  # type: ignore[operator]
+        return recs[:limit]
 
     async def get(
         self,
@@ -458,11 +563,9 @@ class Memory:
     ) -> MemoryRecord | None:
         """The memory, or None when it is absent, expired or another user's."""
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
-        if not isinstance(memory_id, str) or not memory_id:
-            raise MemoryValidationError(f"memory_id must be a non-empty string, got {memory_id!r}")
+        memory_id = self._memory_id(memory_id)
         await self.open()
-        m = await self.provider.get(scope, memory_id, now_ts())
-        results = [] if m is None else [m.to_record()]
+        results = await self._get(scope, memory_id)
         if self.hooks.has("on_memory_get"):
             ctx = MemoryReadContext(
                 operation="get", scope=scope, memory_results=results, memory_id=memory_id
@@ -470,6 +573,14 @@ class Memory:
             await self.hooks.call("on_memory_get", ctx)
             results = ctx.memory_results
         return results[0] if results else None
+
+    async def _get(self, scope: Scope, memory_id: str) -> list[MemoryRecord]:
+        if self._calls is not None:
+            kw = self._calls.scope_kwargs("get", scope)
+            res = await self._calls.provider.get(scope.user_id, memory_id, **kw)
+            return self._calls.records("get", scope, [] if res is None else [res])
+        m = await self._store().get(scope, memory_id, self._clock())
+        return [] if m is None else [m.to_record()]
 
     async def get_all(
         self,
@@ -489,10 +600,17 @@ class Memory:
             raise MemoryValidationError(f"offset must be a non-negative integer, got {offset!r}")
         filt = compile_filters(filters)
         await self.open()
-        rows = await self.provider.list(
-            scope, limit=limit, offset=offset, filters=filt, now=now_ts()
-        )
-        results = [m.to_record() for m in rows]
+        if self._calls is not None:
+            kw = self._calls.scope_kwargs("get_all", scope)
+            want = min(MAX_LIMIT, limit + offset) if not filt else MAX_LIMIT
+            res = await self._calls.provider.get_all(scope.user_id, want, **kw)
+            recs = _matching(self._calls.records("get_all", scope, res), filt)
+            results = recs[offset : offset + limit]
+        else:
+            rows = await self._store().list(
+                scope, limit=limit, offset=offset, filters=filt, now=self._clock()
+            )
+            results = [m.to_record() for m in rows]
         if self.hooks.has("on_memory_get"):
             ctx = MemoryReadContext(operation="get_all", scope=scope, memory_results=results)
             await self.hooks.call("on_memory_get", ctx)
@@ -509,37 +627,29 @@ class Memory:
         tenant_id: str | None = None,
         agent_id: str | None = None,
         session_id: str | None = None,
-        expires_at: datetime | float | str | None = None,
-        ttl: timedelta | float | None = None,
+        expires_at: Expiry = None,
+        ttl: TTL = None,
     ) -> MemoryRecord:
         """Change content (re-embedded) and/or metadata (replaced) of one memory; return it.
 
         Raises MemoryNotFoundError when the scope holds no such (unexpired) memory."""
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
+        memory_id = self._memory_id(memory_id)
         if content is None and metadata is None and expires_at is None and ttl is None:
             raise MemoryValidationError("update() needs content, metadata, expires_at or ttl")
         if content is not None:
             content = check_content(content, self.max_content_chars)
         meta = None if metadata is None else check_metadata(metadata)
-        now = now_ts()
-        try:
-            exp: Any = (
-                ... if expires_at is None and ttl is None else expiry_ts(expires_at, ttl, now)
-            )
-        except (TypeError, ValueError) as exc:
-            raise MemoryValidationError(f"bad expiry: {exc}") from exc
+        now = self._clock()
+        exp: Any = ... if expires_at is None and ttl is None else self._expiry(expires_at, ttl, now)
         await self.open()
-        if self.hooks.has("on_memory_update"):
-            prev = await self.provider.get(scope, memory_id, now)
-            if prev is None:
+        if self.hooks.has("on_memory_update") or self._calls is not None:
+            prev = await self._get(scope, memory_id)
+            if not prev:
                 raise MemoryNotFoundError(f"no memory {memory_id!r} for user {scope.user_id!r}")
             ctx = MemoryUpdateContext(
-                operation="update",
-                scope=scope,
-                memory_id=memory_id,
-                memory_content=content,
-                metadata=meta,
-                previous=prev.to_record(),
+                operation="update", scope=scope, memory_id=memory_id, memory_content=content,
+                metadata=meta, previous=prev[0],
             )
             await self.hooks.call("on_memory_update", ctx, rejecting=True)
             if ctx.memory_content is not None:
@@ -547,22 +657,37 @@ class Memory:
                     ctx.memory_content, self.max_content_chars, what="content after hooks"
                 )
             meta = None if ctx.metadata is None else check_metadata(ctx.metadata)
+        if self._calls is not None:
+            return await self._delegate_update(scope, memory_id, content, meta, exp)
         vec = None
         if content is not None:
             vecs = await self._embed([content])
             vec = None if vecs is None else vecs[0]
-        new = await self.provider.update(
-            scope,
-            memory_id,
-            content=content,
-            metadata=meta,
-            embedding=vec,
-            updated_at=now,
-            expires_at=exp,
+        new = await self._store().update(
+            scope, memory_id, content=content, metadata=meta, embedding=vec,
+            updated_at=now, expires_at=exp,
         )
         if new is None:
             raise MemoryNotFoundError(f"no memory {memory_id!r} for user {scope.user_id!r}")
         return new.to_record()
+
+    async def _delegate_update(
+        self, scope: Scope, memory_id: str, content: str | None, meta: Any, exp: Any
+    ) -> MemoryRecord:
+        calls = self._calls
+        assert calls is not None
+        kw = calls.scope_kwargs("update", scope)
+        if exp is not ...:
+            if not calls.accepts("update", "expires_at"):
+                raise ConfigurationError(
+                    f"{type(calls.provider).__name__}.update() takes no expires_at"
+                )
+            kw["expires_at"] = exp
+        await calls.provider.update(scope.user_id, memory_id, content, meta, **kw)
+        after = await self._get(scope, memory_id)
+        if not after:
+            raise MemoryNotFoundError(f"no memory {memory_id!r} for user {scope.user_id!r}")
+        return after[0]
 
     async def delete(
         self,
@@ -575,10 +700,16 @@ class Memory:
     ) -> bool:
         """Delete one memory; False when the scope held no such memory."""
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
-        if not isinstance(memory_id, str) or not memory_id:
-            raise MemoryValidationError(f"memory_id must be a non-empty string, got {memory_id!r}")
+        memory_id = self._memory_id(memory_id)
         await self.open()
-        ok = await self.provider.delete(scope, memory_id)
+        if self._calls is not None:
+            if not await self._get(scope, memory_id):
+                return False
+            kw = self._calls.scope_kwargs("delete", scope)
+            res = await self._calls.provider.delete(scope.user_id, memory_id, **kw)
+            ok = res if isinstance(res, bool) else True
+        else:
+            ok = await self._store().delete(scope, memory_id)
         if ok and self.hooks.has("on_memory_delete"):
             ctx = MemoryDeleteContext(
                 operation="delete", scope=scope, memory_ids=[memory_id], deleted_count=1
@@ -597,12 +728,24 @@ class Memory:
         """Delete every memory in the scope; return how many. Never touches another user."""
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
         await self.open()
-        n = await self.provider.delete_all(scope)
+        if self._calls is not None:
+            if (scope.agent_id or scope.session_id) and not all(
+                self._calls.accepts("delete_all", k) for k in ("agent_id", "session_id")
+            ):
+                raise ConfigurationError(
+                    f"{type(self._calls.provider).__name__}.delete_all() cannot narrow by "
+                    f"agent_id/session_id; call it with user_id (and tenant_id) only"
+                )
+            kw = self._calls.scope_kwargs("delete_all", scope)
+            n = int(await self._calls.provider.delete_all(scope.user_id, **kw) or 0)
+        else:
+            n = await self._store().delete_all(scope)
         if self.hooks.has("on_memory_delete"):
             ctx = MemoryDeleteContext(operation="delete_all", scope=scope, deleted_count=n)
             await self.hooks.call("on_memory_delete", ctx)
         return n
 
+    # -- beyond the seven --------------------------------------------------------------------
     async def count(
         self,
         user_id: str,
@@ -614,7 +757,11 @@ class Memory:
         """How many unexpired memories the scope holds."""
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
         await self.open()
-        return await self.provider.count(scope, now_ts())
+        if self._calls is not None:
+            kw = self._calls.scope_kwargs("get_all", scope)
+            res = await self._calls.provider.get_all(scope.user_id, MAX_LIMIT, **kw)
+            return len(self._calls.records("get_all", scope, res))
+        return await self._store().count(scope, self._clock())
 
     async def forget(self, user_id: str, *, tenant_id: str | None = None) -> dict[str, int]:
         """Forget the user everywhere (GDPR erasure): long-term memories, sessions, checkpoints,
@@ -626,27 +773,71 @@ class Memory:
         await self.open()
         return await forget(self, user_id, tenant_id=tenant_id)
 
+    async def list_users(self) -> list[tuple[str, str]]:
+        """Every ``(tenant_id, user_id)`` holding memories ('' is the default tenant)."""
+        await self.open()
+        if self._calls is not None:
+            from .delegate import ProviderStoreView
+
+            return await ProviderStoreView(self._calls.provider).list_users()
+        return await self._store().list_users()
+
     async def purge_expired(self) -> int:
         """Delete expired memories of every user; return how many. (Expired memories are never
         returned even before they are purged.)"""
         await self.open()
-        return await self.provider.purge_expired(now_ts())
+        if self._calls is not None:
+            purge = getattr(self._calls.provider, "purge_expired", None)
+            return int(await purge()) if purge is not None else 0
+        return await self._store().purge_expired(self._clock())
+
+
+def _relevance(r: MemoryRecord) -> float | None:
+    return r.similarity if r.similarity is not None else r.score
+
+
+def _matching(records: list[MemoryRecord], filt: Filter) -> list[MemoryRecord]:
+    """Apply mnemoplug's filters to a provider's records (its own filtering may be partial)."""
+    if not filt:
+        return records
+    from .records import stored_from_record
+
+    return [r for r in records if filt.matches(stored_from_record(r))]
+
+
+_MEMORY_OPTIONS = (
+    "embedder",
+    "plugins",
+    "global_hooks",
+    "retrieval",
+    "max_content_chars",
+    "load_entry_points",
+    "session",
+    "checkpoints",
+    "durable_store",
+    "clock",
+    "default_ttl",
+)
+
+
+def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(Memory options, store options)`` from one keyword dict (the built-in providers take
+    both)."""
+    mem = {k: v for k, v in options.items() if k in _MEMORY_OPTIONS}
+    return mem, {k: v for k, v in options.items() if k not in _MEMORY_OPTIONS}
 
 
 def create_memory(name: str, *, url: str | None = None, **options: Any) -> Memory:
-    """``create_memory("redis", url="redis://localhost:6379/0")``: a Memory over the provider
-    registered as ``name``. Options named like ``Memory``'s (embedder, plugins, retrieval,
-    max_content_chars, load_entry_points) go to Memory; the rest to the provider."""
-    memory_keys = {"embedder", "plugins", "retrieval", "max_content_chars", "load_entry_points"}
-    mem_opts = {k: options.pop(k) for k in list(options) if k in memory_keys}
-    reg = provider_registry(mem_opts.get("plugins", ()))
-    spec = reg.providers.get(name)
-    if spec is None:
-        raise ConfigurationError(
-            f"unknown provider {name!r}; registered: {', '.join(sorted(reg.providers))}"
-        )
-    provider = _instantiate(spec, url, options)
-    return Memory(provider, **mem_opts)
+    """``create_memory("redis", url="redis://localhost:6379/0")``: a Memory over the store
+    registered as ``name``. Options named like ``Memory``'s (embedder, plugins, retrieval, …)
+    go to Memory; the rest to the store."""
+    mem_opts = {k: options.pop(k) for k in list(options) if k in _MEMORY_OPTIONS}
+    plugins = list(mem_opts.pop("plugins", ()))
+    store = store_by_name(
+        "memory", name, url, plugins=plugins,
+        load_entry_points=mem_opts.get("load_entry_points", True), **options,
+    )
+    return Memory(_check_store(store, name), plugins=plugins, **mem_opts)
 
 
 def scope_of(user_id: str, **scope: Any) -> Scope:

@@ -1,11 +1,13 @@
 """Copy every memory from one store to another: ``migrate_memory(source, target)``.
 
-Source and target may each be a :class:`~mnemoplug.Memory`, a
-:class:`~mnemoplug.core.contracts.MemoryProvider` or a URL (``"sqlite:///old.db"``,
+Source and target may each be a :class:`~mnemoplug.Memory` (or a built-in provider), a
+:class:`~mnemoplug.MemoryStore`, your own :class:`~mnemoplug.MemoryProvider` or a URL (``"sqlite:///old.db"``,
 ``"qdrant://localhost:6333"``, ``"redis://..."``). Every user of every tenant is read with
 ``provider.export()`` and written with ``provider.upsert()``, so ids, content, metadata,
 roles, scopes (tenant, agent, session), ``created_at``/``updated_at``, expiry (expired memories
-too) and embeddings are kept. Running it again is harmless (upsert).
+too) and embeddings are kept. Running it again is harmless (upsert). A target that is your own
+seven-method provider gets each memory through its ``add`` (it assigns the ids; running again
+adds them again).
 
 Embeddings: vectors are copied as they are, unless the target is a ``Memory`` whose embedder
 differs from the vectors', in which case the contents are re-embedded in batches with the
@@ -32,9 +34,12 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any, TextIO
 
-from .contracts import MemoryProvider
+from .delegate import ProviderStoreView
+from .provider import MemoryProvider
+from .stores import MemoryStore
 from .embedders import aembed
 from .errors import ConfigurationError, MissingDependencyError
 from .records import StoredMemory
@@ -63,19 +68,22 @@ class MigrationResult:
         return self.total_memories - self.failed
 
 
-def _resolve(obj: Any, what: str) -> tuple[MemoryProvider, Any, bool]:
-    """(provider, Memory or None, created here)."""
+def _resolve(obj: Any, what: str, user_ids: Any) -> tuple[Any, Any, bool]:
+    """(store or store view, Memory or None, created here)."""
+    from .delegate import ProviderStoreView
     from .memory import Memory, provider_from_url
 
-    if isinstance(obj, Memory):
-        return obj.provider, obj, False
-    if isinstance(obj, MemoryProvider):
+    if isinstance(obj, Memory) and obj.store is not None:
+        return obj.store, obj, False
+    if isinstance(obj, MemoryStore):
         return obj, None, False
+    if isinstance(obj, MemoryProvider):
+        return ProviderStoreView(obj, user_ids), None, False
     if isinstance(obj, str):
         return provider_from_url(obj), None, True
     raise ConfigurationError(
-        f"migrate_memory {what} must be a Memory, a MemoryProvider or a URL such as "
-        f"'sqlite:///memory.db', got {type(obj).__name__}"
+        f"migrate_memory {what} must be a Memory, a MemoryProvider, a MemoryStore or a URL "
+        f"such as 'sqlite:///memory.db', got {type(obj).__name__}"
     )
 
 
@@ -131,19 +139,23 @@ async def migrate_memory(
     *,
     progress: bool | str | None = None,
     reembed: bool | None = None,
+    user_ids: Sequence[str | tuple[str, str]] | None = None,
 ) -> MigrationResult:
     """Copy every memory of every user from ``source`` to ``target`` (see the module docs).
 
     Returns a :class:`MigrationResult`; per-batch errors are collected, not raised.
     Configuration errors (a bad URL, a missing optional dependency, ``reembed=True`` without a
     target embedder) and an unreachable store raise before anything is written.
+
+    ``user_ids`` limits the migration to those users (``"u1"`` or ``("tenant", "u1")``); a
+    source that is your own seven-method provider needs it unless it has ``list_users()``.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigurationError(f"batch_size must be a positive integer, got {batch_size!r}")
     start = time.perf_counter()
-    src, src_mem, src_owned = _resolve(source, "source")
+    src, src_mem, src_owned = _resolve(source, "source", user_ids)
     try:
-        dst, dst_mem, dst_owned = _resolve(target, "target")
+        dst, dst_mem, dst_owned = _resolve(target, "target", None)
     except BaseException:
         if src_owned:
             await src.close()
@@ -168,6 +180,11 @@ async def migrate_memory(
         else:
             await dst.open()
         users = await src.list_users()
+        if user_ids is not None:
+            wanted = {(u if isinstance(u, tuple) else ("", u)) for u in user_ids}
+            users = [u for u in users if u in wanted] if not isinstance(
+                src, ProviderStoreView
+            ) else users
         same_embedder = (
             src_mem is not None
             and target_embedder is not None

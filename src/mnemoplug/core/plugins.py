@@ -1,9 +1,20 @@
-"""Plugin management: a pluggy PluginManager per Memory, the ``@hook`` decorator, entry-point
-loading (group ``mnemoplug``) and the provider/embedder registries.
+"""Plugin management: the ``@hook`` decorator (process-wide), a pluggy PluginManager per
+Memory, and entry-point loading (group ``mnemoplug``).
 
-Entry points load the first time a Memory is built (never at import). Set
-``MNEMOPLUG_LOAD_PLUGINS`` to a comma-separated allow-list of entry-point names to load only
-those (an empty value loads none), like llm's ``LLM_LOAD_PLUGINS``.
+Three ways to plug in, all running the same hooks:
+
+* ``@hook("on_memory_add")`` on a plain sync or async function registers it **process-wide**:
+  every :class:`~mnemoplug.Memory` and built-in provider in the process runs it, whether built
+  before or after the decorator ran (``Memory(global_hooks=False)`` opts out).
+  :func:`unregister_hook` removes one, :func:`reset_global_hooks` all (tests).
+* plugin objects (or modules) with ``@hookimpl`` methods: ``Memory(plugins=[obj])`` or
+  ``memory.register(obj)``, for one Memory.
+* the ``mnemoplug`` entry-point group, loaded the first time a Memory is built (never at
+  import). ``MNEMOPLUG_LOAD_PLUGINS`` is a comma-separated allow-list of entry-point names
+  (empty loads none), like llm's ``LLM_LOAD_PLUGINS``; ``load_entry_points=False`` skips them.
+
+``MNEMOPLUG_TRACE_HOOKS=1`` prints every hook call to stderr with its plugin and duration (as
+datasette's ``DATASETTE_TRACE_PLUGINS`` does).
 """
 
 from __future__ import annotations
@@ -12,9 +23,10 @@ import importlib
 import inspect
 import logging
 import os
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from typing import Any
 
@@ -24,37 +36,63 @@ from . import hookspecs
 from .errors import ConfigurationError, MemoryRejectedError, MnemoplugError
 from .hookspecs import HOOK_NAMES, hookimpl
 
-__all__ = ["HookManager", "ProviderSpec", "hook", "provider_registry"]
+__all__ = [
+    "DEFAULT_PLUGINS",
+    "HookManager",
+    "hook",
+    "mark_hook",
+    "reset_global_hooks",
+    "unregister_hook",
+]
 
 log = logging.getLogger("mnemoplug")
 ENTRY_POINT_GROUP = "mnemoplug"
+TRACE_ENV = "MNEMOPLUG_TRACE_HOOKS"
 
 #: built-in plugins, registered exactly like third-party ones (datasette's DEFAULT_PLUGINS)
 DEFAULT_PLUGINS = ("mnemoplug.providers",)
 
 
-def hook(name: str, *, tryfirst: bool = False, trylast: bool = False) -> Callable[[Any], Any]:
-    """Mark a plain (sync or async) function as an implementation of hook ``name``.
-
-    >>> @hook("on_memory_add")
-    ... async def tag(ctx):
-    ...     ctx.metadata["source"] = "chat"
-
-    Pass it as ``Memory(plugins=[tag])`` or ``memory.register(tag)``.
-    """
+# -- marking functions ----------------------------------------------------------------------
+def mark_hook(
+    name: str, *, tryfirst: bool = False, trylast: bool = False
+) -> Callable[[Any], Any]:
+    """Mark a function as an implementation of hook ``name`` without registering it anywhere
+    (``memory.hook(...)`` uses this to register on one Memory only)."""
     if name not in HOOK_NAMES:
         raise ConfigurationError(f"unknown hook {name!r}; the hooks are: {', '.join(HOOK_NAMES)}")
 
     def mark(fn: Any) -> Any:
-        if not callable(fn):
-            raise ConfigurationError("@hook(...) decorates a function")
+        if not callable(fn) or isinstance(fn, type):
+            raise ConfigurationError(f'@hook("{name}") decorates a function')
         fn.__mnemoplug_hook__ = (name, tryfirst, trylast)
         return fn
 
     return mark
 
 
-def _function_plugin(fn: Any) -> Any:
+def hook(name: str, *, tryfirst: bool = False, trylast: bool = False) -> Callable[[Any], Any]:
+    """Register a plain (sync or async) function as a process-wide implementation of ``name``.
+
+    >>> @hook("on_memory_add")
+    ... async def tag(ctx):
+    ...     ctx.metadata["source"] = "chat"
+
+    From then on every Memory and provider in the process runs ``tag`` (unless built with
+    ``global_hooks=False``). ``unregister_hook(tag)`` undoes it.
+    """
+    marker = mark_hook(name, tryfirst=tryfirst, trylast=trylast)
+
+    def deco(fn: Any) -> Any:
+        marker(fn)
+        GLOBAL_HOOKS.add(fn)
+        return fn
+
+    return deco
+
+
+def function_plugin(fn: Any) -> Any:
+    """A pluggy plugin object wrapping a ``@hook``-marked function."""
     name, tryfirst, trylast = fn.__mnemoplug_hook__
     params = list(inspect.signature(fn).parameters)
     if params[:1] != ["ctx"]:
@@ -73,6 +111,62 @@ def _function_plugin(fn: Any) -> Any:
     return plugin_cls()
 
 
+class GlobalHooks:
+    """The process-wide ``@hook`` functions. HookManagers pick up changes on their next call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._plugins: dict[int, tuple[Any, Any]] = {}  # id(fn) -> (fn, plugin)
+        self.version = 0
+
+    def add(self, fn: Any) -> Any:
+        with self._lock:
+            entry = self._plugins.get(id(fn))
+            if entry is None:
+                entry = (fn, function_plugin(fn))
+                self._plugins[id(fn)] = entry
+                self.version += 1
+            return entry[1]
+
+    def remove(self, fn: Any) -> bool:
+        with self._lock:
+            found = self._plugins.pop(id(fn), None) is not None
+            if found:
+                self.version += 1
+            return found
+
+    def contains(self, fn: Any) -> bool:
+        return id(fn) in self._plugins
+
+    def reset(self) -> None:
+        with self._lock:
+            if self._plugins:
+                self._plugins.clear()
+                self.version += 1
+
+    def plugins(self) -> list[tuple[str, Any]]:
+        """``(name, plugin)`` in registration order."""
+        with self._lock:
+            return [
+                (f"global:{getattr(fn, '__qualname__', 'hook')}:{key:x}", plugin)
+                for key, (fn, plugin) in self._plugins.items()
+            ]
+
+
+GLOBAL_HOOKS = GlobalHooks()
+
+
+def unregister_hook(fn: Any) -> bool:
+    """Remove a process-wide ``@hook`` function; False when it was not registered."""
+    return GLOBAL_HOOKS.remove(fn)
+
+
+def reset_global_hooks() -> None:
+    """Remove every process-wide ``@hook`` function (for tests)."""
+    GLOBAL_HOOKS.reset()
+
+
+# -- entry points -----------------------------------------------------------------------------
 _ep_lock = threading.Lock()
 _ep_plugins: list[tuple[str, Any]] | None = None
 
@@ -96,14 +190,38 @@ def entry_point_plugins() -> list[tuple[str, Any]]:
         return _ep_plugins
 
 
+def reset_entry_points() -> None:
+    """Load the entry-point group again on next use."""
+    global _ep_plugins
+    with _ep_lock:
+        _ep_plugins = None
+
+
+# -- the manager ------------------------------------------------------------------------------
 class HookManager:
     """Wraps a pluggy PluginManager and dispatches hooks so that sync and async
-    implementations run in order, each seeing the previous one's changes."""
+    implementations run in order, each seeing the previous one's changes.
 
-    def __init__(self, plugins: Iterable[Any] = (), *, load_entry_points: bool = True) -> None:
+    Args:
+        plugins: plugin objects, modules or ``@hook`` functions for this manager.
+        load_entry_points: load the ``mnemoplug`` entry-point group.
+        global_hooks: also run the process-wide ``@hook`` functions.
+    """
+
+    def __init__(
+        self,
+        plugins: Iterable[Any] = (),
+        *,
+        load_entry_points: bool = True,
+        global_hooks: bool = True,
+    ) -> None:
         self.pm = pluggy.PluginManager("mnemoplug")
         self.pm.add_hookspecs(hookspecs)
+        self.global_hooks = global_hooks
         self._cache: dict[str, list[Any]] = {}
+        self._global_version = -1
+        self._global_names: set[str] = set()
+        self._sync_lock = threading.Lock()
         for modname in DEFAULT_PLUGINS:
             self.register(importlib.import_module(modname), name=modname)
         if load_entry_points:
@@ -115,14 +233,22 @@ class HookManager:
             self.register(p)
 
     def register(self, plugin: Any, name: str | None = None) -> Any:
-        """Register a plugin object, module, or ``@hook``-decorated function."""
+        """Register a plugin object, module, or ``@hook``-decorated function. A process-wide
+        ``@hook`` function already runs here (unless ``global_hooks=False``): registering it
+        again does not make it run twice."""
         if hasattr(plugin, "__mnemoplug_hook__") and not isinstance(plugin, type):
-            plugin = _function_plugin(plugin)
+            if self.global_hooks and GLOBAL_HOOKS.contains(plugin):
+                return GLOBAL_HOOKS.add(plugin)
+            plugin = function_plugin(plugin)
         elif callable(plugin) and inspect.isfunction(plugin):
             raise ConfigurationError(
                 f"{plugin.__qualname__} is a plain function; decorate it with "
                 f'@hook("on_memory_add") (or another hook name) to register it'
             )
+        self._add(plugin, name)
+        return plugin
+
+    def _add(self, plugin: Any, name: str | None) -> None:
         try:
             self.pm.register(plugin, name=name)
         except ValueError as exc:
@@ -138,13 +264,32 @@ class HookManager:
                         f"use a plain implementation with tryfirst/trylast"
                     )
         self._cache.clear()
-        return plugin
 
     def unregister(self, plugin: Any) -> None:
         self.pm.unregister(plugin)
         self._cache.clear()
 
+    def _sync_global(self) -> None:
+        """Bring the process-wide ``@hook`` functions into this manager when they changed."""
+        if not self.global_hooks or self._global_version == GLOBAL_HOOKS.version:
+            return
+        with self._sync_lock:
+            version = GLOBAL_HOOKS.version
+            current = dict(GLOBAL_HOOKS.plugins())
+            for name in self._global_names - current.keys():
+                plugin = self.pm.get_plugin(name)
+                if plugin is not None:
+                    self.pm.unregister(plugin)
+            for name, plugin in current.items():
+                if name not in self._global_names and self.pm.get_plugin(name) is None:
+                    self._add(plugin, name)
+            self._global_names = set(current)
+            self._global_version = version
+            self._cache.clear()
+
     def impls(self, name: str) -> list[Any]:
+        """The implementations of hook ``name``, in call order."""
+        self._sync_global()
         impls = self._cache.get(name)
         if impls is None:
             impls = list(reversed(getattr(self.pm.hook, name).get_hookimpls()))
@@ -154,13 +299,23 @@ class HookManager:
     def has(self, name: str) -> bool:
         return bool(self.impls(name))
 
+    def plugins(self) -> list[Any]:
+        """Every registered plugin object (process-wide ``@hook`` functions included)."""
+        self._sync_global()
+        return list(self.pm.get_plugins())
+
     async def call(self, name: str, ctx: Any, *, rejecting: bool = False) -> list[Any]:
         """Call every implementation of ``name`` in order; await async ones as they come.
 
-        With ``rejecting``, any exception other than a MnemoplugError becomes a
+        A non-None return value is collected and offered to ``ctx.accept_result(value)`` when
+        the context has one (search and read contexts take a list as the new results). With
+        ``rejecting``, any exception other than a MnemoplugError becomes a
         MemoryRejectedError naming the implementation."""
         results = []
+        trace = os.environ.get(TRACE_ENV, "") not in ("", "0")
+        accept = getattr(ctx, "accept_result", None)
         for impl in self.impls(name):
+            start = time.perf_counter() if trace else 0.0
             try:
                 res = impl.function(ctx)
                 if inspect.isawaitable(res):
@@ -173,70 +328,15 @@ class HookManager:
                         f"{type(exc).__name__}: {exc}", hook=impl.plugin_name
                     ) from exc
                 raise
+            finally:
+                if trace:
+                    ms = (time.perf_counter() - start) * 1000
+                    print(
+                        f"mnemoplug hook {name}: {impl.plugin_name} ({ms:.3f} ms)",
+                        file=sys.stderr,
+                    )
             if res is not None:
                 results.append(res)
-                if name in ("on_memory_search", "on_memory_get") and isinstance(res, list):
-                    ctx.memory_results = res
+                if accept is not None:
+                    accept(res)
         return results
-
-
-@dataclass(frozen=True)
-class ProviderSpec:
-    name: str
-    factory: Any
-    schemes: tuple[str, ...]
-    extra: str | None = None
-
-    def load(self) -> Callable[..., Any]:
-        f = self.factory
-        if isinstance(f, str):
-            module, _, attr = f.partition(":")
-            f = getattr(importlib.import_module(module), attr)
-        return f
-
-
-class Registry:
-    def __init__(self) -> None:
-        self.providers: dict[str, ProviderSpec] = {}
-        self.schemes: dict[str, ProviderSpec] = {}
-        self.embedders: dict[str, Any] = {}
-
-    def register_provider(
-        self, name: str, factory: Any, schemes: Iterable[str] = (), extra: str | None = None
-    ) -> None:
-        spec = ProviderSpec(name, factory, tuple(schemes), extra)
-        self.providers[name] = spec
-        for s in spec.schemes:
-            self.schemes[s] = spec
-
-    def register_embedder(self, name: str, factory: Any) -> None:
-        self.embedders[name] = factory
-
-
-_registry_lock = threading.Lock()
-_registry: Registry | None = None
-
-
-def provider_registry(extra_plugins: Iterable[Any] = ()) -> Registry:
-    """Providers and embedders registered by built-in and entry-point plugins (and
-    ``extra_plugins``)."""
-    global _registry
-    extra_plugins = list(extra_plugins)
-    with _registry_lock:
-        if _registry is None or extra_plugins:
-            hm = HookManager(extra_plugins)
-            reg = Registry()
-            hm.pm.hook.register_providers(register=reg.register_provider)
-            hm.pm.hook.register_embedders(register=reg.register_embedder)
-            if extra_plugins:
-                return reg
-            _registry = reg
-        return _registry
-
-
-def reset_registry() -> None:
-    """Forget the cached registry (tests; after installing a plugin at run time)."""
-    global _registry, _ep_plugins
-    with _registry_lock, _ep_lock:
-        _registry = None
-        _ep_plugins = None

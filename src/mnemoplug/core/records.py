@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ._time import to_dt
 
-__all__ = ["MemoryRecord", "Scope", "StoredMemory", "new_memory_id"]
+__all__ = ["MemoryRecord", "Scope", "StoredMemory", "new_memory_id", "stored_from_record"]
 
 DEFAULT_TENANT = ""
 
@@ -172,6 +172,23 @@ class MemoryRecord(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (datetimes as ISO-8601 strings)."""
         return self.model_dump(mode="json")
+
+
+def stored_from_record(r: MemoryRecord) -> StoredMemory:
+    """The row view of a record (no embedding), for filter matching."""
+    return StoredMemory(
+        id=r.id,
+        user_id=r.user_id,
+        content=r.content,
+        metadata=r.metadata,
+        tenant_id=r.tenant_id or DEFAULT_TENANT,
+        agent_id=r.agent_id,
+        session_id=r.session_id,
+        role=r.role,
+        created_at=r.created_at.timestamp(),
+        updated_at=r.updated_at.timestamp(),
+        expires_at=None if r.expires_at is None else r.expires_at.timestamp(),
+    )
 
 
 def env_path(name: str, default: str) -> str:

@@ -6,8 +6,9 @@ raises :class:`SessionOwnershipError` and stores nothing. Reads that name a ``us
 only that user's sessions (another user's session reads as empty); reads without ``user_id``
 trust the caller (the session id is the capability).
 
-Every backend implements the same :class:`SessionMemory` ABC (``tests/core/
-test_session_contract.py`` holds them to it): the base class validates input, runs the
+:class:`SessionMemory` is the seeds' four-method interface. Every built-in backend implements
+the :class:`~mnemoplug.core.stores.SessionStore` contract on top of it (``tests/stores/
+test_session_store_contract.py`` holds them to it): the base class validates input, runs the
 ``on_session_message`` hook when bound to a :class:`~mnemoplug.core.plugins.HookManager`,
 summarises and searches; a backend implements the ``_``-prefixed storage primitives.
 
@@ -18,27 +19,25 @@ Backends: ``memory://`` (in process), ``sqlite:///path.db``, ``redis://…``,
 from __future__ import annotations
 
 import hashlib
-import inspect
-import math
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ._time import now_ts, to_dt, to_ts
-from .contexts import SessionMessageContext
 from .errors import (
-    ConfigurationError,
     InvalidMessageError,
     MnemoplugError,
     SessionOwnershipError,
 )
-from .records import Scope, new_memory_id
-from .retrieval import BM25Index
+from .records import new_memory_id
+from .roles import ROLE_ALIASES, ROLES
 from .validation import MAX_ID_CHARS, check_id, check_metadata
+
+if TYPE_CHECKING:
+    from .stores import SessionStore
 
 __all__ = [
     "DEFAULT_SUMMARY_TURNS",
@@ -55,14 +54,6 @@ __all__ = [
 ]
 
 Role = Literal["user", "assistant", "system", "tool"]
-ROLES: tuple[str, ...] = ("user", "assistant", "system", "tool")
-ROLE_ALIASES = {
-    "human": "user",
-    "ai": "assistant",
-    "model": "assistant",
-    "developer": "system",
-    "function": "tool",
-}
 #: how many of the last messages the default summary quotes
 DEFAULT_SUMMARY_TURNS = 4
 _SUMMARY_CHARS = 200
@@ -409,288 +400,40 @@ def make_info(
 
 # -- the ABC ------------------------------------------------------------------------------------
 class SessionMemory(ABC):
-    """Abstract session store. Subclasses implement the ``_``-prefixed primitives; the public
-    async methods (validation, hooks, ownership, summaries, search) live here.
+    """The seeds' session-memory interface: the running conversation of one session.
 
-    Args:
-        summarizer: default summarizer for :meth:`summarize` (see :data:`Summarizer`);
-            :func:`default_summarizer` when None.
+    Four async methods: :meth:`get_messages`, :meth:`add_message`, :meth:`clear`,
+    :meth:`summarize`. The built-in classes (``InMemorySessionMemory``, ``SQLiteSessionMemory``,
+    ``RedisSessionMemory(url=..., ttl_seconds=..., max_messages=...)``,
+    ``PostgresSessionMemory``) implement it on top of the :class:`~mnemoplug.core.stores.SessionStore`
+    contract, which adds ownership, hooks, search and listing. Subclass this to plug in your
+    own conversation store.
     """
 
-    #: short backend name for errors and repr
-    name: ClassVar[str] = "session"
-    url: str = ""
-
-    def __init__(self, *, summarizer: Summarizer | None = None) -> None:
-        if summarizer is not None and not callable(summarizer):
-            raise ConfigurationError("summarizer must be a callable given the messages")
-        self.summarizer = summarizer
-        self.hooks: Any = None
-
-    # -- primitives for backends ---------------------------------------------------------------
     @abstractmethod
-    async def _append(
-        self, session_id: str, messages: list[Message], owner: tuple[str, str], now: float
-    ) -> None:
-        """Append atomically, creating the session owned by ``owner`` (tenant, user) when it
-        does not exist; raise :class:`SessionOwnershipError` (storing nothing) when it exists
-        with another owner. Messages keep their order; ``updated_at`` becomes ``now``."""
+    async def get_messages(self, session_id: str) -> Sequence[Any]:
+        """The conversation history, oldest first."""
 
     @abstractmethod
-    async def _info(self, session_id: str) -> SessionInfo | None:
-        """The session's info, None when absent (or expired)."""
+    async def add_message(self, session_id: str, message: Any) -> Any:
+        """Append one message to the history."""
 
     @abstractmethod
-    async def _get(self, session_id: str, limit: int | None) -> list[Message]:
-        """Messages in order; the last ``limit`` when given."""
+    async def clear(self, session_id: str) -> Any:
+        """Delete the session's history."""
 
     @abstractmethod
-    async def _clear(self, session_id: str) -> int:
-        """Delete the session; return how many messages it held."""
-
-    @abstractmethod
-    async def _list(
-        self, tenant: str | None, user: str | None, limit: int | None
-    ) -> list[SessionInfo]:
-        """Sessions matching the owner filter (None = any), most recently updated first."""
-
-    @abstractmethod
-    async def _clear_older(self, cutoff: float) -> int:
-        """Delete sessions last updated before ``cutoff`` (epoch seconds); return how many."""
-
-    async def _clear_owned(self, tenant: str | None, user: str | None) -> int:
-        """Delete every session matching the owner filter; return how many sessions."""
-        n = 0
-        for info in await self._list(tenant, user, None):
-            await self._clear(info.session_id)
-            n += 1
-        return n
-
-    async def close(self) -> None:  # noqa: B027 - optional
-        """Release connections. The store may be used again afterwards (it reopens)."""
-
-    # -- hooks ---------------------------------------------------------------------------------
-    def bind_hooks(self, hook_manager: Any) -> None:
-        """Run ``on_session_message`` of ``hook_manager`` (a HookManager) on every message
-        before it is stored; a hook raising rejects the whole write. None unbinds."""
-        self.hooks = hook_manager
-
-    # -- access checks -------------------------------------------------------------------------
-    async def _readable(self, session_id: str, user_id: Any, tenant_id: Any) -> bool:
-        if user_id is None and tenant_id is None:
-            return True
-        tenant, user = owner_filter(user_id, tenant_id)
-        info = await self._info(session_id)
-        if info is None:
-            return False
-        if user is not None and (info.user_id or "") != user:
-            return False
-        return tenant is None or (info.tenant_id or "") == tenant
-
-    # -- public API ----------------------------------------------------------------------------
-    async def get_messages(
-        self,
-        session_id: str,
-        limit: int | None = None,
-        *,
-        user_id: str | None = None,
-        tenant_id: str | None = None,
-    ) -> list[Message]:
-        """The session's messages, oldest first; ``limit`` keeps the last N.
-
-        With ``user_id`` (and ``tenant_id``), another user's session reads as empty."""
-        check_session_id(session_id)
-        n = _check_limit(limit, allow_none=True)
-        if not await self._readable(session_id, user_id, tenant_id):
-            return []
-        return await self._get(session_id, n)
-
-    async def add_message(
-        self,
-        session_id: str,
-        message: Message | Mapping[str, Any] | Any,
-        *,
-        user_id: str | None = None,
-        tenant_id: str | None = None,
-    ) -> Message:
-        """Append one message (a Message, a dict, or an object with role/type and content);
-        return it as stored."""
-        stored = await self.add_messages(
-            session_id, [message], user_id=user_id, tenant_id=tenant_id
-        )
-        return stored[0]
-
-    async def add_messages(
-        self,
-        session_id: str,
-        messages: Iterable[Message | Mapping[str, Any] | Any],
-        *,
-        user_id: str | None = None,
-        tenant_id: str | None = None,
-    ) -> list[Message]:
-        """Append messages atomically: all are validated (and pass the hooks) first; on any
-        error nothing is stored. The first write fixes the session's owner."""
-        check_session_id(session_id)
-        owner = owner_key(user_id, tenant_id)
-        if isinstance(messages, str | bytes | Mapping | Message):
-            raise InvalidMessageError(
-                "add_messages takes a list of messages; use add_message for a single one"
-            )
-        items: list[Message] = []
-        for i, item in enumerate(messages):
-            try:
-                items.append(coerce_message(item))
-            except InvalidMessageError as exc:
-                raise InvalidMessageError(f"message {i}: {exc}") from None
-        if not items:
-            return []
-        if self.hooks is not None and self.hooks.has("on_session_message"):
-            scope = Scope(user_id=user_id or "", tenant_id=tenant_id, session_id=session_id)
-            checked: list[Message] = []
-            for m in items:
-                ctx = SessionMessageContext(operation="session_message", scope=scope, message=m)
-                await self.hooks.call("on_session_message", ctx, rejecting=True)
-                checked.append(coerce_message(ctx.message))
-            items = checked
-        await self._append(session_id, items, owner, now_ts())
-        return items
-
-    async def clear(
-        self, session_id: str, *, user_id: str | None = None, tenant_id: str | None = None
-    ) -> int:
-        """Delete the session; return how many messages it held (0 when absent or, with
-        ``user_id``, another user's)."""
-        check_session_id(session_id)
-        if not await self._readable(session_id, user_id, tenant_id):
-            return 0
-        return await self._clear(session_id)
-
-    async def clear_all(self, *, user_id: str | None = None, tenant_id: str | None = None) -> int:
-        """Delete every session — or one user's (``user_id``; default tenant unless
-        ``tenant_id``), or one tenant's (``tenant_id`` alone). Return how many sessions."""
-        tenant, user = owner_filter(user_id, tenant_id)
-        return await self._clear_owned(tenant, user)
-
-    async def info(
-        self, session_id: str, *, user_id: str | None = None, tenant_id: str | None = None
-    ) -> SessionInfo | None:
-        """The session's :class:`SessionInfo`, or None."""
-        check_session_id(session_id)
-        if not await self._readable(session_id, user_id, tenant_id):
-            return None
-        return await self._info(session_id)
-
-    async def list_sessions(
-        self, *, user_id: str | None = None, tenant_id: str | None = None, limit: int = 100
-    ) -> list[SessionInfo]:
-        """Sessions (of a user or tenant when given), most recently updated first."""
-        n = _check_limit(limit)
-        tenant, user = owner_filter(user_id, tenant_id)
-        return await self._list(tenant, user, n)
-
-    async def clear_old_sessions(self, older_than: timedelta | datetime | float) -> int:
-        """Delete sessions not written since ``older_than`` (a timedelta or seconds = age; a
-        datetime = cutoff). Return how many sessions were deleted."""
-        return await self._clear_older(_cutoff(older_than))
-
-    async def summarize(
-        self,
-        session_id: str,
-        *,
-        summarizer: Summarizer | None = None,
-        user_id: str | None = None,
-        tenant_id: str | None = None,
-    ) -> str:
-        """Summarise the session with ``summarizer`` (or the store's, or
-        :func:`default_summarizer`); sync and async callables both work."""
-        fn = summarizer or self.summarizer or default_summarizer
-        messages = await self.get_messages(session_id, user_id=user_id, tenant_id=tenant_id)
-        res = fn(messages)
-        if inspect.isawaitable(res):
-            res = await res
-        if not isinstance(res, str):
-            raise ConfigurationError(
-                f"the summarizer returned {type(res).__name__}; it must return a string"
-            )
-        return res
-
-    async def search(
-        self,
-        query: str,
-        session_id: str | None = None,
-        limit: int = 10,
-        *,
-        user_id: str | None = None,
-        tenant_id: str | None = None,
-    ) -> list[Message]:
-        """Messages matching ``query`` lexically (BM25), best first.
-
-        In one session when ``session_id`` is given, else across sessions; with ``user_id``
-        only that user's sessions are searched."""
-        if not isinstance(query, str):
-            raise InvalidMessageError(f"query must be a string, got {type(query).__name__}")
-        n = _check_limit(limit)
-        assert n is not None
-        if session_id is not None:
-            check_session_id(session_id)
-            if not await self._readable(session_id, user_id, tenant_id):
-                return []
-            sessions = [session_id]
-        else:
-            tenant, user = owner_filter(user_id, tenant_id)
-            sessions = [i.session_id for i in await self._list(tenant, user, None)]
-        index = BM25Index()
-        found: dict[str, Message] = {}
-        order: dict[str, int] = {}
-        for sid in sessions:
-            for m in await self._get(sid, None):
-                key = f"{len(order)}"
-                order[key] = len(order)
-                found[key] = m
-                index.add(key, m.content)
-        scores = index.scores(query)
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], -order[kv[0]]))
-        return [found[k] for k, s in ranked[:n] if s > 0 and math.isfinite(s)]
-
-    async def __aenter__(self) -> SessionMemory:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.url!r})"
+    async def summarize(self, session_id: str) -> str:
+        """A summary of the conversation."""
 
 
 # -- factory ------------------------------------------------------------------------------------
-def session_memory_from_url(url: str, **options: Any) -> SessionMemory:
+def session_memory_from_url(url: str, **options: Any) -> SessionStore:
     """A session store for ``url``: ``memory://``, ``sqlite:///path.db``, ``redis://host:6379/0``
-    (also ``rediss://``), ``postgresql+asyncpg://user@host/db`` (``postgresql://`` too).
-    Keyword options go to the backend's constructor."""
-    if not isinstance(url, str) or "://" not in url:
-        raise ConfigurationError(
-            f"expected a URL such as memory://, sqlite:///sessions.db, redis://localhost:6379/0 "
-            f"or postgresql+asyncpg://host/db; got {url!r}"
-        )
-    scheme = urlsplit(url).scheme.lower()
-    if scheme == "memory":
-        from ..providers.session_memory import InMemorySessionMemory
+    (also ``rediss://``), ``postgresql+asyncpg://user@host/db`` (``postgresql://`` too), or any
+    scheme a plugin registered with ``kind="session"``. Keyword options go to the backend's
+    constructor."""
+    from .registry import store_from_url
 
-        return InMemorySessionMemory(**options)
-    if scheme in ("sqlite", "sqlite+aiosqlite"):
-        from ..providers.session_sqlite import SQLiteSessionMemory
-
-        return SQLiteSessionMemory(url, **options)
-    if scheme in ("redis", "rediss", "unix"):
-        from ..providers.session_redis import RedisSessionMemory
-
-        return RedisSessionMemory(url, **options)
-    if scheme in ("postgresql", "postgresql+asyncpg", "postgres"):
-        from ..providers.session_postgres import PostgresSessionMemory
-
-        return PostgresSessionMemory(url, **options)
-    raise ConfigurationError(
-        f"no session store handles {scheme}:// URLs; use memory://, sqlite:///…, redis://… "
-        f"or postgresql+asyncpg://…"
-    )
-
+    store: SessionStore = store_from_url("session", url, **options)
+    return store

@@ -1,44 +1,15 @@
-"""SQLite checkpoint store: ``checkpoint_store_from_url("sqlite:///checkpoints.db")``.
+"""Deprecated module path: use ``mnemoplug.providers.sqlite`` (removed in the next release)."""
 
-Default path: ``checkpoints.db`` beside the long-term memory database. Table: see
-:mod:`mnemoplug.providers._sql_stores`.
-"""
+import warnings
 
-from __future__ import annotations
+from .sqlite import SQLiteCheckpointStore
 
-import os
-from pathlib import Path
+warnings.warn(
+    "mnemoplug.providers.checkpoint_sqlite moved to mnemoplug.providers.sqlite",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
-from ._sql_stores import SQLITE, SQLCheckpointStore, sqlite_engine
-from .session_sqlite import resolve_path
-from .sqlite import default_sqlite_path
-
-__all__ = ["SQLiteCheckpointStore", "default_checkpoint_path"]
-
-
-def default_checkpoint_path() -> Path:
-    """``checkpoints.db`` beside the default long-term memory database."""
-    return default_sqlite_path().with_name("checkpoints.db")
-
-
-class SQLiteCheckpointStore(SQLCheckpointStore):
-    """Checkpoints in a SQLite file (``url`` or ``path=``; ``table`` option)."""
-
-    name = "sqlite"
-
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        path: str | os.PathLike[str] | None = None,
-        table: str = "mnemoplug_checkpoints",
-        busy_timeout_ms: int = 10_000,
-    ) -> None:
-        self.path = resolve_path(url, path, default_checkpoint_path())
-
-        def make() -> object:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            return sqlite_engine(self.path, busy_timeout_ms)
-
-        super().__init__(dialect=SQLITE, make_engine=make, url=f"sqlite:///{self.path}",
-                         table=table)
+__all__ = [
+    "SQLiteCheckpointStore",
+]

@@ -192,7 +192,7 @@ class MnemoplugStore(BaseStore):
         if first is not None and first != "*":
             return [first]
         tenant = self._scope.get("tenant_id") or ""
-        return sorted(u for t, u in await self.memory.provider.list_users() if t == tenant)
+        return sorted(u for t, u in await self.memory.list_users() if t == tenant)
 
     async def _all(self, user_id: str, filters: dict[str, Any]) -> list[MemoryRecord]:
         out: list[MemoryRecord] = []

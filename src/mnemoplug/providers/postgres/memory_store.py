@@ -3,7 +3,7 @@
 
 ``Memory.from_url("postgresql+asyncpg://user:pw@host:5432/db")`` (``postgresql://`` and
 ``postgres://`` work too), ``create_memory("postgres", url=...)`` or
-``PostgresProvider(url, table="mnemoplug_memories", schema=None, pool_size=5, ...)``.
+``PostgresMemoryStore(url, table="mnemoplug_memories", schema=None, pool_size=5, ...)``.
 
 Tables (``T`` is the ``table`` option, all in ``schema`` when given)::
 
@@ -49,8 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.contracts import MemoryProvider
-from ..core.errors import (
+from ...core.errors import (
     ConfigurationError,
     EmbedderMismatchError,
     InvalidContentError,
@@ -60,11 +59,13 @@ from ..core.errors import (
     ProviderError,
     ProviderUnavailableError,
 )
-from ..core.filters import Filter
-from ..core.records import Scope, StoredMemory
-from ..core.retrieval import ScoredMemory, SearchRequest, UserIndex, UserIndexCache, query_terms
+from ...core.filters import Filter
+from ...core.records import Scope, StoredMemory
+from ...core.retrieval import ScoredMemory, SearchRequest, UserIndex, UserIndexCache, query_terms
+from ...core.stores import MemoryStore
+from ...core.urls import redact_url
 
-__all__ = ["PostgresProvider"]
+__all__ = ["PostgresMemoryStore"]
 
 SCHEMA_VERSION = 1
 DEFAULT_URL = "postgresql+asyncpg://postgres@localhost:5432/postgres"
@@ -119,13 +120,13 @@ def _driver_url(url: str) -> Any:
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
         raise ConfigurationError(
-            f"not a PostgreSQL URL: {url!r}; use postgresql+asyncpg://user:password@host:5432/db "
+            f"not a PostgreSQL URL: {redact_url(url)!r}; use postgresql+asyncpg://user:password@host:5432/db "
             f"(postgresql:// and postgres:// are accepted too; mnemoplug uses the asyncpg driver)"
         )
     try:
         parsed = make_url("postgresql+asyncpg://" + url.split("://", 1)[1])
     except ArgumentError as exc:
-        raise ConfigurationError(f"malformed PostgreSQL URL {url!r}: {exc}") from exc
+        raise ConfigurationError(f"malformed PostgreSQL URL {redact_url(url)!r}: {exc}") from exc
     if "sslmode" in parsed.query:  # libpq spelling; asyncpg takes the same values as ``ssl``
         mode = parsed.query["sslmode"]
         parsed = parsed.difference_update_query(["sslmode"]).update_query_dict({"ssl": mode})
@@ -235,8 +236,8 @@ def _websearch_or(query: str) -> str | None:
     return " or ".join(words) if words else None
 
 
-class PostgresProvider(MemoryProvider):
-    """PostgreSQL store. ``PostgresProvider("postgresql+asyncpg://user@host/db")``.
+class PostgresMemoryStore(MemoryStore):
+    """PostgreSQL store. ``PostgresMemoryStore("postgresql+asyncpg://user@host/db")``.
 
     Args:
         url: ``postgresql+asyncpg://``, ``postgresql://`` or ``postgres://`` URL; default
@@ -307,7 +308,7 @@ class PostgresProvider(MemoryProvider):
         self._embedder_checked: tuple[str, int] | None = None
 
     def __repr__(self) -> str:
-        return f"PostgresProvider({self.url!r}, table={self.table!r}, schema={self.schema!r})"
+        return f"PostgresMemoryStore({self.url!r}, table={self.table!r}, schema={self.schema!r})"
 
     # -- errors ------------------------------------------------------------------------------
     def _unavailable(self, exc: BaseException) -> ProviderUnavailableError:

@@ -1,6 +1,6 @@
 """Mem0: mnemoplug's API, hooks, strategies and adapters over the open-source mem0 ``AsyncMemory``.
 
-``Mem0Provider(config=None, *, path=..., collection="mnemoplug", memory=None, llm=None,
+``Mem0MemoryStore(config=None, *, path=..., collection="mnemoplug", memory=None, llm=None,
 telemetry=False)`` or ``Memory.from_url("mem0:///abs/dir")``.
 
 * Writes go through ``AsyncMemory.add(..., infer=False)`` (one memory per message, no LLM
@@ -22,7 +22,7 @@ telemetry=False)`` or ``Memory.from_url("mem0:///abs/dir")``.
   over one in-process matrix per user, loaded from mem0's qdrant collection), so results rank as
   in every other provider. This needs mem0's ``qdrant`` vector store. The per-user cache follows
   this provider's own writes; after writing through ``provider.mem0`` directly, call
-  :meth:`Mem0Provider.invalidate`. Vectors mnemoplug already computed are handed to mem0 instead
+  :meth:`Mem0MemoryStore.invalidate`. Vectors mnemoplug already computed are handed to mem0 instead
   of being embedded twice (mem0's embedder is used when their size differs from its own; such
   vectors are also kept in the payload so ``export()`` returns them unchanged).
 * The LLM: ``infer=False`` never calls one; mem0 still builds its default OpenAI client, so
@@ -49,14 +49,14 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
-from ..core._time import to_ts
-from ..core.contracts import MemoryProvider
-from ..core.errors import ConfigurationError, MissingDependencyError, ProviderError
-from ..core.filters import Filter
-from ..core.records import Scope, StoredMemory
-from ..core.retrieval import ScoredMemory, SearchRequest, UserIndex
+from ...core._time import to_ts
+from ...core.errors import ConfigurationError, MissingDependencyError, ProviderError
+from ...core.filters import Filter
+from ...core.records import Scope, StoredMemory
+from ...core.retrieval import ScoredMemory, SearchRequest, UserIndex
+from ...core.stores import MemoryStore
 
-__all__ = ["Mem0Provider"]
+__all__ = ["Mem0MemoryStore"]
 
 _P = "mnemoplug_"
 _SHARED_EMBEDDERS: dict[str, Any] = {}
@@ -162,7 +162,7 @@ class _PrecomputedEmbedder:
         return getattr(self.inner, name)
 
 
-class Mem0Provider(MemoryProvider):
+class Mem0MemoryStore(MemoryStore):
     """mnemoplug over mem0's ``AsyncMemory`` (``infer=False``).
 
     Args:
@@ -203,7 +203,7 @@ class Mem0Provider(MemoryProvider):
             path = unquote(parts.path)
         if memory is None and config is None and path is None:
             raise ConfigurationError(
-                "Mem0Provider needs path=... (or a mem0:///dir URL), config=... or memory=..."
+                "Mem0MemoryStore needs path=... (or a mem0:///dir URL), config=... or memory=..."
             )
         self.path = Path(path).expanduser() if path is not None else None
         self.url = f"mem0://{self.path}" if self.path else "mem0://"
@@ -294,7 +294,7 @@ class Mem0Provider(MemoryProvider):
             store = getattr(self.mem0, "vector_store", None)
             if type(store).__module__ != "mem0.vector_stores.qdrant":
                 raise ConfigurationError(
-                    "Mem0Provider needs mem0's 'qdrant' vector store (it reads vectors for "
+                    "Mem0MemoryStore needs mem0's 'qdrant' vector store (it reads vectors for "
                     f"mnemoplug's retrieval); this AsyncMemory uses {type(store).__name__}"
                 )
             if not isinstance(self.mem0.embedding_model, _PrecomputedEmbedder):
@@ -302,7 +302,7 @@ class Mem0Provider(MemoryProvider):
                     getattr(self.mem0.embedding_model, "config", None), "embedding_dims", None
                 )
                 self.mem0.embedding_model = _PrecomputedEmbedder(self.mem0.embedding_model, dims)
-            from .qdrant import tune_local_storage
+            from ..qdrant.memory_store import tune_local_storage
 
             tune_local_storage(getattr(store, "client", None))
             conn = getattr(getattr(self.mem0, "db", None), "connection", None)

@@ -29,23 +29,24 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ..core.checkpoints import Checkpoint, CheckpointStore, build_checkpoint
-from ..core.errors import (
+from ...core.checkpoints import Checkpoint, build_checkpoint
+from ...core.errors import (
     ConfigurationError,
     MissingDependencyError,
     ProviderError,
     ProviderUnavailableError,
 )
-from ..core.session import (
+from ...core.session import (
     Message,
     SessionInfo,
-    SessionMemory,
     SessionOwnershipError,
     Summarizer,
     decode_message,
     encode_message,
     make_info,
 )
+from ...core.stores import CheckpointStore, SessionStore
+from ...core.urls import redact_url
 
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
 
@@ -72,18 +73,6 @@ def check_table(name: Any) -> str:
             f"starting with a digit), got {name!r}"
         )
     return name
-
-
-def redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit(
-        (parts.scheme, f"{parts.username or ''}:***@{host}", parts.path, parts.query, "")
-    )
 
 
 def sqlite_engine(path: Path, busy_timeout_ms: int = 10_000) -> AsyncEngine:
@@ -115,7 +104,7 @@ def postgres_url(url: str) -> str:
                                      "asyncpg") from exc
     parts = urlsplit(url)
     if parts.scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
-        raise ConfigurationError(f"not a PostgreSQL URL: {redact(url)!r}")
+        raise ConfigurationError(f"not a PostgreSQL URL: {redact_url(url)!r}")
     return urlunsplit(parts._replace(scheme="postgresql+asyncpg"))
 
 
@@ -154,8 +143,8 @@ class _SQLBase:
                 await eng.dispose()
                 cls = ProviderUnavailableError if self.dialect is POSTGRES else ProviderError
                 raise cls(
-                    f"cannot open the {self.name} store at {redact(self.url)}: {exc}",
-                    provider=self.name, url=redact(self.url),
+                    f"cannot open the {self.name} store at {redact_url(self.url)}: {exc}",
+                    provider=self.name, url=redact_url(self.url),
                 ) from exc
             self._engine = eng
             return eng
@@ -174,7 +163,7 @@ class _SQLBase:
         return self._write_lock
 
 
-class SQLSessionMemory(_SQLBase, SessionMemory):
+class SQLSessionMemory(_SQLBase, SessionStore):
     """Session memory in SQL tables (see the module docstring)."""
 
     def __init__(
@@ -187,7 +176,7 @@ class SQLSessionMemory(_SQLBase, SessionMemory):
         max_messages: int | None = None,
         summarizer: Summarizer | None = None,
     ) -> None:
-        SessionMemory.__init__(self, summarizer=summarizer)
+        SessionStore.__init__(self, summarizer=summarizer)
         self._init_sql(dialect, make_engine)
         self.url = url
         self.table = check_table(table)

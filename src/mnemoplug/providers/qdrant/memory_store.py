@@ -7,7 +7,7 @@ URLs::
     qdrant://./relative/dir        local mode, relative directory
     qdrant://:memory:              local mode, in this process only
 
-``QdrantProvider(url=None, *, path=None, collection="mnemoplug", api_key=None, https=None,
+``QdrantMemoryStore(url=None, *, path=None, collection="mnemoplug", api_key=None, https=None,
 prefer_grpc=False, timeout=None, cache_max_records=500_000)``.
 
 Layout:
@@ -48,8 +48,7 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
-from ..core.contracts import MemoryProvider
-from ..core.errors import (
+from ...core.errors import (
     ConfigurationError,
     EmbedderMismatchError,
     MissingDependencyError,
@@ -57,14 +56,15 @@ from ..core.errors import (
     ProviderError,
     ProviderUnavailableError,
 )
-from ..core.filters import Filter
-from ..core.records import Scope, StoredMemory
-from ..core.retrieval import ScoredMemory, SearchRequest, UserIndex, UserIndexCache
+from ...core.filters import Filter
+from ...core.records import Scope, StoredMemory
+from ...core.retrieval import ScoredMemory, SearchRequest, UserIndex, UserIndexCache
+from ...core.stores import MemoryStore
 
 if TYPE_CHECKING:
     from qdrant_client import AsyncQdrantClient
 
-__all__ = ["QdrantProvider", "point_id", "tune_local_storage"]
+__all__ = ["QdrantMemoryStore", "point_id", "tune_local_storage"]
 
 _NS = uuid.UUID("6f1c8a52-93b4-4f0e-9d3c-6d2a1f5b7e10")
 _META_ID = str(uuid.uuid5(_NS, "\x00meta"))
@@ -182,7 +182,7 @@ def tune_local_storage(client: Any) -> None:
             continue
 
 
-class QdrantProvider(MemoryProvider):
+class QdrantMemoryStore(MemoryStore):
     """Memories in a Qdrant collection (server, or qdrant-client's local mode for development).
 
     Args:
@@ -227,7 +227,7 @@ class QdrantProvider(MemoryProvider):
             )
         else:
             raise ConfigurationError(
-                "QdrantProvider needs a URL (qdrant://host:6333, qdrant:///abs/path, "
+                "QdrantMemoryStore needs a URL (qdrant://host:6333, qdrant:///abs/path, "
                 "qdrant://:memory:) or path=..."
             )
         self.collection = collection

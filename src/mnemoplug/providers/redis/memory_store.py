@@ -1,7 +1,7 @@
 """Redis long-term store through redis-py's asyncio client (``pip install "mnemoplug[redis]"``).
 
 ``Memory.from_url("redis://localhost:6379/0")``, ``create_memory("redis", url=...)`` or
-``RedisProvider(url, prefix="mnemoplug", max_connections=32, socket_timeout=5.0)``.
+``RedisMemoryStore(url, prefix="mnemoplug", max_connections=32, socket_timeout=5.0)``.
 
 Keys (``P`` is the prefix; tenant and user ids are percent-encoded, so ``:`` in them is safe)::
 
@@ -44,12 +44,11 @@ import random
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote
 
 import numpy as np
 
-from ..core.contracts import MemoryProvider
-from ..core.errors import (
+from ...core.errors import (
     ConfigurationError,
     EmbedderMismatchError,
     MissingDependencyError,
@@ -57,34 +56,19 @@ from ..core.errors import (
     ProviderError,
     ProviderUnavailableError,
 )
-from ..core.filters import Filter
-from ..core.records import Scope, StoredMemory
-from ..core.retrieval import ScoredMemory, SearchRequest, UserIndex, UserIndexCache
+from ...core.filters import Filter
+from ...core.records import Scope, StoredMemory
+from ...core.retrieval import ScoredMemory, SearchRequest, UserIndex, UserIndexCache
+from ...core.stores import MemoryStore
+from ...core.urls import redact_url
 
-__all__ = ["RedisProvider", "redact_url"]
+__all__ = ["RedisMemoryStore"]
 
 SCHEMA_VERSION = 1
 DEFAULT_URL = "redis://localhost:6379/0"
 _WATCH_RETRIES = 50
 _CHUNK = 1000
 UserKey = tuple[str, str]
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (safe for messages and logs)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    if parts.port is not None:
-        host += f":{parts.port}"
-    user = parts.username or ""
-    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))
 
 
 def _import_redis() -> Any:
@@ -202,7 +186,7 @@ return out
 """
 
 
-class RedisProvider(MemoryProvider):
+class RedisMemoryStore(MemoryStore):
     """Memories in Redis, ranked in process with numpy (no Redis vector module needed).
 
     Args:
@@ -776,7 +760,7 @@ class RedisProvider(MemoryProvider):
         return n
 
     def __repr__(self) -> str:
-        return f"RedisProvider({self.url!r}, prefix={self.prefix!r})"
+        return f"RedisMemoryStore({self.url!r}, prefix={self.prefix!r})"
 
 
 def _glob_escape(s: str) -> str:

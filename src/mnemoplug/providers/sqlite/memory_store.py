@@ -43,11 +43,10 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from ..core.contracts import MemoryProvider
-from ..core.errors import ConfigurationError, EmbedderMismatchError, ProviderError
-from ..core.filters import Filter
-from ..core.records import Scope, StoredMemory
-from ..core.retrieval import (
+from ...core.errors import ConfigurationError, EmbedderMismatchError, ProviderError
+from ...core.filters import Filter
+from ...core.records import Scope, StoredMemory
+from ...core.retrieval import (
     ScoredMemory,
     SearchRequest,
     UserIndex,
@@ -55,8 +54,9 @@ from ..core.retrieval import (
     _stem,
     query_terms,
 )
+from ...core.stores import MemoryStore
 
-__all__ = ["SQLiteProvider", "default_sqlite_path"]
+__all__ = ["SQLiteMemoryStore", "default_sqlite_path"]
 
 SCHEMA_VERSION = 1
 _COLS = "id, tenant_id, user_id, agent_id, session_id, role, content, metadata, embedding, created_at, updated_at, expires_at"
@@ -195,8 +195,8 @@ def _scope_sql(scope: Scope, p: dict[str, Any]) -> str:
     return sql
 
 
-class SQLiteProvider(MemoryProvider):
-    """SQLite file store. ``SQLiteProvider("sqlite:///memory.db")`` or ``path=...``.
+class SQLiteMemoryStore(MemoryStore):
+    """SQLite file store. ``SQLiteMemoryStore("sqlite:///memory.db")`` or ``path=...``.
 
     Options: ``path``, ``read_pool_size`` (4), ``busy_timeout_ms`` (10,000),
     ``cache_max_records`` (500,000 memories kept in the in-process search cache).

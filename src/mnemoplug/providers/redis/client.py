@@ -6,8 +6,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from ..core.errors import MissingDependencyError, ProviderUnavailableError
-from ._sql_stores import redact
+from ...core.errors import MissingDependencyError, ProviderUnavailableError
+from ...core.urls import redact_url
 
 
 def import_redis(feature: str) -> Any:
@@ -45,8 +45,8 @@ class RedisClientMixin:
 
     def _unavailable(self, exc: BaseException) -> ProviderUnavailableError:
         return ProviderUnavailableError(
-            f"the Redis {self.name} store at {redact(self.url)} is not reachable: {exc}",
-            provider=self.name, url=redact(self.url),
+            f"the Redis {self.name} store at {redact_url(self.url)} is not reachable: {exc}",
+            provider=self.name, url=redact_url(self.url),
         )
 
     @contextlib.contextmanager

@@ -1,0 +1,210 @@
+"""Calling a user's own :class:`~mnemoplug.MemoryProvider` from ``Memory(provider=custom)``.
+
+The seeds' seven methods take ``user_id`` and little else; mnemoplug's scope has a tenant, an
+agent and a session too. :class:`ProviderCalls` passes each scope argument only to the methods
+that declare it (a parameter of that name, or ``**kwargs``):
+
+* ``tenant_id`` is an isolation boundary: a call with a tenant on a method that cannot take one
+  raises :class:`~mnemoplug.ConfigurationError` instead of mixing tenants.
+* ``agent_id``/``session_id`` narrow: when a method cannot take them they are not passed, and
+  results are narrowed here where the provider's records say which agent or session they
+  belong to.
+
+Results may be :class:`~mnemoplug.MemoryRecord` objects, dicts as the seeds return them
+(``id``, ``content`` — or Mem0's ``memory`` —, ``metadata``, ``score``, timestamps), or plain
+strings; :func:`to_record` turns each into a ``MemoryRecord``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ._time import to_dt, to_ts
+from .errors import ConfigurationError, ProviderError
+from .provider import MemoryProvider
+from .records import MemoryRecord, Scope, StoredMemory, stored_from_record
+
+__all__ = ["ProviderCalls", "ProviderStoreView", "to_record"]
+
+_NARROWING = ("agent_id", "session_id")
+_RECORD_KEYS = set(MemoryRecord.model_fields)
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return to_dt(to_ts(value))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def to_record(obj: Any, scope: Scope, *, what: str = "result") -> MemoryRecord:
+    """A :class:`MemoryRecord` from what a provider returned (see the module docs)."""
+    if isinstance(obj, MemoryRecord):
+        return obj
+    if isinstance(obj, str):
+        obj = {"content": obj}
+    if not isinstance(obj, Mapping):
+        dump = getattr(obj, "model_dump", None) or getattr(obj, "to_dict", None)
+        if dump is None:
+            raise ProviderError(
+                f"the provider returned {type(obj).__name__} as a {what}; return dicts with "
+                f"'id' and 'content' (and optionally 'metadata', 'score') or MemoryRecord objects"
+            )
+        obj = dump()
+    content = obj.get("content", obj.get("memory", obj.get("text")))
+    if not isinstance(content, str):
+        raise ProviderError(f"a {what} from the provider has no 'content' string: {obj!r}")
+    now = datetime.now(UTC)
+    created = _time(obj.get("created_at")) or now
+    metadata = obj.get("metadata")
+    fields: dict[str, Any] = {
+        "id": str(obj.get("id", obj.get("memory_id", ""))),
+        "content": content,
+        "metadata": dict(metadata) if isinstance(metadata, Mapping) else {},
+        "user_id": str(obj.get("user_id") or scope.user_id),
+        "tenant_id": obj.get("tenant_id") or scope.tenant_id,
+        "created_at": created,
+        "updated_at": _time(obj.get("updated_at")) or created,
+        "expires_at": _time(obj.get("expires_at")),
+    }
+    for key in ("agent_id", "session_id", "role"):
+        if isinstance(obj.get(key), str):
+            fields[key] = obj[key]
+    for key in ("score", "similarity"):
+        value = obj.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            fields[key] = float(value)
+    return MemoryRecord(**fields)
+
+
+class ProviderCalls:
+    """A seeds-style provider, called with the scope arguments each method accepts."""
+
+    def __init__(self, provider: MemoryProvider) -> None:
+        self.provider = provider
+        self._accepts: dict[str, tuple[bool, frozenset[str]]] = {}
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.provider, "name", type(self.provider).__name__))
+
+    def accepts(self, method: str, param: str) -> bool:
+        """Whether ``provider.<method>`` takes a keyword argument ``param``."""
+        entry = self._accepts.get(method)
+        if entry is None:
+            try:
+                sig = inspect.signature(getattr(self.provider, method))
+            except (TypeError, ValueError):
+                entry = (True, frozenset())
+            else:
+                var_kw = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+                named = frozenset(
+                    n
+                    for n, p in sig.parameters.items()
+                    if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+                )
+                entry = (var_kw, named)
+            self._accepts[method] = entry
+        return entry[0] or param in entry[1]
+
+    def scope_kwargs(self, method: str, scope: Scope) -> dict[str, Any]:
+        """The scope keyword arguments to pass to ``provider.<method>``."""
+        kw: dict[str, Any] = {}
+        if scope.tenant_id:
+            if not self.accepts(method, "tenant_id"):
+                raise ConfigurationError(
+                    f"{type(self.provider).__name__}.{method}() takes no tenant_id, so it cannot "
+                    f"keep tenants apart; add a keyword-only tenant_id parameter to it, or call "
+                    f"without tenant_id"
+                )
+            kw["tenant_id"] = scope.tenant_id
+        for key in _NARROWING:
+            value = getattr(scope, key)
+            if value is not None and self.accepts(method, key):
+                kw[key] = value
+        return kw
+
+    def narrow(self, method: str, scope: Scope, records: list[MemoryRecord]) -> list[MemoryRecord]:
+        """Drop records of another agent/session when the provider could not narrow itself."""
+        out = records
+        for key in _NARROWING:
+            want = getattr(scope, key)
+            if want is not None and not self.accepts(method, key):
+                out = [r for r in out if getattr(r, key) in (None, want)]
+        return out
+
+    def records(self, method: str, scope: Scope, results: Any) -> list[MemoryRecord]:
+        if results is None:
+            return []
+        if isinstance(results, Mapping | str) or not isinstance(results, Sequence):
+            if isinstance(results, Mapping) and isinstance(results.get("results"), list):
+                results = results["results"]  # Mem0's {"results": [...]}
+            else:
+                raise ProviderError(
+                    f"{type(self.provider).__name__}.{method}() returned "
+                    f"{type(results).__name__}; return a list of memories"
+                )
+        recs = [to_record(r, scope, what=f"{method}() result") for r in results]
+        return self.narrow(method, scope, recs)
+
+
+class ProviderStoreView:
+    """A seven-method provider through the part of the store interface that
+    :func:`~mnemoplug.migrate_memory` uses: users come from ``user_ids`` (or the provider's own
+    ``list_users()``), memories are read with ``get_all`` and written with ``add`` (so the
+    target assigns new ids)."""
+
+    name = "provider"
+
+    def __init__(self, provider: MemoryProvider, user_ids: Sequence[Any] | None = None) -> None:
+        self.calls = ProviderCalls(provider)
+        self.user_ids = user_ids
+        self.url = type(provider).__name__
+
+    async def open(self) -> None:
+        await self.calls.provider.open()
+
+    async def close(self) -> None:
+        await self.calls.provider.close()
+
+    async def check_embedder(self, name: str, dimension: int) -> None:
+        return None
+
+    async def list_users(self) -> list[tuple[str, str]]:
+        if self.user_ids is not None:
+            out = []
+            for u in self.user_ids:
+                tenant, user = (u if isinstance(u, tuple) else ("", u))
+                out.append((str(tenant or ""), str(user)))
+            return out
+        own = getattr(self.calls.provider, "list_users", None)
+        if own is None:
+            raise ConfigurationError(
+                f"{type(self.calls.provider).__name__} cannot list its users; pass "
+                f"migrate_memory(..., user_ids=['u1', ...])"
+            )
+        users = await own()
+        return [(u if isinstance(u, tuple) else ("", str(u))) for u in users]
+
+    async def export(
+        self, tenant_id: str, user_id: str, batch_size: int = 500
+    ) -> AsyncIterator[list[StoredMemory]]:
+        from .memory import MAX_LIMIT
+
+        scope = Scope(user_id=user_id, tenant_id=tenant_id or None)
+        kw = self.calls.scope_kwargs("get_all", scope)
+        res = await self.calls.provider.get_all(user_id, MAX_LIMIT, **kw)
+        rows = [stored_from_record(r) for r in self.calls.records("get_all", scope, res)]
+        for i in range(0, len(rows), batch_size):
+            yield rows[i : i + batch_size]
+
+    async def upsert(self, memories: Sequence[StoredMemory]) -> None:
+        for m in memories:
+            scope = Scope(m.user_id, m.tenant_id or None, m.agent_id, m.session_id)
+            kw = self.calls.scope_kwargs("add", scope)
+            await self.calls.provider.add(m.user_id, m.content, m.metadata or None, **kw)

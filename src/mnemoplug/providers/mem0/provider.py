@@ -1,0 +1,50 @@
+"""``Mem0Provider``: long-term memory through Mem0 (self-hosted ``mem0ai``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ...core.errors import InvalidContentError
+from ...core.memory import Memory, split_options
+from .memory_store import Mem0MemoryStore
+
+__all__ = ["Mem0Provider"]
+
+
+class Mem0Provider(Memory):
+    """Long-term memory in Mem0, with mnemoplug's hooks, embedder and strategies.
+
+    >>> memory = Mem0Provider(config={"vector_store": {"provider": "qdrant", ...}})
+    >>> await memory.add(user_id="u1", messages=[{"role": "user", "content": "hi"}])
+
+    Args:
+        config: a Mem0 configuration dict (as ``mem0.Memory.from_config`` takes).
+        **options: ``Memory`` options and store options (``path``, ``collection``, ``infer``,
+            ``llm``, …).
+    """
+
+    name = "mem0"
+
+    def __init__(self, config: Any = None, **options: Any) -> None:
+        memory_options, store_options = split_options(options)
+        super().__init__(Mem0MemoryStore(config=config, **store_options), **memory_options)
+
+    async def add(  # type: ignore[override]
+        self,
+        user_id: str,
+        content: str | Sequence[Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        messages: Sequence[Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """``add(user_id, content)`` or, as Mem0 users write it, ``add(user_id,
+        messages=[...])``."""
+        if messages is not None:
+            if content is not None:
+                raise InvalidContentError("pass content= or messages=, not both")
+            content = list(messages)
+        if content is None:
+            raise InvalidContentError("add() needs content (text or messages) or messages=")
+        return await super().add(user_id, content, metadata, **kwargs)  # type: ignore[call-overload]

@@ -1,0 +1,37 @@
+"""``QdrantProvider``: long-term memory in Qdrant (a server, or local mode on disk)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ...core.memory import Memory, split_options
+from .memory_store import QdrantMemoryStore
+
+__all__ = ["QdrantProvider"]
+
+
+class QdrantProvider(Memory):
+    """Long-term memory in a Qdrant collection, with mnemoplug's hooks, embedder and search.
+
+    >>> memory = QdrantProvider(url="http://localhost:6333")      # a server
+    >>> memory = QdrantProvider(path="./qdrant-data")             # local mode, no server
+
+    Args:
+        url: ``qdrant://host:6333`` or ``http(s)://host:6333``; None with ``path=``.
+        path: a directory for qdrant-client's local mode.
+        **options: ``Memory`` options and store options (``collection``, ``api_key``, …).
+    """
+
+    name = "qdrant"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> None:
+        memory_options, store_options = split_options(options)
+        store = QdrantMemoryStore(url, path=path, **store_options)
+        super().__init__(store, **memory_options)

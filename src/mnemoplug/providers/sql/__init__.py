@@ -1,0 +1,1 @@
+"""SQL code shared by the SQLite and PostgreSQL session and checkpoint stores (SQLAlchemy)."""
