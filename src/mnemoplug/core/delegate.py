@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ._time import to_dt, to_ts
-from .errors import ConfigurationError, ProviderError
+from .errors import ConfigurationError, MemoryNotFoundError, ProviderError
+from .filters import Filter
 from .provider import MemoryProvider
 from .records import MemoryRecord, Scope, StoredMemory, stored_from_record
 
@@ -152,6 +153,72 @@ class ProviderCalls:
         recs = [to_record(r, scope, what=f"{method}() result") for r in results]
         return self.narrow(method, scope, recs)
 
+    async def get_records(self, scope: Scope, memory_id: str) -> list[MemoryRecord]:
+        kw = self.scope_kwargs("get", scope)
+        res = await self.provider.get(scope.user_id, memory_id, **kw)
+        return self.records("get", scope, [] if res is None else [res])
+
+    async def add_records(
+        self, scope: Scope, records: list[StoredMemory], single: bool, exp: float | None
+    ) -> list[str]:
+        calls = self
+        kw = calls.scope_kwargs("add", scope)
+        if exp is not None:
+            if not calls.accepts("add", "expires_at"):
+                raise ConfigurationError(
+                    f"{type(calls.provider).__name__}.add() takes no expires_at; expiry (ttl, "
+                    f"expires_at) needs a provider that supports it"
+                )
+            kw["expires_at"] = exp
+        if single:
+            r = records[0]
+            res = await calls.provider.add(scope.user_id, r.content, r.metadata or None, **kw)
+            return [str(res)]
+        messages = [{"role": r.role or "user", "content": r.content} for r in records]
+        res = await calls.provider.add(scope.user_id, messages, records[0].metadata or None, **kw)
+        if isinstance(res, str):
+            return [res]
+        return [str(x) for x in (res or [])]
+
+    async def search_records(
+        self, scope: Scope, query: str, limit: int, filt: Filter, min_relevance: float | None
+    ) -> list[MemoryRecord]:
+        calls = self
+        kw = calls.scope_kwargs("search", scope)
+        res = await calls.provider.search(scope.user_id, query, limit, filt.spec or None, **kw)
+        recs = matching(calls.records("search", scope, res), filt)
+        if min_relevance is not None:
+            recs = [r for r in recs if relevance(r) is None or relevance(r) >= min_relevance]  # type: ignore[operator]
+        return recs[:limit]
+
+    async def update_record(
+        self, scope: Scope, memory_id: str, content: str | None, meta: Any, exp: Any
+    ) -> MemoryRecord:
+        calls = self
+        kw = calls.scope_kwargs("update", scope)
+        if exp is not ...:
+            if not calls.accepts("update", "expires_at"):
+                raise ConfigurationError(
+                    f"{type(calls.provider).__name__}.update() takes no expires_at"
+                )
+            kw["expires_at"] = exp
+        await calls.provider.update(scope.user_id, memory_id, content, meta, **kw)
+        after = await self.get_records(scope, memory_id)
+        if not after:
+            raise MemoryNotFoundError(f"no memory {memory_id!r} for user {scope.user_id!r}")
+        return after[0]
+
+
+def relevance(r: MemoryRecord) -> float | None:
+    return r.similarity if r.similarity is not None else r.score
+
+
+def matching(records: list[MemoryRecord], filt: Filter) -> list[MemoryRecord]:
+    """Apply mnemoplug's filters to a provider's records (its own filtering may be partial)."""
+    if not filt:
+        return records
+    return [r for r in records if filt.matches(stored_from_record(r))]
+
 
 class ProviderStoreView:
     """A seven-method provider through the part of the store interface that
@@ -179,7 +246,7 @@ class ProviderStoreView:
         if self.user_ids is not None:
             out = []
             for u in self.user_ids:
-                tenant, user = (u if isinstance(u, tuple) else ("", u))
+                tenant, user = u if isinstance(u, tuple) else ("", u)
                 out.append((str(tenant or ""), str(user)))
             return out
         own = getattr(self.calls.provider, "list_users", None)

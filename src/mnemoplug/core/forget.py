@@ -53,7 +53,8 @@ async def forget(memory: Any, user_id: str, *, tenant_id: str | None = None) -> 
     if hooks is not None and hooks.has("on_memory_delete"):
         # before the scrub, so the audit keeps a record that a forget happened, without the id
         ctx = MemoryDeleteContext(
-            operation="forget", scope=Scope(user_id=user_id, tenant_id=tenant_id),
+            operation="forget",
+            scope=Scope(user_id=user_id, tenant_id=tenant_id),
             deleted_count=counts["memories"] + counts["sessions"] + counts["checkpoints"],
         )
         await hooks.call("on_memory_delete", ctx)

@@ -13,75 +13,50 @@ from typing import Any, overload
 import numpy as np
 
 from ._time import expiry_ts, now_ts
+from .add_pipeline import notify_added, prepare_records
 from .contexts import (
-    MemoryAddContext,
     MemoryDeleteContext,
     MemoryReadContext,
     MemorySearchContext,
     MemoryUpdateContext,
 )
-from .delegate import ProviderCalls
-from .embedders import Embedder, aembed, as_embedder, default_embedder
+from .delegate import matching
+from .embedders import Embedder, aembed
 from .errors import (
     ConfigurationError,
-    InvalidContentError,
     MemoryNotFoundError,
     MemoryValidationError,
 )
-from .filters import Filter, compile_filters
+from .factory import (
+    MEMORY_OPTIONS,
+    create_memory,
+    make_embedder,
+    provider_from_url,
+    resolve_backend,
+    split_options,
+)
+from .filters import compile_filters
 from .plugins import HookManager, mark_hook
 from .provider import MemoryProvider
-from .records import MemoryRecord, Scope, StoredMemory, new_memory_id
-from .registry import provider_registry, store_by_name, store_from_url
+from .records import MemoryRecord, Scope
 from .retrieval import RetrievalConfig, SearchRequest
-from .roles import message_parts, normalise_role
 from .stores import MemoryStore
-from .validation import DEFAULT_MAX_CONTENT_CHARS, check_content, check_metadata, make_scope
+from .validation import (
+    DEFAULT_MAX_CONTENT_CHARS,
+    MAX_LIMIT,
+    check_content,
+    check_limit,
+    check_memory_id,
+    check_metadata,
+    content_items,
+    make_scope,
+)
 
 __all__ = ["MAX_LIMIT", "Memory", "create_memory", "provider_from_url", "split_options"]
 
-MAX_LIMIT = 10_000
 Expiry = datetime | float | str | None
 TTL = timedelta | float | None
 _SEVEN = ("add", "search", "get", "get_all", "update", "delete", "delete_all")
-
-
-def provider_from_url(
-    url: str, plugins: Iterable[Any] = (), *, load_entry_points: bool = True, **options: Any
-) -> MemoryStore:
-    """The memory store registered for ``url``'s scheme (``sqlite://``, ``redis://``, …)."""
-    store = store_from_url(
-        "memory", url, plugins=plugins, load_entry_points=load_entry_points, **options
-    )
-    return _check_store(store, url)
-
-
-def _check_store(store: Any, what: str) -> MemoryStore:
-    if not isinstance(store, MemoryStore):
-        raise ConfigurationError(
-            f"the store registered for {what!r} built {type(store).__name__}, not a MemoryStore"
-        )
-    return store
-
-
-def _message_item(item: Any, i: int) -> tuple[str, Any]:
-    role, content = message_parts(item)
-    if not isinstance(role, str) or not role:
-        raise InvalidContentError(
-            f"message {i} has no role; pass messages like {{'role': 'user', 'content': '...'}}"
-        )
-    canonical = normalise_role(role)
-    if canonical is None:
-        raise InvalidContentError(
-            f"message {i} has unknown role {role!r}; use user, assistant, system or tool"
-        )
-    return canonical, content
-
-
-def _uses_builtin_methods(obj: Memory) -> bool:
-    """True when ``obj`` is a Memory (or built-in provider) whose seven methods are Memory's own,
-    so wrapping it may reuse its store directly."""
-    return all(getattr(type(obj), n) is getattr(Memory, n) for n in _SEVEN)
 
 
 class Memory(MemoryProvider):
@@ -150,30 +125,11 @@ class Memory(MemoryProvider):
         if default_ttl is not None:
             self._expiry(None, default_ttl, 0.0)  # validate now
         self._load_entry_points = load_entry_points
-        self.store: MemoryStore | None = None
-        self._calls: ProviderCalls | None = None
-        if provider is None:
-            self.store = _check_store(
-                store_by_name("memory", "sqlite", load_entry_points=load_entry_points), "sqlite"
-            )
-        elif isinstance(provider, str):
-            self.store = provider_from_url(provider, plugins, load_entry_points=load_entry_points)
-        elif isinstance(provider, MemoryStore):
-            self.store = provider
-        elif isinstance(provider, Memory) and provider.store is not None:
-            if not _uses_builtin_methods(provider):
-                self._calls = ProviderCalls(provider)
-            else:
-                self.store = provider.store
-        elif isinstance(provider, MemoryProvider):
-            self._calls = ProviderCalls(provider)
-        else:
-            raise ConfigurationError(
-                f"provider must be a URL, a MemoryStore or a MemoryProvider, got "
-                f"{type(provider).__name__}"
-            )
+        self.store, self._calls = resolve_backend(provider, plugins, load_entry_points)
         self.embedder: Embedder | None = (
-            None if self._calls is not None and embedder == "default" else self._embedder(embedder, plugins)
+            None
+            if self._calls is not None and embedder == "default"
+            else make_embedder(embedder, plugins, load_entry_points=load_entry_points)
         )
         self.hooks = HookManager(
             plugins, load_entry_points=load_entry_points, global_hooks=global_hooks
@@ -197,25 +153,12 @@ class Memory(MemoryProvider):
         self._embedder_checked = False
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
 
-    def _embedder(self, embedder: Any, plugins: list[Any]) -> Embedder | None:
-        if isinstance(embedder, str):
-            if embedder == "default":
-                return as_embedder(default_embedder())
-            reg = provider_registry(plugins, load_entry_points=self._load_entry_points)
-            factory = reg.embedders.get(embedder)
-            if factory is None:
-                from .embedders import SentenceTransformerEmbedder
-
-                return SentenceTransformerEmbedder(embedder)
-            return as_embedder(factory())
-        return as_embedder(embedder)
-
     # -- construction ------------------------------------------------------------------------
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Memory:
         """``Memory.from_url("sqlite:///memory.db")``, ``"memory://"``, ``"redis://…"``, …;
         keyword arguments named like ``Memory``'s go to Memory, the rest to the store."""
-        mem_keys = set(_MEMORY_OPTIONS)
+        mem_keys = set(MEMORY_OPTIONS)
         mem_opts = {k: kwargs.pop(k) for k in list(kwargs) if k in mem_keys}
         plugins = list(mem_opts.pop("plugins", ()))
         store = provider_from_url(
@@ -317,52 +260,17 @@ class Memory(MemoryProvider):
         vecs = await self._embed([query])
         if vecs is None:
             return None
-        v = vecs[0]
+        v = np.asarray(vecs[0])
         self._qcache[query] = v
         if len(self._qcache) > 1024:
             self._qcache.popitem(last=False)
         return v
-
-    @staticmethod
-    def _limit(limit: Any, name: str = "limit") -> int:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1 or limit > MAX_LIMIT:
-            raise MemoryValidationError(
-                f"{name} must be an integer from 1 to {MAX_LIMIT}, got {limit!r}"
-            )
-        return limit
-
-    @staticmethod
-    def _memory_id(memory_id: Any) -> str:
-        if not isinstance(memory_id, str) or not memory_id:
-            raise MemoryValidationError(f"memory_id must be a non-empty string, got {memory_id!r}")
-        return memory_id
 
     def _expiry(self, expires_at: Expiry, ttl: TTL, now: float) -> float | None:
         try:
             return expiry_ts(expires_at, ttl, now)
         except (TypeError, ValueError, OverflowError) as exc:
             raise MemoryValidationError(f"bad expiry: {exc}") from exc
-
-    def _items(self, content: Any) -> list[tuple[str | None, str]]:
-        """(role, text) per memory to write; system messages are skipped."""
-        if isinstance(content, str):
-            return [(None, check_content(content, self.max_content_chars))]
-        if not isinstance(content, Sequence) or isinstance(content, bytes | bytearray):
-            raise InvalidContentError(
-                f"content must be a string or a list of chat messages, got {type(content).__name__}"
-            )
-        if not content:
-            raise InvalidContentError("content is an empty list; pass text or chat messages")
-        items: list[tuple[str | None, str]] = []
-        for i, item in enumerate(content):
-            if isinstance(item, str):
-                items.append((None, check_content(item, self.max_content_chars, what=f"content[{i}]")))
-                continue
-            role, text = _message_item(item, i)
-            text = check_content(text, self.max_content_chars, what=f"message {i} content")
-            if role != "system":
-                items.append((role, text))
-        return items
 
     # -- the provider contract ---------------------------------------------------------------
     @overload
@@ -393,6 +301,20 @@ class Memory(MemoryProvider):
         ttl: TTL = None,
     ) -> list[str]: ...
 
+    @overload
+    async def add(
+        self,
+        user_id: str,
+        content: str | Sequence[Any],
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        tenant_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        expires_at: Expiry = None,
+        ttl: TTL = None,
+    ) -> str | list[str]: ...
+
     async def add(
         self,
         user_id: str,
@@ -420,13 +342,15 @@ class Memory(MemoryProvider):
             ttl = self.default_ttl
         exp = self._expiry(expires_at, ttl, now)
         single = isinstance(content, str)
-        items = self._items(content)
+        items = content_items(content, self.max_content_chars)
         if not items:
             return []
         await self.open()
-        records, contexts = await self._run_add_hooks(scope, items, meta, now, exp)
+        records, contexts = await prepare_records(
+            self.hooks, scope, items, meta, now, exp, self.max_content_chars
+        )
         if self._calls is not None:
-            ids = await self._delegate_add(scope, records, single, exp)
+            ids = await self._calls.add_records(scope, records, single, exp)
         else:
             vecs = await self._embed([r.content for r in records])
             if vecs is not None:
@@ -434,72 +358,8 @@ class Memory(MemoryProvider):
                     r.embedding = v
             await self._store().insert(records)
             ids = [r.id for r in records]
-        if self.hooks.has("on_memory_added"):
-            for i, (r, mid) in enumerate(zip(records, ids, strict=False)):
-                ctx = contexts[i] if contexts else MemoryAddContext(operation="add", scope=scope)
-                ctx.memory_content, ctx.metadata, ctx.role, ctx.memory_id = (
-                    r.content, r.metadata, r.role, mid,
-                )
-                await self.hooks.call("on_memory_added", ctx)
+        await notify_added(self.hooks, scope, records, ids, contexts)
         return ids[0] if single else ids
-
-    async def _run_add_hooks(
-        self,
-        scope: Scope,
-        items: list[tuple[str | None, str]],
-        meta: dict[str, Any],
-        now: float,
-        exp: float | None,
-    ) -> tuple[list[StoredMemory], list[MemoryAddContext]]:
-        records: list[StoredMemory] = []
-        contexts: list[MemoryAddContext] = []
-        run_hooks = self.hooks.has("on_memory_add")
-        for role, text in items:
-            mid = new_memory_id()
-            m_meta = dict(meta)
-            if run_hooks:
-                ctx = MemoryAddContext(
-                    operation="add", scope=scope, memory_content=text, metadata=m_meta,
-                    role=role, memory_id=mid,
-                )
-                await self.hooks.call("on_memory_add", ctx, rejecting=True)
-                text = check_content(
-                    ctx.memory_content, self.max_content_chars, what="content after hooks"
-                )
-                m_meta = check_metadata(ctx.metadata)
-                contexts.append(ctx)
-            records.append(
-                StoredMemory(
-                    id=mid, user_id=scope.user_id, tenant_id=scope.tenant,
-                    agent_id=scope.agent_id, session_id=scope.session_id, role=role,
-                    content=text, metadata=m_meta, created_at=now, updated_at=now,
-                    expires_at=exp,
-                )
-            )
-        return records, contexts
-
-    async def _delegate_add(
-        self, scope: Scope, records: list[StoredMemory], single: bool, exp: float | None
-    ) -> list[str]:
-        calls = self._calls
-        assert calls is not None
-        kw = calls.scope_kwargs("add", scope)
-        if exp is not None:
-            if not calls.accepts("add", "expires_at"):
-                raise ConfigurationError(
-                    f"{type(calls.provider).__name__}.add() takes no expires_at; expiry (ttl, "
-                    f"expires_at) needs a provider that supports it"
-                )
-            kw["expires_at"] = exp
-        if single:
-            r = records[0]
-            res = await calls.provider.add(scope.user_id, r.content, r.metadata or None, **kw)
-            return [str(res)]
-        messages = [{"role": r.role or "user", "content": r.content} for r in records]
-        res = await calls.provider.add(scope.user_id, messages, records[0].metadata or None, **kw)
-        if isinstance(res, str):
-            return [res]
-        return [str(x) for x in (res or [])]
 
     async def search(
         self,
@@ -518,39 +378,35 @@ class Memory(MemoryProvider):
         (fused, 0..1) and ``similarity`` (cosine; what ``min_relevance`` thresholds)."""
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
         query = check_content(query, self.max_content_chars, what="query")
-        limit = self._limit(limit)
+        limit = check_limit(limit)
         filt = compile_filters(filters)
         await self.open()
         if self._calls is not None:
-            results = await self._delegate_search(scope, query, limit, filt, min_relevance)
+            results = await self._calls.search_records(scope, query, limit, filt, min_relevance)
         else:
             req = SearchRequest(
-                query=query, vector=await self._embed_query(query), limit=limit,
-                filters=filt, now=self._clock(), min_relevance=min_relevance,
+                query=query,
+                vector=await self._embed_query(query),
+                limit=limit,
+                filters=filt,
+                now=self._clock(),
+                min_relevance=min_relevance,
                 config=retrieval or self.retrieval,
             )
             hits = await self._store().search(scope, req)
             results = [h.memory.to_record(score=h.score, similarity=h.similarity) for h in hits]
         if self.hooks.has("on_memory_search"):
             ctx = MemorySearchContext(
-                operation="search", scope=scope, memory_query=query, memory_results=results,
-                limit=limit, filters=filt.spec,
+                operation="search",
+                scope=scope,
+                memory_query=query,
+                memory_results=results,
+                limit=limit,
+                filters=filt.spec,
             )
             await self.hooks.call("on_memory_search", ctx)
             results = ctx.memory_results
         return results
-
-    async def _delegate_search(
-        self, scope: Scope, query: str, limit: int, filt: Filter, min_relevance: float | None
-    ) -> list[MemoryRecord]:
-        calls = self._calls
-        assert calls is not None
-        kw = calls.scope_kwargs("search", scope)
-        res = await calls.provider.search(scope.user_id, query, limit, filt.spec or None, **kw)
-        recs = _matching(calls.records("search", scope, res), filt)
-        if min_relevance is not None:
-            recs = [r for r in recs if _relevance(r) is None or _relevance(r) >= min_relevance]  # type: ignore[operator]
-        return recs[:limit]
 
     async def get(
         self,
@@ -563,7 +419,7 @@ class Memory(MemoryProvider):
     ) -> MemoryRecord | None:
         """The memory, or None when it is absent, expired or another user's."""
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
-        memory_id = self._memory_id(memory_id)
+        memory_id = check_memory_id(memory_id)
         await self.open()
         results = await self._get(scope, memory_id)
         if self.hooks.has("on_memory_get"):
@@ -576,9 +432,7 @@ class Memory(MemoryProvider):
 
     async def _get(self, scope: Scope, memory_id: str) -> list[MemoryRecord]:
         if self._calls is not None:
-            kw = self._calls.scope_kwargs("get", scope)
-            res = await self._calls.provider.get(scope.user_id, memory_id, **kw)
-            return self._calls.records("get", scope, [] if res is None else [res])
+            return await self._calls.get_records(scope, memory_id)
         m = await self._store().get(scope, memory_id, self._clock())
         return [] if m is None else [m.to_record()]
 
@@ -595,7 +449,7 @@ class Memory(MemoryProvider):
     ) -> list[MemoryRecord]:
         """The user's memories, newest first (``offset`` pages on)."""
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
-        limit = self._limit(limit)
+        limit = check_limit(limit)
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise MemoryValidationError(f"offset must be a non-negative integer, got {offset!r}")
         filt = compile_filters(filters)
@@ -604,7 +458,7 @@ class Memory(MemoryProvider):
             kw = self._calls.scope_kwargs("get_all", scope)
             want = min(MAX_LIMIT, limit + offset) if not filt else MAX_LIMIT
             res = await self._calls.provider.get_all(scope.user_id, want, **kw)
-            recs = _matching(self._calls.records("get_all", scope, res), filt)
+            recs = matching(self._calls.records("get_all", scope, res), filt)
             results = recs[offset : offset + limit]
         else:
             rows = await self._store().list(
@@ -634,7 +488,7 @@ class Memory(MemoryProvider):
 
         Raises MemoryNotFoundError when the scope holds no such (unexpired) memory."""
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
-        memory_id = self._memory_id(memory_id)
+        memory_id = check_memory_id(memory_id)
         if content is None and metadata is None and expires_at is None and ttl is None:
             raise MemoryValidationError("update() needs content, metadata, expires_at or ttl")
         if content is not None:
@@ -648,8 +502,12 @@ class Memory(MemoryProvider):
             if not prev:
                 raise MemoryNotFoundError(f"no memory {memory_id!r} for user {scope.user_id!r}")
             ctx = MemoryUpdateContext(
-                operation="update", scope=scope, memory_id=memory_id, memory_content=content,
-                metadata=meta, previous=prev[0],
+                operation="update",
+                scope=scope,
+                memory_id=memory_id,
+                memory_content=content,
+                metadata=meta,
+                previous=prev[0],
             )
             await self.hooks.call("on_memory_update", ctx, rejecting=True)
             if ctx.memory_content is not None:
@@ -658,36 +516,23 @@ class Memory(MemoryProvider):
                 )
             meta = None if ctx.metadata is None else check_metadata(ctx.metadata)
         if self._calls is not None:
-            return await self._delegate_update(scope, memory_id, content, meta, exp)
+            return await self._calls.update_record(scope, memory_id, content, meta, exp)
         vec = None
         if content is not None:
             vecs = await self._embed([content])
             vec = None if vecs is None else vecs[0]
         new = await self._store().update(
-            scope, memory_id, content=content, metadata=meta, embedding=vec,
-            updated_at=now, expires_at=exp,
+            scope,
+            memory_id,
+            content=content,
+            metadata=meta,
+            embedding=vec,
+            updated_at=now,
+            expires_at=exp,
         )
         if new is None:
             raise MemoryNotFoundError(f"no memory {memory_id!r} for user {scope.user_id!r}")
         return new.to_record()
-
-    async def _delegate_update(
-        self, scope: Scope, memory_id: str, content: str | None, meta: Any, exp: Any
-    ) -> MemoryRecord:
-        calls = self._calls
-        assert calls is not None
-        kw = calls.scope_kwargs("update", scope)
-        if exp is not ...:
-            if not calls.accepts("update", "expires_at"):
-                raise ConfigurationError(
-                    f"{type(calls.provider).__name__}.update() takes no expires_at"
-                )
-            kw["expires_at"] = exp
-        await calls.provider.update(scope.user_id, memory_id, content, meta, **kw)
-        after = await self._get(scope, memory_id)
-        if not after:
-            raise MemoryNotFoundError(f"no memory {memory_id!r} for user {scope.user_id!r}")
-        return after[0]
 
     async def delete(
         self,
@@ -700,7 +545,7 @@ class Memory(MemoryProvider):
     ) -> bool:
         """Delete one memory; False when the scope held no such memory."""
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
-        memory_id = self._memory_id(memory_id)
+        memory_id = check_memory_id(memory_id)
         await self.open()
         if self._calls is not None:
             if not await self._get(scope, memory_id):
@@ -790,57 +635,3 @@ class Memory(MemoryProvider):
             purge = getattr(self._calls.provider, "purge_expired", None)
             return int(await purge()) if purge is not None else 0
         return await self._store().purge_expired(self._clock())
-
-
-def _relevance(r: MemoryRecord) -> float | None:
-    return r.similarity if r.similarity is not None else r.score
-
-
-def _matching(records: list[MemoryRecord], filt: Filter) -> list[MemoryRecord]:
-    """Apply mnemoplug's filters to a provider's records (its own filtering may be partial)."""
-    if not filt:
-        return records
-    from .records import stored_from_record
-
-    return [r for r in records if filt.matches(stored_from_record(r))]
-
-
-_MEMORY_OPTIONS = (
-    "embedder",
-    "plugins",
-    "global_hooks",
-    "retrieval",
-    "max_content_chars",
-    "load_entry_points",
-    "session",
-    "checkpoints",
-    "durable_store",
-    "clock",
-    "default_ttl",
-)
-
-
-def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(Memory options, store options)`` from one keyword dict (the built-in providers take
-    both)."""
-    mem = {k: v for k, v in options.items() if k in _MEMORY_OPTIONS}
-    return mem, {k: v for k, v in options.items() if k not in _MEMORY_OPTIONS}
-
-
-def create_memory(name: str, *, url: str | None = None, **options: Any) -> Memory:
-    """``create_memory("redis", url="redis://localhost:6379/0")``: a Memory over the store
-    registered as ``name``. Options named like ``Memory``'s (embedder, plugins, retrieval, …)
-    go to Memory; the rest to the store."""
-    mem_opts = {k: options.pop(k) for k in list(options) if k in _MEMORY_OPTIONS}
-    plugins = list(mem_opts.pop("plugins", ()))
-    store = store_by_name(
-        "memory", name, url, plugins=plugins,
-        load_entry_points=mem_opts.get("load_entry_points", True), **options,
-    )
-    return Memory(_check_store(store, name), plugins=plugins, **mem_opts)
-
-
-def scope_of(user_id: str, **scope: Any) -> Scope:
-    return make_scope(
-        user_id, scope.get("tenant_id"), scope.get("agent_id"), scope.get("session_id")
-    )

@@ -33,16 +33,16 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from .delegate import ProviderStoreView
-from .provider import MemoryProvider
-from .stores import MemoryStore
 from .embedders import aembed
 from .errors import ConfigurationError, MissingDependencyError
+from .provider import MemoryProvider
 from .records import StoredMemory
+from .stores import MemoryStore
 
 __all__ = ["MigrationResult", "migrate_memory"]
 
@@ -182,9 +182,11 @@ async def migrate_memory(
         users = await src.list_users()
         if user_ids is not None:
             wanted = {(u if isinstance(u, tuple) else ("", u)) for u in user_ids}
-            users = [u for u in users if u in wanted] if not isinstance(
-                src, ProviderStoreView
-            ) else users
+            users = (
+                [u for u in users if u in wanted]
+                if not isinstance(src, ProviderStoreView)
+                else users
+            )
         same_embedder = (
             src_mem is not None
             and target_embedder is not None

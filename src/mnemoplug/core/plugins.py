@@ -54,9 +54,7 @@ DEFAULT_PLUGINS = ("mnemoplug.providers",)
 
 
 # -- marking functions ----------------------------------------------------------------------
-def mark_hook(
-    name: str, *, tryfirst: bool = False, trylast: bool = False
-) -> Callable[[Any], Any]:
+def mark_hook(name: str, *, tryfirst: bool = False, trylast: bool = False) -> Callable[[Any], Any]:
     """Mark a function as an implementation of hook ``name`` without registering it anywhere
     (``memory.hook(...)`` uses this to register on one Memory only)."""
     if name not in HOOK_NAMES:

@@ -85,9 +85,7 @@ class Registry:
     """Stores by kind and name, and by kind and URL scheme; embedders by name."""
 
     specs: dict[str, dict[str, StoreSpec]] = field(default_factory=lambda: {k: {} for k in KINDS})
-    schemes: dict[str, dict[str, StoreSpec]] = field(
-        default_factory=lambda: {k: {} for k in KINDS}
-    )
+    schemes: dict[str, dict[str, StoreSpec]] = field(default_factory=lambda: {k: {} for k in KINDS})
     embedders: dict[str, Any] = field(default_factory=dict)
 
     def register_store(

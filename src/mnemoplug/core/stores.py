@@ -453,9 +453,7 @@ class CheckpointStore(ABC):
         """Newest first; with ``before``, only those saved before that checkpoint id."""
 
     @abstractmethod
-    async def _delete(
-        self, owner: tuple[str, str], run_id: str, checkpoint_id: str | None
-    ) -> int:
+    async def _delete(self, owner: tuple[str, str], run_id: str, checkpoint_id: str | None) -> int:
         """Delete one checkpoint or the whole run; return how many."""
 
     @abstractmethod
@@ -490,8 +488,14 @@ class CheckpointStore(ABC):
         created = now_ts()
         await self._save(owner, run_id, cid, parent_id, state_type, raw, meta, created)
         return build_checkpoint(
-            run_id=run_id, checkpoint_id=cid, tenant=owner[0], user=owner[1],
-            state_type=state_type, raw=raw, metadata=meta, parent_id=parent_id,
+            run_id=run_id,
+            checkpoint_id=cid,
+            tenant=owner[0],
+            user=owner[1],
+            state_type=state_type,
+            raw=raw,
+            metadata=meta,
+            parent_id=parent_id,
             created_at=created,
         )
 

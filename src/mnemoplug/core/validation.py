@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import (
@@ -12,12 +12,15 @@ from .errors import (
     InvalidContentError,
     InvalidMetadataError,
     InvalidScopeError,
+    MemoryValidationError,
 )
 from .records import Scope
+from .roles import message_parts, normalise_role
 
 MAX_ID_CHARS = 256
 DEFAULT_MAX_CONTENT_CHARS = 32_768
-MESSAGE_ROLES = ("user", "assistant", "system", "tool")
+#: most memories one call returns (search, get_all)
+MAX_LIMIT = 10_000
 
 
 def check_id(name: str, value: Any, *, required: bool) -> str | None:
@@ -107,4 +110,54 @@ def check_metadata(metadata: Any) -> dict[str, Any]:
         )
     _json_safe(metadata, "")
     # a deep, JSON-normalised copy: later changes by the caller do not leak into the store
-    return json.loads(json.dumps(metadata))
+    copy: dict[str, Any] = json.loads(json.dumps(metadata))
+    return copy
+
+
+def check_limit(limit: Any, name: str = "limit", maximum: int = MAX_LIMIT) -> int:
+    """``limit`` as an int from 1 to ``maximum``, else MemoryValidationError."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1 or limit > maximum:
+        raise MemoryValidationError(f"{name} must be an integer from 1 to {maximum}, got {limit!r}")
+    return limit
+
+
+def check_memory_id(memory_id: Any) -> str:
+    if not isinstance(memory_id, str) or not memory_id:
+        raise MemoryValidationError(f"memory_id must be a non-empty string, got {memory_id!r}")
+    return memory_id
+
+
+def _message_item(item: Any, i: int) -> tuple[str, Any]:
+    role, content = message_parts(item)
+    if not isinstance(role, str) or not role:
+        raise InvalidContentError(
+            f"message {i} has no role; pass messages like {{'role': 'user', 'content': '...'}}"
+        )
+    canonical = normalise_role(role)
+    if canonical is None:
+        raise InvalidContentError(
+            f"message {i} has unknown role {role!r}; use user, assistant, system or tool"
+        )
+    return canonical, content
+
+
+def content_items(content: Any, max_chars: int) -> list[tuple[str | None, str]]:
+    """(role, text) per memory an ``add(content)`` writes; system messages are skipped."""
+    if isinstance(content, str):
+        return [(None, check_content(content, max_chars))]
+    if not isinstance(content, Sequence) or isinstance(content, bytes | bytearray):
+        raise InvalidContentError(
+            f"content must be a string or a list of chat messages, got {type(content).__name__}"
+        )
+    if not content:
+        raise InvalidContentError("content is an empty list; pass text or chat messages")
+    items: list[tuple[str | None, str]] = []
+    for i, item in enumerate(content):
+        if isinstance(item, str):
+            items.append((None, check_content(item, max_chars, what=f"content[{i}]")))
+            continue
+        role, text = _message_item(item, i)
+        text = check_content(text, max_chars, what=f"message {i} content")
+        if role != "system":
+            items.append((role, text))
+    return items

@@ -1,0 +1,141 @@
+"""Building what a Memory is made of: stores from URLs and names, embedders, options."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .delegate import ProviderCalls
+from .embedders import Embedder, as_embedder, default_embedder
+from .errors import ConfigurationError
+from .provider import MemoryProvider
+from .registry import provider_registry, store_by_name, store_from_url
+from .stores import MemoryStore
+
+if TYPE_CHECKING:
+    from .memory import Memory
+
+__all__ = [
+    "MEMORY_OPTIONS",
+    "check_store",
+    "create_memory",
+    "make_embedder",
+    "provider_from_url",
+    "resolve_backend",
+    "split_options",
+]
+
+_SEVEN = ("add", "search", "get", "get_all", "update", "delete", "delete_all")
+
+
+def provider_from_url(
+    url: str, plugins: Iterable[Any] = (), *, load_entry_points: bool = True, **options: Any
+) -> MemoryStore:
+    """The memory store registered for ``url``'s scheme (``sqlite://``, ``redis://``, …)."""
+    store = store_from_url(
+        "memory", url, plugins=plugins, load_entry_points=load_entry_points, **options
+    )
+    return check_store(store, url)
+
+
+def check_store(store: Any, what: str) -> MemoryStore:
+    if not isinstance(store, MemoryStore):
+        raise ConfigurationError(
+            f"the store registered for {what!r} built {type(store).__name__}, not a MemoryStore"
+        )
+    return store
+
+
+def make_embedder(
+    embedder: Any, plugins: Iterable[Any] = (), *, load_entry_points: bool = True
+) -> Embedder | None:
+    """An embedder from ``Memory(embedder=...)``: ``"default"``, a registered name, a
+    sentence-transformers model name, None, an embedder object or a callable."""
+    if isinstance(embedder, str):
+        if embedder == "default":
+            default: Embedder | None = as_embedder(default_embedder())
+            return default
+        reg = provider_registry(plugins, load_entry_points=load_entry_points)
+        factory = reg.embedders.get(embedder)
+        if factory is None:
+            from .embedders import SentenceTransformerEmbedder
+
+            named: Any = SentenceTransformerEmbedder(embedder)
+            return named  # type: ignore[no-any-return]
+        built: Embedder | None = as_embedder(factory())
+        return built
+    chosen: Embedder | None = as_embedder(embedder)
+    return chosen
+
+
+MEMORY_OPTIONS = (
+    "embedder",
+    "plugins",
+    "global_hooks",
+    "retrieval",
+    "max_content_chars",
+    "load_entry_points",
+    "session",
+    "checkpoints",
+    "durable_store",
+    "clock",
+    "default_ttl",
+)
+
+
+def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(Memory options, store options)`` from one keyword dict (the built-in providers take
+    both)."""
+    mem = {k: v for k, v in options.items() if k in MEMORY_OPTIONS}
+    return mem, {k: v for k, v in options.items() if k not in MEMORY_OPTIONS}
+
+
+def _uses_builtin_methods(obj: Any) -> bool:
+    """True when ``obj`` is a Memory (or built-in provider) whose seven methods are Memory's
+    own, so wrapping it may reuse its store directly."""
+    from .memory import Memory
+
+    return all(getattr(type(obj), n) is getattr(Memory, n) for n in _SEVEN)
+
+
+def resolve_backend(
+    provider: Any, plugins: list[Any], load_entry_points: bool
+) -> tuple[MemoryStore | None, ProviderCalls | None]:
+    """``(store, None)`` or ``(None, calls)`` for ``Memory(provider=...)``."""
+    from .memory import Memory
+
+    if provider is None:
+        default = store_by_name("memory", "sqlite", load_entry_points=load_entry_points)
+        return check_store(default, "sqlite"), None
+    if isinstance(provider, str):
+        return provider_from_url(provider, plugins, load_entry_points=load_entry_points), None
+    if isinstance(provider, MemoryStore):
+        return provider, None
+    if isinstance(provider, Memory) and provider.store is not None:
+        if not _uses_builtin_methods(provider):
+            return None, ProviderCalls(provider)
+        return provider.store, None
+    if isinstance(provider, MemoryProvider):
+        return None, ProviderCalls(provider)
+    raise ConfigurationError(
+        f"provider must be a URL, a MemoryStore or a MemoryProvider, got {type(provider).__name__}"
+    )
+
+
+def create_memory(name: str, *, url: str | None = None, **options: Any) -> Memory:
+    """``create_memory("redis", url="redis://localhost:6379/0")``: a Memory over the store
+    registered as ``name``. Options named like ``Memory``'s (embedder, plugins, retrieval, …)
+    go to Memory; the rest to the store."""
+    mem_opts = {k: options.pop(k) for k in list(options) if k in MEMORY_OPTIONS}
+    plugins = list(mem_opts.pop("plugins", ()))
+    store = store_by_name(
+        "memory",
+        name,
+        url,
+        plugins=plugins,
+        load_entry_points=mem_opts.get("load_entry_points", True),
+        **options,
+    )
+    from .memory import Memory
+
+    return Memory(check_store(store, name), plugins=plugins, **mem_opts)
