@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from mnemoplug import Memory
-from mnemoplug import MemoryStore
+from mnemoplug import Memory, MemoryStore
 
 
 @contextlib.asynccontextmanager
