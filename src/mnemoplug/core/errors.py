@@ -124,7 +124,7 @@ class MissingDependencyError(MnemoplugError, ImportError):
         )
 
 
-class ConfigurationError(MnemoplugError):
+class ConfigurationError(MnemoplugError, ValueError):
     """The configuration is wrong: an unknown provider, a malformed URL, a bad option."""
 
 

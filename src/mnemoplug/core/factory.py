@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MEMORY_OPTIONS",
     "check_store",
+    "construct",
     "create_memory",
     "make_embedder",
     "provider_from_url",
@@ -44,6 +46,26 @@ def check_store(store: Any, what: str) -> MemoryStore:
             f"the store registered for {what!r} built {type(store).__name__}, not a MemoryStore"
         )
     return store
+
+
+def construct(factory: Any, *args: Any, **kwargs: Any) -> Any:
+    """``factory(*args, **kwargs)``, with unknown or missing arguments reported as a
+    ConfigurationError naming the arguments ``factory`` takes."""
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return factory(*args, **kwargs)
+    try:
+        sig.bind(*args, **kwargs)
+    except TypeError as exc:
+        takes = ", ".join(
+            p.name
+            for p in sig.parameters.values()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        )
+        name = getattr(factory, "__name__", type(factory).__name__)
+        raise ConfigurationError(f"{name}: {exc}; it takes: {takes}") from None
+    return factory(*args, **kwargs)
 
 
 def make_embedder(

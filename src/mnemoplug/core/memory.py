@@ -109,7 +109,16 @@ class Memory(MemoryProvider):
         clock: Callable[[], float] | None = None,
         default_ttl: TTL = None,
     ) -> None:
+        if isinstance(plugins, str | bytes) or not isinstance(plugins, Iterable):
+            raise ConfigurationError(
+                f"plugins must be a list of plugin objects or @hook functions, got "
+                f"{type(plugins).__name__}"
+            )
         plugins = list(plugins)
+        if retrieval is not None and not isinstance(retrieval, RetrievalConfig):
+            raise ConfigurationError(
+                f"retrieval must be a RetrievalConfig, got {type(retrieval).__name__}"
+            )
         if clock is not None and not callable(clock):
             raise ConfigurationError("clock must be a callable returning epoch seconds")
         if isinstance(max_content_chars, bool) or not isinstance(max_content_chars, int):
@@ -123,7 +132,12 @@ class Memory(MemoryProvider):
         self._clock: Callable[[], float] = clock or now_ts
         self.default_ttl = default_ttl
         if default_ttl is not None:
-            self._expiry(None, default_ttl, 0.0)  # validate now
+            try:
+                expiry_ts(None, default_ttl, 0.0)
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise ConfigurationError(
+                    f"default_ttl must be positive seconds or a timedelta: {exc}"
+                ) from None
         self._load_entry_points = load_entry_points
         self.store, self._calls = resolve_backend(provider, plugins, load_entry_points)
         self.embedder: Embedder | None = (

@@ -76,8 +76,12 @@ class StoreSpec:
         return f  # type: ignore[no-any-return]
 
     def build(self, url: str | None, options: dict[str, Any]) -> Any:
+        from .factory import construct
+
         factory = self.load()
-        return factory(url, **options) if url is not None else factory(**options)
+        return (
+            construct(factory, url, **options) if url is not None else construct(factory, **options)
+        )
 
 
 @dataclass

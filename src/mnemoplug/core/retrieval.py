@@ -18,12 +18,13 @@ import math
 import re
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 import snowballstemmer
 
+from .errors import ConfigurationError
 from .filters import Filter
 from .records import Scope, StoredMemory
 
@@ -103,13 +104,21 @@ class RetrievalConfig:
     bm25_b: float = 0.75
 
     def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name == "common_term_ratio":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+                raise ConfigurationError(
+                    f"RetrievalConfig.{f.name} must be a number, got {value!r}"
+                )
         for name in ("dense_weight", "lexical_weight", "recency_weight"):
             if getattr(self, name) < 0:
-                raise ValueError(f"RetrievalConfig.{name} must be >= 0")
+                raise ConfigurationError(f"RetrievalConfig.{name} must be >= 0")
         if self.dense_weight + self.lexical_weight + self.recency_weight <= 0:
-            raise ValueError("RetrievalConfig needs at least one positive weight")
+            raise ConfigurationError("RetrievalConfig needs at least one positive weight")
         if self.recency_half_life_hours <= 0:
-            raise ValueError("RetrievalConfig.recency_half_life_hours must be > 0")
+            raise ConfigurationError("RetrievalConfig.recency_half_life_hours must be > 0")
 
 
 @dataclass(slots=True)

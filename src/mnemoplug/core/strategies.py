@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -19,7 +19,13 @@ from typing import Any, Literal
 from .errors import ConfigurationError
 from .records import MemoryRecord
 
-__all__ = ["DEFAULT_TEMPLATE", "InjectionStrategy", "SelectionContext", "inject_memory"]
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "InjectionStrategy",
+    "SelectionContext",
+    "as_memory",
+    "inject_memory",
+]
 
 StrategyName = Literal["relevant", "recent", "all", "custom"]
 DEFAULT_TEMPLATE = "Relevant memories about the user (from earlier conversations):\n{memories}"
@@ -62,23 +68,51 @@ class InjectionStrategy:
             )
         if strategy == "custom" and selector is None:
             raise ConfigurationError("strategy='custom' needs selector=callable(ctx, memories)")
-        if max_memories is not None and (not isinstance(max_memories, int) or max_memories < 1):
+        if selector is not None and not callable(selector):
+            raise ConfigurationError(
+                f"selector must be a callable(ctx, memories), got {type(selector).__name__}"
+            )
+        if max_memories is not None and (
+            isinstance(max_memories, bool) or not isinstance(max_memories, int) or max_memories < 1
+        ):
             raise ConfigurationError(
                 f"max_memories must be a positive integer or None, got {max_memories!r}"
             )
-        if time_window_hours is not None and time_window_hours <= 0:
-            raise ConfigurationError("time_window_hours must be positive")
+        if min_relevance is not None and not _is_number(min_relevance):
+            raise ConfigurationError(
+                f"min_relevance must be a number or None, got {min_relevance!r}"
+            )
+        if time_window_hours is not None and (
+            not _is_number(time_window_hours) or time_window_hours <= 0
+        ):
+            raise ConfigurationError(
+                f"time_window_hours must be a positive number or None, got {time_window_hours!r}"
+            )
+        if template is not None and not isinstance(template, str) and not callable(template):
+            raise ConfigurationError(
+                f"template must be a string with '{{memories}}' or a callable, got "
+                f"{type(template).__name__}"
+            )
         if isinstance(template, str) and "{memories}" not in template:
             raise ConfigurationError("template must contain '{memories}'")
+        if not isinstance(item_template, str):
+            raise ConfigurationError(
+                f"item_template must be a string, got {type(item_template).__name__}"
+            )
+        if filters is not None and not isinstance(filters, Mapping):
+            raise ConfigurationError(
+                f"filters must be a dict or None, got {type(filters).__name__}"
+            )
         self.strategy = strategy
-        self.memory = _as_memory(provider) if provider is not None else None
+        self.memory = as_memory(provider)
+        self._wrapped: dict[int, tuple[Any, Any]] = {}
         self.max_memories = max_memories
         self.min_relevance = min_relevance
         self.time_window_hours = time_window_hours
         self.selector = selector
         self.template = template if template is not None else DEFAULT_TEMPLATE
         self.item_template = item_template
-        self.filters = filters
+        self.filters = dict(filters) if filters is not None else None
 
     def __repr__(self) -> str:
         return f"inject_memory({self.strategy!r}, max_memories={self.max_memories})"
@@ -100,6 +134,26 @@ class InjectionStrategy:
         emb = getattr(memory, "embedder", None)
         return getattr(emb, "relevance_floor", None) if emb is not None else None
 
+    def _memory_for(self, memory: Any) -> Any:
+        """The memory to use: ``memory`` (a user's own MemoryProvider wrapped once as
+        ``Memory(provider=...)``), else the strategy's own."""
+        if memory is None:
+            memory = self.memory
+        if memory is None:
+            raise ConfigurationError(
+                "no Memory: pass one to select() or inject_memory(provider=...)"
+            )
+        if not _needs_wrapping(memory):
+            return memory
+        hit = self._wrapped.get(id(memory))
+        if hit is not None and hit[0] is memory:
+            return hit[1]
+        wrapped = as_memory(memory, self.memory)
+        if len(self._wrapped) >= _MAX_WRAPPED:
+            self._wrapped.pop(next(iter(self._wrapped)))
+        self._wrapped[id(memory)] = (memory, wrapped)
+        return wrapped
+
     async def select(
         self,
         memory: Any = None,
@@ -109,11 +163,7 @@ class InjectionStrategy:
         **scope: Any,
     ) -> list[MemoryRecord]:
         """The memories to inject for this run (``scope``: tenant_id, agent_id, session_id)."""
-        memory = memory if memory is not None else self.memory
-        if memory is None:
-            raise ConfigurationError(
-                "no Memory: pass one to select() or inject_memory(provider=...)"
-            )
+        memory = self._memory_for(memory)
         limit = self.max_memories
         filters = self._filters()
         if self.strategy == "relevant" and query and query.strip():
@@ -175,15 +225,52 @@ class InjectionStrategy:
         return self.template.replace("{memories}", "\n".join(lines))
 
 
-def _as_memory(provider: Any) -> Any:
-    from .contracts import MemoryProvider
+_MAX_WRAPPED = 64
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _needs_wrapping(obj: Any) -> bool:
+    """True for a user's own MemoryProvider / a MemoryStore / a URL (not already a Memory)."""
+    from .memory import Memory
+    from .provider import MemoryProvider
+    from .stores import MemoryStore
+
+    if isinstance(obj, Memory):
+        return False
+    return isinstance(obj, MemoryProvider | MemoryStore | str)
+
+
+def as_memory(obj: Any, *reuse: Any) -> Any:
+    """The memory an adapter, ``agent_endpoint`` or strategy should call for ``obj``.
+
+    * a :class:`~mnemoplug.Memory` (or built-in provider): ``obj`` itself;
+    * your own :class:`~mnemoplug.MemoryProvider` (the seven seed methods only):
+      ``Memory(provider=obj)``, which adds validation, hooks, ``min_relevance`` filtering and
+      scope handling over its own storage and search — or one of ``reuse`` when it already
+      wraps ``obj`` (so a strategy and an adapter given the same provider share one Memory);
+    * a :class:`~mnemoplug.MemoryStore`: ``Memory(obj)``; a URL: ``Memory.from_url(obj)``;
+    * None or anything else (a ``SyncMemory``, an object that merely looks like a memory):
+      unchanged.
+    """
+    if obj is None or not _needs_wrapping(obj):
+        return obj
     from .memory import Memory
 
-    if isinstance(provider, MemoryProvider):
-        return Memory(provider)
-    if isinstance(provider, str):
-        return Memory.from_url(provider)
-    return provider
+    if isinstance(obj, str):
+        return Memory.from_url(obj)
+    for candidate in reuse:
+        if isinstance(candidate, Memory) and _wrapped_provider(candidate) is obj:
+            return candidate
+    return Memory(provider=obj)
+
+
+def _wrapped_provider(memory: Any) -> Any:
+    """The user's provider a ``Memory(provider=...)`` delegates to (None for a store-backed one)."""
+    calls = getattr(memory, "_calls", None)
+    return getattr(calls, "provider", None) if calls is not None else None
 
 
 def inject_memory(
@@ -211,7 +298,8 @@ def inject_memory(
 
     ``time_window_hours`` keeps only memories created in that window. ``template`` is a string
     with ``{memories}`` (each memory rendered by ``item_template``, default ``"- {content}"``)
-    or a callable ``template(memories) -> str``. ``provider`` (a Memory, provider or URL) is
+    or a callable ``template(memories) -> str``. ``provider`` (a Memory, your own
+    :class:`~mnemoplug.MemoryProvider` — wrapped as ``Memory(provider=...)`` — or a URL) is
     the memory ``select`` uses when none is passed to it.
     """
     return InjectionStrategy(

@@ -1,86 +1,343 @@
 """A synchronous facade for sync frameworks (Agno ``run``, LangChain ``invoke``).
 
-``SyncMemory`` runs its own event loop on a daemon thread (a "portal", like anyio's) and
-submits each call to it, so it works from plain sync code *and* from inside a running event
-loop (e.g. a sync tool called by an async framework) without deadlocking. The wrapped
-:class:`Memory` belongs to that loop: use it through this facade only.
+``SyncMemory`` runs its own event loop on a daemon thread (a :class:`~mnemoplug.core.portal.Portal`,
+like anyio's) and submits each call to it, so it works from plain sync code *and* from inside a
+running event loop (e.g. a sync tool called by an async framework) without deadlocking. The
+wrapped :class:`Memory` belongs to that loop: use it through this facade only.
+
+Its methods mirror :class:`Memory`'s (same parameters, same return types, blocking);
+``sync_memory.session`` and ``sync_memory.checkpoints`` are blocking wrappers
+(:class:`SyncSessionMemory`, :class:`SyncCheckpointStore`) over the Memory's session memory and
+checkpoint store, running on the same loop::
+
+    sm = SyncMemory("sqlite:///memory.db", session="sqlite:///sessions.db")
+    sm.add("u1", "User prefers dark mode")
+    sm.session.add_message("s1", {"role": "user", "content": "hi"}, user_id="u1")
 """
 
 from __future__ import annotations
 
-import asyncio
-import atexit
-import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+import builtins
+import inspect
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .errors import ConfigurationError
 from .memory import Memory
+from .portal import Portal
+from .provider import MemoryProvider
+from .records import MemoryRecord
+from .retrieval import RetrievalConfig
 
-__all__ = ["Portal", "SyncMemory"]
+if TYPE_CHECKING:
+    from .checkpoints import Checkpoint
+    from .session import Message, SessionInfo
+
+__all__ = ["Portal", "SyncCheckpointStore", "SyncMemory", "SyncSessionMemory"]
 
 T = TypeVar("T")
+Expiry = datetime | float | str | None
+TTL = timedelta | float | None
 
 
-class Portal:
-    """An event loop on a daemon thread; ``call(coro)`` runs a coroutine there and waits."""
+def _given(**kw: Any) -> dict[str, Any]:
+    """The keyword arguments that are not None (so a store with fewer parameters still works)."""
+    return {k: v for k, v in kw.items() if v is not None}
 
-    def __init__(self, name: str = "mnemoplug-portal") -> None:
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        atexit.register(self.stop)
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.call_soon(self._ready.set)
-        self._loop.run_forever()
+class _PortalWrapper:
+    """Runs the async methods of one object on a portal; unknown attributes pass through
+    (an async method becomes a blocking one)."""
+
+    def __init__(self, target: Any, portal: Portal) -> None:
+        self._target = target
+        self._portal = portal
 
     @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        return self._loop
+    def wrapped(self) -> Any:
+        """The underlying async object (it belongs to the portal's loop)."""
+        return self._target
 
-    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        if threading.current_thread() is self._thread:
-            coro.close()
-            raise ConfigurationError(
-                "SyncMemory was called from inside its own event loop (a hook calling the sync "
-                "API?); use the async Memory there"
+    def _run(self, coro: Any) -> Any:
+        return self._portal.call(coro) if inspect.isawaitable(coro) else coro
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        attr = getattr(self._target, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._run(attr(*args, **kwargs))
+
+        call.__name__ = name
+        call.__doc__ = getattr(attr, "__doc__", None)
+        return call
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._target!r})"
+
+
+class SyncSessionMemory(_PortalWrapper):
+    """Blocking twin of the Memory's session memory (``SyncMemory.session``).
+
+    The methods mirror :class:`~mnemoplug.SessionStore`'s; arguments left as None are not
+    passed, so a session memory of your own with the four seed methods (``get_messages``,
+    ``add_message``, ``clear``, ``summarize``) works too. Other methods of the underlying object
+    are reachable as attributes (coroutines run on the portal)."""
+
+    def get_messages(
+        self,
+        session_id: str,
+        limit: int | None = None,
+        *,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+    ) -> list[Message]:
+        """The session's messages, oldest first (the last ``limit``)."""
+        res = self._run(
+            self._target.get_messages(
+                session_id, **_given(limit=limit, user_id=user_id, tenant_id=tenant_id)
             )
-        if self._loop.is_closed():
-            coro.close()
-            raise ConfigurationError("this SyncMemory is closed")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+        )
+        return list(res)
 
-    def stop(self) -> None:
-        if self._loop.is_closed():
-            return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        if not self._loop.is_running():
-            self._loop.close()
+    def add_message(
+        self,
+        session_id: str,
+        message: Message | Mapping[str, Any] | Any,
+        *,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+    ) -> Message:
+        """Append one message; return it as stored."""
+        res: Message = self._run(
+            self._target.add_message(
+                session_id, message, **_given(user_id=user_id, tenant_id=tenant_id)
+            )
+        )
+        return res
+
+    def add_messages(
+        self,
+        session_id: str,
+        messages: Iterable[Message | Mapping[str, Any] | Any],
+        *,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+    ) -> list[Message]:
+        """Append messages atomically; return them as stored."""
+        res = self._run(
+            self._target.add_messages(
+                session_id, list(messages), **_given(user_id=user_id, tenant_id=tenant_id)
+            )
+        )
+        return list(res)
+
+    def clear(
+        self, session_id: str, *, user_id: str | None = None, tenant_id: str | None = None
+    ) -> int:
+        """Delete the session; return how many messages it held."""
+        res = self._run(
+            self._target.clear(session_id, **_given(user_id=user_id, tenant_id=tenant_id))
+        )
+        return int(res or 0)
+
+    def clear_all(self, *, user_id: str | None = None, tenant_id: str | None = None) -> int:
+        """Delete every session (of a user or tenant when given); return how many."""
+        res = self._run(self._target.clear_all(**_given(user_id=user_id, tenant_id=tenant_id)))
+        return int(res or 0)
+
+    def info(
+        self, session_id: str, *, user_id: str | None = None, tenant_id: str | None = None
+    ) -> SessionInfo | None:
+        """The session's :class:`~mnemoplug.SessionInfo`, or None."""
+        res: SessionInfo | None = self._run(
+            self._target.info(session_id, **_given(user_id=user_id, tenant_id=tenant_id))
+        )
+        return res
+
+    def list_sessions(
+        self, *, user_id: str | None = None, tenant_id: str | None = None, limit: int = 100
+    ) -> list[SessionInfo]:
+        """Sessions (of a user or tenant when given), most recently updated first."""
+        res = self._run(
+            self._target.list_sessions(limit=limit, **_given(user_id=user_id, tenant_id=tenant_id))
+        )
+        return list(res)
+
+    def clear_old_sessions(self, older_than: timedelta | datetime | float) -> int:
+        """Delete sessions not written since ``older_than``; return how many."""
+        return int(self._run(self._target.clear_old_sessions(older_than)) or 0)
+
+    def summarize(
+        self,
+        session_id: str,
+        *,
+        summarizer: Callable[..., Any] | None = None,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+    ) -> str:
+        """A summary of the session."""
+        res = self._run(
+            self._target.summarize(
+                session_id, **_given(summarizer=summarizer, user_id=user_id, tenant_id=tenant_id)
+            )
+        )
+        return str(res)
+
+    def search(
+        self,
+        query: str,
+        session_id: str | None = None,
+        limit: int = 10,
+        *,
+        user_id: str | None = None,
+        tenant_id: str | None = None,
+    ) -> list[Message]:
+        """Messages matching ``query`` lexically, best first."""
+        res = self._run(
+            self._target.search(
+                query, session_id, limit, **_given(user_id=user_id, tenant_id=tenant_id)
+            )
+        )
+        return list(res)
+
+    def close(self) -> None:
+        """Close the session memory (it reopens on next use)."""
+        close = getattr(self._target, "close", None)
+        if close is not None:
+            self._run(close())
+
+
+class SyncCheckpointStore(_PortalWrapper):
+    """Blocking twin of the Memory's checkpoint store (``SyncMemory.checkpoints``); the methods
+    mirror :class:`~mnemoplug.CheckpointStore`'s."""
+
+    def save(
+        self,
+        run_id: str,
+        state: Any,
+        *,
+        user_id: str,
+        tenant_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        checkpoint_id: str | None = None,
+        parent_id: str | None = None,
+    ) -> Checkpoint:
+        """Save ``state`` as the run's newest checkpoint; return it."""
+        res: Checkpoint = self._run(
+            self._target.save(
+                run_id,
+                state,
+                user_id=user_id,
+                tenant_id=tenant_id,
+                metadata=metadata,
+                checkpoint_id=checkpoint_id,
+                parent_id=parent_id,
+            )
+        )
+        return res
+
+    def load(
+        self,
+        run_id: str,
+        *,
+        user_id: str,
+        tenant_id: str | None = None,
+        checkpoint_id: str | None = None,
+    ) -> Checkpoint | None:
+        """The run's latest checkpoint (or the one named), None when absent."""
+        res: Checkpoint | None = self._run(
+            self._target.load(
+                run_id, user_id=user_id, tenant_id=tenant_id, checkpoint_id=checkpoint_id
+            )
+        )
+        return res
+
+    def list(
+        self,
+        *,
+        user_id: str,
+        tenant_id: str | None = None,
+        run_id: str | None = None,
+        limit: int = 100,
+        before: str | Checkpoint | None = None,
+    ) -> builtins.list[Checkpoint]:
+        """The owner's checkpoints (of one run when ``run_id``), newest first."""
+        res = self._run(
+            self._target.list(
+                user_id=user_id, tenant_id=tenant_id, run_id=run_id, limit=limit, before=before
+            )
+        )
+        return builtins.list(res)
+
+    def delete(
+        self,
+        run_id: str,
+        *,
+        user_id: str,
+        tenant_id: str | None = None,
+        checkpoint_id: str | None = None,
+    ) -> int:
+        """Delete the run's checkpoints (or one); return how many."""
+        res = self._run(
+            self._target.delete(
+                run_id, user_id=user_id, tenant_id=tenant_id, checkpoint_id=checkpoint_id
+            )
+        )
+        return int(res)
+
+    def delete_user(self, user_id: str, tenant_id: str | None = None) -> int:
+        """Delete every checkpoint of the user (in the tenant); return how many."""
+        return int(self._run(self._target.delete_user(user_id, tenant_id)))
+
+    def close(self) -> None:
+        """Close the checkpoint store (it reopens on next use)."""
+        close = getattr(self._target, "close", None)
+        if close is not None:
+            self._run(close())
 
 
 class SyncMemory:
     """``SyncMemory()`` takes the same arguments as ``Memory()`` (or ``memory=`` an existing,
-    not yet used Memory) and offers the same methods, blocking."""
+    not yet used Memory, or your own :class:`~mnemoplug.MemoryProvider`) and offers the same
+    methods, blocking."""
 
     def __init__(
-        self, provider: Any = None, *, memory: Memory | None = None, **kwargs: Any
+        self,
+        provider: Any = None,
+        *,
+        memory: Memory | MemoryProvider | None = None,
+        **kwargs: Any,
     ) -> None:
-        self._portal = Portal()
         if memory is not None:
             if provider is not None or kwargs:
                 raise ConfigurationError("pass either memory= or Memory arguments, not both")
-            self.memory = memory
+            if isinstance(memory, Memory):
+                mem = memory
+            elif isinstance(memory, MemoryProvider):
+                mem = Memory(provider=memory)
+            else:
+                raise ConfigurationError(
+                    f"memory= must be a Memory or a MemoryProvider, got {type(memory).__name__}"
+                )
         else:
-            self.memory = Memory(provider, **kwargs)
+            mem = Memory(provider, **kwargs)
+        self.memory: Memory = mem
+        self._portal = Portal()
+        self._session: tuple[Any, SyncSessionMemory] | None = None
+        self._checkpoints: tuple[Any, SyncCheckpointStore] | None = None
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> SyncMemory:
+        """``SyncMemory.from_url("sqlite:///memory.db", ...)``, as ``Memory.from_url``."""
         return cls(memory=Memory.from_url(url, **kwargs))
+
+    def __repr__(self) -> str:
+        return f"SyncMemory({self.memory!r})"
 
     @property
     def portal(self) -> Portal:
@@ -91,44 +348,269 @@ class SyncMemory:
         """Run any coroutine of the wrapped Memory on its loop."""
         return self._portal.call(coro)
 
-    def add(self, user_id: str, content: Any, metadata: Any = None, **kw: Any) -> Any:
-        return self.run(self.memory.add(user_id, content, metadata, **kw))
+    # -- session memory and checkpoints -------------------------------------------------------
+    @property
+    def session(self) -> SyncSessionMemory | None:
+        """The Memory's session memory (``Memory(session=...)``) with blocking methods, or None
+        when it has none. ``.session.wrapped`` is the async object (of this loop)."""
+        target = self.memory.session
+        if target is None:
+            return None
+        if self._session is None or self._session[0] is not target:
+            self._session = (target, SyncSessionMemory(target, self._portal))
+        return self._session[1]
+
+    @property
+    def checkpoints(self) -> SyncCheckpointStore | None:
+        """The Memory's checkpoint store (``Memory(checkpoints=...)``) with blocking methods, or
+        None when it has none. ``.checkpoints.wrapped`` is the async store (of this loop)."""
+        target = self.memory.checkpoints
+        if target is None:
+            return None
+        if self._checkpoints is None or self._checkpoints[0] is not target:
+            self._checkpoints = (target, SyncCheckpointStore(target, self._portal))
+        return self._checkpoints[1]
+
+    # -- the Memory API, blocking -------------------------------------------------------------
+    @overload
+    def add(
+        self,
+        user_id: str,
+        content: str,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        tenant_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        expires_at: Expiry = None,
+        ttl: TTL = None,
+    ) -> str: ...
+
+    @overload
+    def add(
+        self,
+        user_id: str,
+        content: list[Any] | tuple[Any, ...],
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        tenant_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        expires_at: Expiry = None,
+        ttl: TTL = None,
+    ) -> list[str]: ...
+
+    @overload
+    def add(
+        self,
+        user_id: str,
+        content: str | Sequence[Any],
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        tenant_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        expires_at: Expiry = None,
+        ttl: TTL = None,
+    ) -> str | list[str]: ...
+
+    def add(
+        self,
+        user_id: str,
+        content: str | Sequence[Any],
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        tenant_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        expires_at: Expiry = None,
+        ttl: TTL = None,
+    ) -> str | list[str]:
+        """Store text (its id) or chat messages (their ids); see :meth:`Memory.add`."""
+        memory: Any = self.memory  # one call for both content kinds
+        res: str | list[str] = self.run(
+            memory.add(
+                user_id,
+                content,
+                metadata,
+                tenant_id=tenant_id,
+                agent_id=agent_id,
+                session_id=session_id,
+                expires_at=expires_at,
+                ttl=ttl,
+            )
+        )
+        return res
 
     def search(
-        self, user_id: str, query: str, limit: int = 10, filters: Any = None, **kw: Any
-    ) -> Any:
-        return self.run(self.memory.search(user_id, query, limit, filters, **kw))
+        self,
+        user_id: str,
+        query: str,
+        limit: int = 10,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        tenant_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        min_relevance: float | None = None,
+        retrieval: RetrievalConfig | None = None,
+    ) -> list[MemoryRecord]:
+        """The user's memories most relevant to ``query``; see :meth:`Memory.search`."""
+        return self.run(
+            self.memory.search(
+                user_id,
+                query,
+                limit,
+                filters,
+                tenant_id=tenant_id,
+                agent_id=agent_id,
+                session_id=session_id,
+                min_relevance=min_relevance,
+                retrieval=retrieval,
+            )
+        )
 
-    def get(self, user_id: str, memory_id: str, **kw: Any) -> Any:
-        return self.run(self.memory.get(user_id, memory_id, **kw))
+    def get(
+        self,
+        user_id: str,
+        memory_id: str,
+        *,
+        tenant_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> MemoryRecord | None:
+        """One memory, or None; see :meth:`Memory.get`."""
+        return self.run(
+            self.memory.get(
+                user_id, memory_id, tenant_id=tenant_id, agent_id=agent_id, session_id=session_id
+            )
+        )
 
-    def get_all(self, user_id: str, limit: int = 100, filters: Any = None, **kw: Any) -> Any:
-        return self.run(self.memory.get_all(user_id, limit, filters, **kw))
+    def get_all(
+        self,
+        user_id: str,
+        limit: int = 100,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        offset: int = 0,
+        tenant_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> list[MemoryRecord]:
+        """The user's memories, newest first; see :meth:`Memory.get_all`."""
+        return self.run(
+            self.memory.get_all(
+                user_id,
+                limit,
+                filters,
+                offset=offset,
+                tenant_id=tenant_id,
+                agent_id=agent_id,
+                session_id=session_id,
+            )
+        )
 
     def update(
-        self, user_id: str, memory_id: str, content: Any = None, metadata: Any = None, **kw: Any
-    ) -> Any:
-        return self.run(self.memory.update(user_id, memory_id, content, metadata, **kw))
+        self,
+        user_id: str,
+        memory_id: str,
+        content: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        tenant_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        expires_at: Expiry = None,
+        ttl: TTL = None,
+    ) -> MemoryRecord:
+        """Change a memory's content and/or metadata; see :meth:`Memory.update`."""
+        return self.run(
+            self.memory.update(
+                user_id,
+                memory_id,
+                content,
+                metadata,
+                tenant_id=tenant_id,
+                agent_id=agent_id,
+                session_id=session_id,
+                expires_at=expires_at,
+                ttl=ttl,
+            )
+        )
 
-    def delete(self, user_id: str, memory_id: str, **kw: Any) -> bool:
-        return self.run(self.memory.delete(user_id, memory_id, **kw))
+    def delete(
+        self,
+        user_id: str,
+        memory_id: str,
+        *,
+        tenant_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> bool:
+        """Delete one memory; False when the scope held none. See :meth:`Memory.delete`."""
+        return self.run(
+            self.memory.delete(
+                user_id, memory_id, tenant_id=tenant_id, agent_id=agent_id, session_id=session_id
+            )
+        )
 
-    def delete_all(self, user_id: str, **kw: Any) -> int:
-        return self.run(self.memory.delete_all(user_id, **kw))
+    def delete_all(
+        self,
+        user_id: str,
+        *,
+        tenant_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> int:
+        """Delete every memory in the scope; return how many."""
+        return self.run(
+            self.memory.delete_all(
+                user_id, tenant_id=tenant_id, agent_id=agent_id, session_id=session_id
+            )
+        )
 
-    def count(self, user_id: str, **kw: Any) -> int:
-        return self.run(self.memory.count(user_id, **kw))
+    def count(
+        self,
+        user_id: str,
+        *,
+        tenant_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> int:
+        """How many unexpired memories the scope holds."""
+        return self.run(
+            self.memory.count(
+                user_id, tenant_id=tenant_id, agent_id=agent_id, session_id=session_id
+            )
+        )
 
-    def forget(self, user_id: str, **kw: Any) -> dict[str, int]:
-        return self.run(self.memory.forget(user_id, **kw))
+    def forget(self, user_id: str, *, tenant_id: str | None = None) -> dict[str, int]:
+        """Forget the user everywhere; see :meth:`Memory.forget`."""
+        return self.run(self.memory.forget(user_id, tenant_id=tenant_id))
 
     def purge_expired(self) -> int:
+        """Delete expired memories of every user; return how many."""
         return self.run(self.memory.purge_expired())
 
+    def list_users(self) -> list[tuple[str, str]]:
+        """Every ``(tenant_id, user_id)`` holding memories ('' is the default tenant)."""
+        return self.run(self.memory.list_users())
+
+    # -- hooks and lifecycle ------------------------------------------------------------------
     def register(self, plugin: Any, name: str | None = None) -> Any:
+        """Register a plugin on the wrapped Memory (see :meth:`Memory.register`)."""
         return self.memory.register(plugin, name)
 
+    def hook(self, name: str, **opts: Any) -> Callable[[Any], Any]:
+        """Decorator registering a hook on the wrapped Memory (see :meth:`Memory.hook`)."""
+        return self.memory.hook(name, **opts)
+
+    def open(self) -> None:
+        """Connect now (otherwise the first call does)."""
+        self.run(self.memory.open())
+
     def close(self) -> None:
+        """Close the Memory (and its session/checkpoint stores) and stop the loop thread."""
         try:
             if not self._portal.loop.is_closed():
                 self.run(self.memory.close())

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..core.errors import ConfigurationError
 from ..core.hookspecs import hookimpl
 from .pii import redact
 
@@ -41,7 +42,7 @@ class AuditLog:
         include_reads: bool = True,
     ) -> None:
         if (path is None) == (sink is None):
-            raise ValueError("AuditLog needs exactly one of path= or sink=")
+            raise ConfigurationError("AuditLog needs exactly one of path= or sink=")
         self.path = Path(path) if path is not None else None
         self.sink = sink
         self.redact_queries = redact_queries

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..core.errors import ConfigurationError
 from ..core.hookspecs import hookimpl
 
 __all__ = ["DEFAULT_KINDS", "PIIRedactor", "redact"]
@@ -148,7 +149,7 @@ class PIIRedactor:
         self.kinds = tuple(kinds)
         unknown = set(self.kinds) - set(_RULES)
         if unknown:
-            raise ValueError(
+            raise ConfigurationError(
                 f"unknown PII kinds {sorted(unknown)}; known: {', '.join(DEFAULT_KINDS)}"
             )
         self.redact_metadata = redact_metadata
