@@ -158,6 +158,32 @@ class ProviderCalls:
         res = await self.provider.get(scope.user_id, memory_id, **kw)
         return self.records("get", scope, [] if res is None else [res])
 
+    async def all_records(self, scope: Scope, limit: int) -> list[MemoryRecord]:
+        kw = self.scope_kwargs("get_all", scope)
+        return self.records(
+            "get_all", scope, await self.provider.get_all(scope.user_id, limit, **kw)
+        )
+
+    async def delete_record(self, scope: Scope, memory_id: str) -> bool:
+        """Delete one memory; False when the scope holds none (checked first: the seeds'
+        ``delete`` returns None either way)."""
+        if not await self.get_records(scope, memory_id):
+            return False
+        kw = self.scope_kwargs("delete", scope)
+        res = await self.provider.delete(scope.user_id, memory_id, **kw)
+        return res if isinstance(res, bool) else True
+
+    async def delete_all_records(self, scope: Scope) -> int:
+        if (scope.agent_id or scope.session_id) and not all(
+            self.accepts("delete_all", k) for k in ("agent_id", "session_id")
+        ):
+            raise ConfigurationError(
+                f"{type(self.provider).__name__}.delete_all() cannot narrow by "
+                f"agent_id/session_id; call it with user_id (and tenant_id) only"
+            )
+        kw = self.scope_kwargs("delete_all", scope)
+        return int(await self.provider.delete_all(scope.user_id, **kw) or 0)
+
     async def add_records(
         self, scope: Scope, records: list[StoredMemory], single: bool, exp: float | None
     ) -> list[str]:

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MEMORY_OPTIONS",
+    "attached_stores",
+    "check_options",
     "check_store",
     "construct",
     "create_memory",
@@ -161,3 +163,52 @@ def create_memory(name: str, *, url: str | None = None, **options: Any) -> Memor
     from .memory import Memory
 
     return Memory(check_store(store, name), plugins=plugins, **mem_opts)
+
+
+def check_options(
+    plugins: Any, retrieval: Any, clock: Any, max_content_chars: Any, default_ttl: Any
+) -> list[Any]:
+    """Validate ``Memory``'s options (ConfigurationError saying what to pass); the plugins as
+    a list."""
+    from ._time import expiry_ts
+    from .retrieval import RetrievalConfig
+
+    if isinstance(plugins, str | bytes) or not isinstance(plugins, Iterable):
+        raise ConfigurationError(
+            f"plugins must be a list of plugin objects or @hook functions, got "
+            f"{type(plugins).__name__}"
+        )
+    if retrieval is not None and not isinstance(retrieval, RetrievalConfig):
+        raise ConfigurationError(
+            f"retrieval must be a RetrievalConfig, got {type(retrieval).__name__}"
+        )
+    if clock is not None and not callable(clock):
+        raise ConfigurationError("clock must be a callable returning epoch seconds")
+    if isinstance(max_content_chars, bool) or not isinstance(max_content_chars, int):
+        raise ConfigurationError("max_content_chars must be a positive integer")
+    if max_content_chars <= 0:
+        raise ConfigurationError("max_content_chars must be positive")
+    if default_ttl is not None:
+        try:
+            expiry_ts(None, default_ttl, 0.0)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ConfigurationError(
+                f"default_ttl must be positive seconds or a timedelta: {exc}"
+            ) from None
+    return list(plugins)
+
+
+def attached_stores(session: Any, checkpoints: Any, hooks: Any) -> tuple[Any, Any]:
+    """Session memory and checkpoint store from objects or URLs; the session's messages are
+    bound to ``hooks`` (``on_session_message``)."""
+    if isinstance(session, str):
+        from .session import session_memory_from_url
+
+        session = session_memory_from_url(session)
+    if isinstance(checkpoints, str):
+        from .checkpoints import checkpoint_store_from_url
+
+        checkpoints = checkpoint_store_from_url(checkpoints)
+    if session is not None and hasattr(session, "bind_hooks"):
+        session.bind_hooks(hooks)
+    return session, checkpoints

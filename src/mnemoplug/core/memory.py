@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, overload
-
-import numpy as np
 
 from ._time import expiry_ts, now_ts
 from .add_pipeline import notify_added, prepare_records
@@ -21,7 +18,7 @@ from .contexts import (
     MemoryUpdateContext,
 )
 from .delegate import matching
-from .embedders import Embedder, aembed
+from .embedders import Embedder
 from .errors import (
     ConfigurationError,
     MemoryNotFoundError,
@@ -29,6 +26,8 @@ from .errors import (
 )
 from .factory import (
     MEMORY_OPTIONS,
+    attached_stores,
+    check_options,
     create_memory,
     make_embedder,
     provider_from_url,
@@ -51,6 +50,7 @@ from .validation import (
     content_items,
     make_scope,
 )
+from .vectors import StoreVectors
 
 __all__ = ["MAX_LIMIT", "Memory", "create_memory", "provider_from_url", "split_options"]
 
@@ -109,63 +109,29 @@ class Memory(MemoryProvider):
         clock: Callable[[], float] | None = None,
         default_ttl: TTL = None,
     ) -> None:
-        if isinstance(plugins, str | bytes) or not isinstance(plugins, Iterable):
-            raise ConfigurationError(
-                f"plugins must be a list of plugin objects or @hook functions, got "
-                f"{type(plugins).__name__}"
-            )
-        plugins = list(plugins)
-        if retrieval is not None and not isinstance(retrieval, RetrievalConfig):
-            raise ConfigurationError(
-                f"retrieval must be a RetrievalConfig, got {type(retrieval).__name__}"
-            )
-        if clock is not None and not callable(clock):
-            raise ConfigurationError("clock must be a callable returning epoch seconds")
-        if isinstance(max_content_chars, bool) or not isinstance(max_content_chars, int):
-            raise ConfigurationError("max_content_chars must be a positive integer")
-        if max_content_chars <= 0:
-            raise ConfigurationError("max_content_chars must be positive")
+        plugin_list = check_options(plugins, retrieval, clock, max_content_chars, default_ttl)
         if durable_store is not None:
             if checkpoints is not None:
                 raise ConfigurationError("pass checkpoints= or durable_store=, not both")
             checkpoints = durable_store
         self._clock: Callable[[], float] = clock or now_ts
         self.default_ttl = default_ttl
-        if default_ttl is not None:
-            try:
-                expiry_ts(None, default_ttl, 0.0)
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise ConfigurationError(
-                    f"default_ttl must be positive seconds or a timedelta: {exc}"
-                ) from None
         self._load_entry_points = load_entry_points
-        self.store, self._calls = resolve_backend(provider, plugins, load_entry_points)
+        self.store, self._calls = resolve_backend(provider, plugin_list, load_entry_points)
         self.embedder: Embedder | None = (
             None
             if self._calls is not None and embedder == "default"
-            else make_embedder(embedder, plugins, load_entry_points=load_entry_points)
+            else make_embedder(embedder, plugin_list, load_entry_points=load_entry_points)
         )
         self.hooks = HookManager(
-            plugins, load_entry_points=load_entry_points, global_hooks=global_hooks
+            plugin_list, load_entry_points=load_entry_points, global_hooks=global_hooks
         )
         self.retrieval = retrieval or RetrievalConfig()
         self.max_content_chars = max_content_chars
-        if isinstance(session, str):
-            from .session import session_memory_from_url
-
-            session = session_memory_from_url(session)
-        if isinstance(checkpoints, str):
-            from .checkpoints import checkpoint_store_from_url
-
-            checkpoints = checkpoint_store_from_url(checkpoints)
-        self.session = session
-        self.checkpoints = checkpoints
-        if session is not None and hasattr(session, "bind_hooks"):
-            session.bind_hooks(self.hooks)
+        self.session, self.checkpoints = attached_stores(session, checkpoints, self.hooks)
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
-        self._embedder_checked = False
-        self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors = StoreVectors()
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -257,29 +223,6 @@ class Memory(MemoryProvider):
         assert self.store is not None
         return self.store
 
-    async def _embed(self, texts: Sequence[str]) -> np.ndarray | None:
-        if self.embedder is None or not texts or self.store is None:
-            return None
-        vecs: np.ndarray = await aembed(self.embedder, texts)
-        if not self._embedder_checked:
-            await self.store.check_embedder(str(self.embedder.name), int(vecs.shape[1]))
-            self._embedder_checked = True
-        return vecs
-
-    async def _embed_query(self, query: str) -> np.ndarray | None:
-        v = self._qcache.get(query)
-        if v is not None:
-            self._qcache.move_to_end(query)
-            return v
-        vecs = await self._embed([query])
-        if vecs is None:
-            return None
-        v = np.asarray(vecs[0])
-        self._qcache[query] = v
-        if len(self._qcache) > 1024:
-            self._qcache.popitem(last=False)
-        return v
-
     def _expiry(self, expires_at: Expiry, ttl: TTL, now: float) -> float | None:
         try:
             return expiry_ts(expires_at, ttl, now)
@@ -366,7 +309,9 @@ class Memory(MemoryProvider):
         if self._calls is not None:
             ids = await self._calls.add_records(scope, records, single, exp)
         else:
-            vecs = await self._embed([r.content for r in records])
+            vecs = await self._vectors.texts(
+                self.embedder, self.store, [r.content for r in records]
+            )
             if vecs is not None:
                 for r, v in zip(records, vecs, strict=True):
                     r.embedding = v
@@ -400,7 +345,7 @@ class Memory(MemoryProvider):
         else:
             req = SearchRequest(
                 query=query,
-                vector=await self._embed_query(query),
+                vector=await self._vectors.query(self.embedder, self.store, query),
                 limit=limit,
                 filters=filt,
                 now=self._clock(),
@@ -469,10 +414,8 @@ class Memory(MemoryProvider):
         filt = compile_filters(filters)
         await self.open()
         if self._calls is not None:
-            kw = self._calls.scope_kwargs("get_all", scope)
             want = min(MAX_LIMIT, limit + offset) if not filt else MAX_LIMIT
-            res = await self._calls.provider.get_all(scope.user_id, want, **kw)
-            recs = matching(self._calls.records("get_all", scope, res), filt)
+            recs = matching(await self._calls.all_records(scope, want), filt)
             results = recs[offset : offset + limit]
         else:
             rows = await self._store().list(
@@ -533,7 +476,7 @@ class Memory(MemoryProvider):
             return await self._calls.update_record(scope, memory_id, content, meta, exp)
         vec = None
         if content is not None:
-            vecs = await self._embed([content])
+            vecs = await self._vectors.texts(self.embedder, self.store, [content])
             vec = None if vecs is None else vecs[0]
         new = await self._store().update(
             scope,
@@ -562,11 +505,7 @@ class Memory(MemoryProvider):
         memory_id = check_memory_id(memory_id)
         await self.open()
         if self._calls is not None:
-            if not await self._get(scope, memory_id):
-                return False
-            kw = self._calls.scope_kwargs("delete", scope)
-            res = await self._calls.provider.delete(scope.user_id, memory_id, **kw)
-            ok = res if isinstance(res, bool) else True
+            ok = await self._calls.delete_record(scope, memory_id)
         else:
             ok = await self._store().delete(scope, memory_id)
         if ok and self.hooks.has("on_memory_delete"):
@@ -588,15 +527,7 @@ class Memory(MemoryProvider):
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
         await self.open()
         if self._calls is not None:
-            if (scope.agent_id or scope.session_id) and not all(
-                self._calls.accepts("delete_all", k) for k in ("agent_id", "session_id")
-            ):
-                raise ConfigurationError(
-                    f"{type(self._calls.provider).__name__}.delete_all() cannot narrow by "
-                    f"agent_id/session_id; call it with user_id (and tenant_id) only"
-                )
-            kw = self._calls.scope_kwargs("delete_all", scope)
-            n = int(await self._calls.provider.delete_all(scope.user_id, **kw) or 0)
+            n = await self._calls.delete_all_records(scope)
         else:
             n = await self._store().delete_all(scope)
         if self.hooks.has("on_memory_delete"):
@@ -617,9 +548,7 @@ class Memory(MemoryProvider):
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
         await self.open()
         if self._calls is not None:
-            kw = self._calls.scope_kwargs("get_all", scope)
-            res = await self._calls.provider.get_all(scope.user_id, MAX_LIMIT, **kw)
-            return len(self._calls.records("get_all", scope, res))
+            return len(await self._calls.all_records(scope, MAX_LIMIT))
         return await self._store().count(scope, self._clock())
 
     async def forget(self, user_id: str, *, tenant_id: str | None = None) -> dict[str, int]:

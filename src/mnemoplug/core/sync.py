@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import builtins
 import inspect
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -46,6 +46,10 @@ def _given(**kw: Any) -> dict[str, Any]:
     return {k: v for k, v in kw.items() if v is not None}
 
 
+async def _awaited(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
 class _PortalWrapper:
     """Runs the async methods of one object on a portal; unknown attributes pass through
     (an async method becomes a blocking one)."""
@@ -59,8 +63,14 @@ class _PortalWrapper:
         """The underlying async object (it belongs to the portal's loop)."""
         return self._target
 
-    def _run(self, coro: Any) -> Any:
-        return self._portal.call(coro) if inspect.isawaitable(coro) else coro
+    def _run(self, result: Any) -> Any:
+        """``result`` of calling a method: a coroutine runs on the portal, a plain value (a sync
+        method) is returned as it is."""
+        if inspect.iscoroutine(result):
+            return self._portal.call(result)
+        if inspect.isawaitable(result):
+            return self._portal.call(_awaited(result))
+        return result
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

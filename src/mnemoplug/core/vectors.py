@@ -1,0 +1,47 @@
+"""Vectors for one Memory's store: texts embedded with its embedder, the store asked once
+whether it accepts that embedder, and query vectors cached (an agent asks the same things)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .embedders import aembed
+
+__all__ = ["StoreVectors"]
+
+
+class StoreVectors:
+    """Embeds for a store; ``query`` keeps the last ``cache_size`` query vectors."""
+
+    def __init__(self, cache_size: int = 1024) -> None:
+        self.cache_size = cache_size
+        self._checked = False
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    async def texts(self, embedder: Any, store: Any, texts: Sequence[str]) -> np.ndarray | None:
+        """One normalised vector per text, or None without an embedder (or a store)."""
+        if embedder is None or not texts or store is None:
+            return None
+        vecs: np.ndarray = await aembed(embedder, texts)
+        if not self._checked:
+            await store.check_embedder(str(embedder.name), int(vecs.shape[1]))
+            self._checked = True
+        return vecs
+
+    async def query(self, embedder: Any, store: Any, query: str) -> np.ndarray | None:
+        v = self._queries.get(query)
+        if v is not None:
+            self._queries.move_to_end(query)
+            return v
+        vecs = await self.texts(embedder, store, [query])
+        if vecs is None:
+            return None
+        v = np.asarray(vecs[0])
+        self._queries[query] = v
+        if len(self._queries) > self.cache_size:
+            self._queries.popitem(last=False)
+        return v
