@@ -27,7 +27,11 @@ from mnemoplug.adapters.agno import (
     escape_agno_text,
     with_memory,
 )
-from mnemoplug.core.errors import MemoryRejectedError, MissingDependencyError
+from mnemoplug.core.errors import (
+    ConfigurationError,
+    MemoryRejectedError,
+    MissingDependencyError,
+)
 from mnemoplug.core.memory import Memory
 from mnemoplug.core.plugins import hook
 from mnemoplug.core.strategies import inject_memory
@@ -122,6 +126,7 @@ async def test_two_users_through_one_agent_never_see_each_other(
 async def test_concurrent_runs_of_two_users_stay_apart(memory: Memory) -> None:
     await memory.add("alice", "Alice's secret word is avocado.")
     await memory.add("bob", "Bob's secret word is zeppelin.")
+
     async def instructions(run_context: Any) -> str:  # awaits: the runs interleave here
         await asyncio.sleep(0.02)
         return f"You are a terse assistant for {run_context.user_id}."
@@ -130,8 +135,10 @@ async def test_concurrent_runs_of_two_users_stay_apart(memory: Memory) -> None:
     agent = with_memory(make_agent(model, instructions=instructions), memory, inject_memory("all"))
     users = ["alice", "bob"] * 3
     outs = await asyncio.gather(
-        *(ask(agent, "arun" if i % 2 else "astream", f"my word, {u}?", user_id=u)
-          for i, u in enumerate(users))
+        *(
+            ask(agent, "arun" if i % 2 else "astream", f"my word, {u}?", user_id=u)
+            for i, u in enumerate(users)
+        )
     )
     assert all(o.status == RunStatus.completed for o in outs)
     assert len(model.requests) == 6
@@ -176,7 +183,7 @@ async def test_agent_keeps_model_tools_and_callable_instructions(
     assert "Greet dave warmly." in system and "Dave lives in Oslo." in system
     adapter = MnemoplugAgno.attached_to(agent)
     assert adapter is not None and adapter.attach(agent) is agent  # idempotent
-    with pytest.raises(ValueError, match="already has"):
+    with pytest.raises(ConfigurationError, match="already has"):
         MnemoplugAgno(memory).attach(agent)
     assert len(agent.pre_hooks or []) == 1 and len(agent.post_hooks or []) == 1
 
@@ -255,8 +262,10 @@ async def test_failing_lookup_injects_nothing_and_is_logged(
     assert "vector store down" in caplog.text
 
     strict = with_memory(
-        make_agent(FakeAgnoModel()), memory,
-        inject_memory("custom", selector=selector), raise_on_lookup_error=True,
+        make_agent(FakeAgnoModel()),
+        memory,
+        inject_memory("custom", selector=selector),
+        raise_on_lookup_error=True,
     )
     out = await ask(strict, "arun", "What am I allergic to?", user_id="gina")
     assert out.status == RunStatus.error
@@ -323,7 +332,8 @@ async def test_agno_memory_manager_stores_in_mnemoplug(memory: Memory) -> None:
     assert [m.memory for m in mm.get_user_memories(user_id="kim") or []] == ["Plays chess"]
     # they are real mnemoplug memories of the right user
     assert sorted(m.content for m in await memory.get_all("jo")) == [
-        "Likes hiking", "Works as a nurse"
+        "Likes hiking",
+        "Works as a nurse",
     ]
     assert await memory.count("kim") == 1
 
@@ -340,7 +350,8 @@ async def test_agno_memory_manager_stores_in_mnemoplug(memory: Memory) -> None:
 
     mm.replace_user_memory(mid, UserMemory(memory="Likes climbing", topics=["hobbies"]), "jo")
     assert {m.memory for m in mm.get_user_memories(user_id="jo") or []} == {
-        "Likes climbing", "Works as a nurse"
+        "Likes climbing",
+        "Works as a nurse",
     }
     assert await memory.count("jo") == 2  # updated in place, not duplicated
 
@@ -370,7 +381,6 @@ async def test_agno_user_memories_are_injected_by_the_adapter(
     await ask(agent, "arun", "Book me a seat on the plane", user_id="lee")
     assert "Prefers window seats" in system_of(model)
     assert await memory.count("lee") == 1  # store_turns=False
-
 
 
 @pytest.mark.parametrize("mode", ["run", "arun"])

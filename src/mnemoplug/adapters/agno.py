@@ -19,7 +19,7 @@ What :class:`MnemoplugAgno` does to the agent (its model, tools and instructions
   post-hooks when the model fails, so a failed run stores nothing.
 
 Works with ``run``, ``arun`` and streaming (``stream=True``, sync and async). Memory calls run
-on a private event loop thread (:class:`~mnemoplug.core.sync.Portal`), so the sync hooks never
+on a private event loop thread (:class:`~mnemoplug.core.portal.Portal`), so the sync hooks never
 deadlock inside a running loop; in ``arun`` they block the caller's loop for the lookup (one
 embedding and one query, typically 10–30 ms).
 
@@ -34,8 +34,9 @@ Agno substitutes ``{var}`` and ``$var`` in the system message (``resolve_in_cont
 text is escaped so a remembered ``{user_name}`` reaches the model as written (a zero-width
 word joiner follows each ``{``, ``$`` is doubled).
 
-:class:`MnemoplugAgnoDb` is a drop-in for Agno's own user-memory storage: an
-``agno.db.in_memory.InMemoryDb`` whose user memories live in mnemoplug, scoped by user.
+:class:`MnemoplugAgnoDb` (:mod:`mnemoplug.adapters.agno_db`) is a drop-in for Agno's own
+user-memory storage: an ``agno.db.in_memory.InMemoryDb`` whose user memories live in
+mnemoplug, scoped by user.
 """
 
 from __future__ import annotations
@@ -48,53 +49,39 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..core.errors import MissingDependencyError
+from ..core.errors import ConfigurationError, MissingDependencyError
 
 try:
-    from agno.db.in_memory import InMemoryDb
-    from agno.db.in_memory.utils import apply_sorting
-    from agno.db.schemas.memory import UserMemory
     from agno.exceptions import CheckTrigger, InputCheckError, OutputCheckError
     from agno.utils.agent import aexecute_instructions, execute_instructions
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     raise MissingDependencyError("the Agno adapter", "agno", "agno") from exc
 
 from ..core.memory import Memory
-from ..core.records import MemoryRecord
+from ..core.provider import MemoryProvider
 from ..core.strategies import InjectionStrategy, inject_memory
-from ..core.sync import Portal, SyncMemory
+from ..core.sync import SyncMemory
+from ._checks import check_metadata_arg, check_optional_str
+from ._memory import unwrap_memory
+from .agno_db import PORTAL_NAME, MnemoplugAgnoDb, agno_portal
 
 if TYPE_CHECKING:
     from agno.agent import Agent
 
-__all__ = ["MnemoplugAgno", "MnemoplugAgnoDb", "escape_agno_text", "with_memory"]
+__all__ = [
+    "PORTAL_NAME",
+    "MnemoplugAgno",
+    "MnemoplugAgnoDb",
+    "agno_portal",
+    "escape_agno_text",
+    "with_memory",
+]
 
 logger = logging.getLogger("mnemoplug.adapters.agno")
 
 T = TypeVar("T")
 _WJ = "\u2060"  # WORD JOINER: invisible, breaks Agno's ``{var}`` pattern
 _MAX_PENDING = 1024
-_AGNO_KIND = "agno_user_memory"
-_MAX_LIST = 10_000
-
-_shared_portal: Portal | None = None
-_portal_lock = threading.Lock()
-
-
-def _default_portal() -> Portal:
-    global _shared_portal
-    with _portal_lock:
-        if _shared_portal is None or _shared_portal.loop.is_closed():
-            _shared_portal = Portal(name="mnemoplug-agno")
-        return _shared_portal
-
-
-def _unwrap(memory: Memory | SyncMemory) -> tuple[Memory, Portal | None]:
-    if isinstance(memory, SyncMemory):
-        return memory.memory, memory.portal
-    if isinstance(memory, Memory):
-        return memory, None
-    raise TypeError(f"expected a mnemoplug Memory or SyncMemory, got {type(memory).__name__}")
 
 
 def escape_agno_text(text: str, *, resolve_in_context: bool = True) -> str:
@@ -122,8 +109,9 @@ class MnemoplugAgno:
     """Connects a mnemoplug :class:`Memory` to Agno agents. ``attach(agent)`` wires it in.
 
     Args:
-        memory: a :class:`Memory` (used on the adapter's own loop thread) or a
-            :class:`SyncMemory` (used on its loop).
+        memory: a :class:`Memory` (used on the adapter's own loop thread), a
+            :class:`SyncMemory` (used on its loop), or your own
+            :class:`~mnemoplug.MemoryProvider` (wrapped as ``Memory(provider=...)``).
         strategy: how memories are selected and rendered (default ``inject_memory("relevant")``).
         store_turns: store each successful run's user/assistant turn (default True).
         default_user_id: the user when a run has none; by default such runs get no memory.
@@ -135,7 +123,7 @@ class MnemoplugAgno:
 
     def __init__(
         self,
-        memory: Memory | SyncMemory,
+        memory: Memory | SyncMemory | MemoryProvider,
         strategy: InjectionStrategy | None = None,
         *,
         store_turns: bool = True,
@@ -146,14 +134,18 @@ class MnemoplugAgno:
         raise_on_store_error: bool = False,
         raise_on_lookup_error: bool = False,
     ) -> None:
-        self.memory, portal = _unwrap(memory)
-        self._portal = portal
+        if strategy is not None and not isinstance(strategy, InjectionStrategy):
+            raise ConfigurationError(
+                f"strategy must come from inject_memory(...), got {type(strategy).__name__}"
+            )
         self.strategy = strategy if strategy is not None else inject_memory("relevant")
+        self.memory, portal = unwrap_memory(memory, self.strategy.memory)
+        self._portal = portal
         self.store_turns = store_turns
-        self.default_user_id = default_user_id
-        self.tenant_id = tenant_id
-        self.agent_id = agent_id
-        self.metadata = dict(metadata or {})
+        self.default_user_id = check_optional_str(default_user_id, "default_user_id")
+        self.tenant_id = check_optional_str(tenant_id, "tenant_id")
+        self.agent_id = check_optional_str(agent_id, "agent_id")
+        self.metadata = check_metadata_arg(metadata)
         self.raise_on_store_error = raise_on_store_error
         self.raise_on_lookup_error = raise_on_lookup_error
         self._pending: OrderedDict[str, _RunState] = OrderedDict()
@@ -164,7 +156,7 @@ class MnemoplugAgno:
 
     # -- plumbing ------------------------------------------------------------------------------
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        portal = self._portal or _default_portal()
+        portal = self._portal or agno_portal()
         return portal.call(coro)
 
     def _scope(self) -> dict[str, Any]:
@@ -197,12 +189,12 @@ class MnemoplugAgno:
 
     def attach(self, agent: Agent) -> Agent:
         """Add this memory to ``agent`` (in place) and return it. Attaching twice is a no-op;
-        attaching a second, different adapter raises ``ValueError``."""
+        attaching a second, different adapter raises :class:`~mnemoplug.ConfigurationError`."""
         current = self.attached_to(agent)
         if current is self:
             return agent
         if current is not None:
-            raise ValueError("this agent already has a mnemoplug memory attached")
+            raise ConfigurationError("this agent already has a mnemoplug memory attached")
         if getattr(agent, "system_message", None) is not None:
             logger.warning(
                 "mnemoplug: the agent sets system_message, so Agno ignores its instructions; "
@@ -232,7 +224,9 @@ class MnemoplugAgno:
                 agent: Any = None, session_state: Any = None, run_context: Any = None
             ) -> list[str]:
                 base = await aexecute_instructions(
-                    instructions=original, agent=agent, session_state=session_state,
+                    instructions=original,
+                    agent=agent,
+                    session_state=session_state,
                     run_context=run_context,
                 )
                 return combine(base, agent, run_context)
@@ -245,7 +239,9 @@ class MnemoplugAgno:
             base = original
             if callable(original):
                 base = execute_instructions(
-                    instructions=original, agent=agent, session_state=session_state,
+                    instructions=original,
+                    agent=agent,
+                    session_state=session_state,
                     run_context=run_context,
                 )
             return combine(base, agent, run_context)
@@ -293,7 +289,10 @@ class MnemoplugAgno:
         except Exception as exc:
             logger.warning(
                 "mnemoplug: memory lookup failed for user %r (run %s); no memory injected: %s",
-                user, run_id, exc, exc_info=True,
+                user,
+                run_id,
+                exc,
+                exc_info=True,
             )
             if self.raise_on_lookup_error:
                 raise InputCheckError(
@@ -318,13 +317,14 @@ class MnemoplugAgno:
         if run_id:
             meta["agno_run_id"] = run_id
         try:
-            self._call(
-                self.memory.add(user, turn, meta, session_id=session_id, **self._scope())
-            )
+            self._call(self.memory.add(user, turn, meta, session_id=session_id, **self._scope()))
         except Exception as exc:
             logger.warning(
                 "mnemoplug: storing the turn of run %s for user %r failed; nothing stored: %s",
-                run_id, user, exc, exc_info=not isinstance(exc, _expected_store_errors()),
+                run_id,
+                user,
+                exc,
+                exc_info=not isinstance(exc, _expected_store_errors()),
             )
             if self.raise_on_store_error:
                 raise OutputCheckError(
@@ -354,14 +354,15 @@ def _text(message: Any) -> str:
 
 def _turn(run_output: Any) -> list[dict[str, str]]:
     """The new user message and the final assistant answer of a run (history excluded)."""
-    messages = [m for m in (getattr(run_output, "messages", None) or [])
-                if not getattr(m, "from_history", False)]
+    messages = [
+        m
+        for m in (getattr(run_output, "messages", None) or [])
+        if not getattr(m, "from_history", False)
+    ]
     user = next((_text(m) for m in reversed(messages) if m.role == "user" and _text(m)), "")
     if not user:
         user = _input_text(getattr(run_output, "input", None)) or ""
-    answer = next(
-        (_text(m) for m in reversed(messages) if m.role == "assistant" and _text(m)), ""
-    )
+    answer = next((_text(m) for m in reversed(messages) if m.role == "assistant" and _text(m)), "")
     if not answer and isinstance(getattr(run_output, "content", None), str):
         answer = run_output.content.strip()
     turn = []
@@ -374,7 +375,7 @@ def _turn(run_output: Any) -> list[dict[str, str]]:
 
 def with_memory(
     agent: Agent,
-    memory: Memory | SyncMemory,
+    memory: Memory | SyncMemory | MemoryProvider,
     strategy: InjectionStrategy | None = None,
     **options: Any,
 ) -> Agent:
@@ -384,226 +385,3 @@ def with_memory(
     :class:`MnemoplugAgno`. Returns the same agent, changed in place.
     """
     return MnemoplugAgno(memory, strategy, **options).attach(agent)
-
-
-# -- a drop-in for Agno's user-memory storage ------------------------------------------------
-class MnemoplugAgnoDb(InMemoryDb):
-    """An Agno ``InMemoryDb`` whose *user memories* are stored in mnemoplug.
-
-    ``Agent(db=MnemoplugAgnoDb(memory), update_memory_on_run=True)`` or
-    ``MemoryManager(db=MnemoplugAgnoDb(memory))``: Agno's user memories become mnemoplug
-    memories of the same user (tagged ``metadata["kind"] == "agno_user_memory"``), pass through
-    the mnemoplug hooks (PII redaction, audit, …) and are found by the adapter's injection.
-    Sessions, runs and everything else stay in memory as with ``InMemoryDb``. Agno's memory id,
-    topics, input, team id and feedback are kept in metadata; Agno's ``agent_id`` becomes the
-    mnemoplug ``agent_id``. Calls with ``user_id=None`` cover every user of the store.
-    """
-
-    def __init__(self, memory: Memory | SyncMemory, *, tenant_id: str | None = None) -> None:
-        super().__init__()
-        self.memory, self._portal = _unwrap(memory)
-        self.tenant_id = tenant_id
-
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return (self._portal or _default_portal()).call(coro)
-
-    # -- helpers -------------------------------------------------------------------------------
-    def _users(self, user_id: str | None) -> list[str]:
-        if user_id is not None:
-            return [user_id]
-        pairs = self._call(self._list_users())
-        tenant = self.tenant_id or ""
-        return [u for t, u in pairs if t == tenant]
-
-    async def _list_users(self) -> list[tuple[str, str]]:
-        await self.memory.open()
-        return list(await self.memory.list_users())
-
-    def _records(self, user_id: str | None, agent_id: str | None = None) -> list[Any]:
-        out: list[Any] = []
-        for user in self._users(user_id):
-            out.extend(
-                self._call(
-                    self.memory.get_all(
-                        user, limit=_MAX_LIST, filters={"kind": _AGNO_KIND},
-                        tenant_id=self.tenant_id, agent_id=agent_id,
-                    )
-                )
-            )
-        return out
-
-    @staticmethod
-    def _to_dict(rec: Any) -> dict[str, Any]:
-        meta = rec.metadata or {}
-        data: dict[str, Any] = {
-            "memory_id": meta.get("agno_memory_id") or rec.id,
-            "memory": rec.content,
-            "topics": meta.get("topics"),
-            "input": meta.get("input"),
-            "user_id": rec.user_id,
-            "agent_id": rec.agent_id,
-            "team_id": meta.get("team_id"),
-            "feedback": meta.get("feedback"),
-            "created_at": int(meta.get("agno_created_at") or rec.created_at.timestamp()),
-            "updated_at": int(rec.updated_at.timestamp()),
-        }
-        return {k: v for k, v in data.items() if v is not None}
-
-    def _find(self, memory_id: str, user_id: str | None) -> Any:
-        for user in self._users(user_id):
-            hits = self._call(
-                self.memory.get_all(
-                    user, limit=1, filters={"kind": _AGNO_KIND, "agno_memory_id": memory_id},
-                    tenant_id=self.tenant_id,
-                )
-            )
-            if hits:
-                return hits[0]
-            rec = self._call(self.memory.get(user, memory_id, tenant_id=self.tenant_id))
-            if rec is not None and (rec.metadata or {}).get("kind") == _AGNO_KIND:
-                return rec
-        return None
-
-    # -- Agno's user-memory API ----------------------------------------------------------------
-    def upsert_user_memory(
-        self, memory: UserMemory, deserialize: bool | None = True
-    ) -> UserMemory | dict[str, Any] | None:
-        """Insert or update one Agno user memory (``user_id`` None means Agno's "default")."""
-        user = memory.user_id or "default"
-        meta: dict[str, Any] = {"kind": _AGNO_KIND}
-        for key in ("topics", "input", "team_id", "feedback"):
-            value = getattr(memory, key, None)
-            if value is not None:
-                meta[key] = list(value) if key == "topics" else value
-        if memory.created_at is not None:
-            meta["agno_created_at"] = int(memory.created_at)
-        existing = self._find(memory.memory_id, user) if memory.memory_id else None
-        rec: MemoryRecord | None
-        if existing is not None:
-            if (existing.metadata or {}).get("agno_memory_id"):
-                meta["agno_memory_id"] = existing.metadata["agno_memory_id"]
-            rec = self._call(
-                self.memory.update(
-                    user, existing.id, content=memory.memory, metadata=meta,
-                    tenant_id=self.tenant_id,
-                )
-            )
-        else:
-            if memory.memory_id:
-                meta["agno_memory_id"] = memory.memory_id
-            mid = self._call(
-                self.memory.add(
-                    user, memory.memory, meta, tenant_id=self.tenant_id, agent_id=memory.agent_id
-                )
-            )
-            if not memory.memory_id:
-                memory.memory_id = mid
-            rec = self._call(self.memory.get(user, mid, tenant_id=self.tenant_id))
-        if rec is None:  # pragma: no cover - a concurrent delete
-            return None
-        data = self._to_dict(rec)
-        return UserMemory.from_dict(data) if deserialize else data
-
-    def upsert_memories(
-        self,
-        memories: list[UserMemory],
-        deserialize: bool | None = True,
-        preserve_updated_at: bool = False,
-    ) -> list[UserMemory | dict[str, Any]]:
-        """Upsert several memories (one by one, each through the hooks)."""
-        out: list[UserMemory | dict[str, Any]] = []
-        for m in memories:
-            if m is not None:
-                res = self.upsert_user_memory(m, deserialize=deserialize)
-                if res is not None:
-                    out.append(res)
-        return out
-
-    def get_user_memory(
-        self, memory_id: str, deserialize: bool | None = True, user_id: str | None = None
-    ) -> UserMemory | dict[str, Any] | None:
-        """One memory by Agno id (or mnemoplug id), None when absent or another user's."""
-        rec = self._find(memory_id, user_id)
-        if rec is None:
-            return None
-        data = self._to_dict(rec)
-        return UserMemory.from_dict(data) if deserialize else data
-
-    def get_user_memories(
-        self,
-        user_id: str | None = None,
-        agent_id: str | None = None,
-        team_id: str | None = None,
-        topics: list[str] | None = None,
-        search_content: str | None = None,
-        limit: int | None = None,
-        page: int | None = None,
-        sort_by: str | None = None,
-        sort_order: str | None = None,
-        deserialize: bool | None = True,
-    ) -> list[UserMemory] | tuple[list[dict[str, Any]], int]:
-        """The memories matching Agno's filters, with Agno's sorting and paging."""
-        rows = [self._to_dict(r) for r in self._records(user_id, agent_id)]
-        if team_id is not None:
-            rows = [r for r in rows if r.get("team_id") == team_id]
-        if topics is not None:
-            rows = [r for r in rows if any(t in (r.get("topics") or []) for t in topics)]
-        if search_content is not None:
-            needle = search_content.lower()
-            rows = [r for r in rows if needle in str(r.get("memory", "")).lower()]
-        total = len(rows)
-        if sort_by is None:
-            rows.sort(key=lambda r: r.get("created_at", 0))
-        else:
-            rows = apply_sorting(rows, sort_by, sort_order)
-        if limit is not None:
-            start = (page - 1) * limit if page is not None else 0
-            rows = rows[start : start + limit]
-        if not deserialize:
-            return rows, total
-        return [UserMemory.from_dict(r) for r in rows]
-
-    def get_all_memory_topics(self, user_id: str | None = None) -> list[str]:
-        """Every topic used by the user's (or everyone's) memories."""
-        topics: set[str] = set()
-        for r in self._records(user_id):
-            topics.update((r.metadata or {}).get("topics") or [])
-        return sorted(topics)
-
-    def get_user_memory_stats(
-        self, limit: int | None = None, page: int | None = None, user_id: str | None = None
-    ) -> tuple[list[dict[str, Any]], int]:
-        """Per-user counts and last update time, most recently updated first."""
-        stats: dict[str, dict[str, Any]] = {}
-        for r in self._records(user_id):
-            s = stats.setdefault(
-                r.user_id,
-                {"user_id": r.user_id, "total_memories": 0, "last_memory_updated_at": 0},
-            )
-            s["total_memories"] += 1
-            s["last_memory_updated_at"] = max(
-                s["last_memory_updated_at"], int(r.updated_at.timestamp())
-            )
-        rows = sorted(stats.values(), key=lambda s: s["last_memory_updated_at"], reverse=True)
-        total = len(rows)
-        if limit is not None:
-            start = (page - 1) * limit if page is not None else 0
-            rows = rows[start : start + limit]
-        return rows, total
-
-    def delete_user_memory(self, memory_id: str, user_id: str | None = None) -> None:
-        """Delete one memory (only the given user's when ``user_id`` is set)."""
-        rec = self._find(memory_id, user_id)
-        if rec is not None:
-            self._call(self.memory.delete(rec.user_id, rec.id, tenant_id=self.tenant_id))
-
-    def delete_user_memories(self, memory_ids: list[str], user_id: str | None = None) -> None:
-        """Delete several memories (only the given user's when ``user_id`` is set)."""
-        for mid in memory_ids:
-            self.delete_user_memory(mid, user_id=user_id)
-
-    def clear_memories(self) -> None:
-        """Delete every Agno user memory in the store (other mnemoplug memories stay)."""
-        for r in self._records(None):
-            self._call(self.memory.delete(r.user_id, r.id, tenant_id=self.tenant_id))
-

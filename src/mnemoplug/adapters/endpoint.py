@@ -46,7 +46,8 @@ from typing import Any, TypeVar
 
 from ..core.errors import ConfigurationError, MissingDependencyError, MnemoplugError
 from ..core.records import MemoryRecord
-from ..core.strategies import InjectionStrategy, inject_memory
+from ..core.strategies import InjectionStrategy, as_memory, inject_memory
+from ._checks import check_field, check_metadata_arg, check_optional_str
 
 __all__ = ["AgentContext", "agent_endpoint", "require_fastapi"]
 
@@ -169,10 +170,9 @@ def _as_strategy(
                 f"strategy must come from inject_memory(...), got {type(strat).__name__}"
             )
         mem = memory if memory is not None else strat.memory
-        if isinstance(mem, str):
-            from ..core.memory import Memory
-
-            mem = Memory.from_url(mem)
+    # a user's own MemoryProvider (or a URL) becomes Memory(provider=...): validation, hooks,
+    # min_relevance and scope handling on top of its seven methods
+    mem = as_memory(mem, strat.memory)
     if mem is None:
         raise ConfigurationError(
             "agent_endpoint needs a Memory: "
@@ -215,7 +215,8 @@ def agent_endpoint(
 
     Args:
         memory: ``inject_memory(provider=memory_or_url, strategy=...)``, a
-            :class:`~mnemoplug.Memory`, or a URL.
+            :class:`~mnemoplug.Memory`, your own :class:`~mnemoplug.MemoryProvider` (wrapped
+            as ``Memory(provider=...)``), or a URL.
         strategy: the strategy (or its name) when ``memory`` is a Memory or URL.
         user_id_field, message_field, session_id_field, tenant_id_field: where the call carries
             these — a parameter or request-model field name, or ``f(arguments) -> value`` (the
@@ -229,8 +230,19 @@ def agent_endpoint(
         raise_on_store_error: re-raise a failed write (e.g. a hook's MemoryRejectedError) instead
             of logging it and returning the answer.
     """
+    for name, spec in (
+        ("user_id_field", user_id_field),
+        ("message_field", message_field),
+        ("session_id_field", session_id_field),
+        ("tenant_id_field", tenant_id_field),
+        ("answer_field", answer_field),
+    ):
+        check_field(spec, name)
+    check_optional_str(agent_id, "agent_id")
     mem, strat = _as_strategy(memory, strategy)
-    base_meta = dict(metadata) if metadata is not None else {"source": "agent_endpoint"}
+    base_meta = (
+        check_metadata_arg(metadata) if metadata is not None else {"source": "agent_endpoint"}
+    )
 
     def decorate(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
         if not inspect.iscoroutinefunction(fn):

@@ -41,20 +41,28 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..core.errors import ConfigurationError, MissingDependencyError, MnemoplugError
+from ..core.memory import Memory
 from ..core.records import MemoryRecord
 from ..core.session import SessionMemory, SessionOwnershipError, session_memory_from_url
-from ..core.strategies import InjectionStrategy, inject_memory
+from ..core.stores import SessionStore
+from ..core.strategies import InjectionStrategy, as_memory, inject_memory
+from ._checks import check_field, check_metadata_arg
+from ._pydantic_ai_messages import (
+    last_user_text,
+    message_role,
+    message_text,
+    output_text,
+    prompt_text,
+)
 
 try:
     from pydantic import TypeAdapter
-    from pydantic_ai import messages as _messages
     from pydantic_ai.capabilities import AbstractCapability
     from pydantic_ai.conversation_store import (
         ConversationConflict,
@@ -81,32 +89,6 @@ ScopeValue = str | Callable[[RunContext[Any]], str | None] | None
 _SCOPE_KEYS = ("tenant_id", "agent_id", "session_id")
 
 
-def prompt_text(prompt: str | Sequence[Any] | None) -> str:
-    """The text of a PydanticAI user prompt (a string, or the text items of a content list)."""
-    if prompt is None:
-        return ""
-    if isinstance(prompt, str):
-        return prompt
-    parts: list[str] = []
-    for item in prompt:
-        if isinstance(item, str):
-            parts.append(item)
-        elif isinstance(item, _messages.TextContent):
-            parts.append(item.content)
-    return "\n".join(p for p in parts if p)
-
-
-def _last_user_text(messages: Sequence[_messages.ModelMessage]) -> str:
-    for msg in reversed(messages):
-        if isinstance(msg, _messages.ModelRequest):
-            for part in reversed(msg.parts):
-                if isinstance(part, _messages.UserPromptPart):
-                    text = prompt_text(part.content)
-                    if text:
-                        return text
-    return ""
-
-
 def _from_run(ctx: RunContext[Any], key: str) -> str | None:
     """``ctx.deps.<key>`` / ``ctx.deps[key]``, then ``ctx.metadata[key]``."""
     deps = ctx.deps
@@ -120,24 +102,13 @@ def _from_run(ctx: RunContext[Any], key: str) -> str | None:
     return None if value is None else str(value)
 
 
-def _output_text(output: Any) -> str:
-    if isinstance(output, str):
-        return output
-    dump = getattr(output, "model_dump_json", None)
-    if callable(dump):
-        return str(dump())
-    try:
-        return json.dumps(output, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return str(output)
-
-
 @dataclass
 class MnemoplugCapability(AbstractCapability[Any]):
     """Long-term memory for a PydanticAI agent.
 
     Args:
-        memory: the :class:`~mnemoplug.Memory` (or a URL such as ``"sqlite:///memory.db"``);
+        memory: the :class:`~mnemoplug.Memory` (or a URL such as ``"sqlite:///memory.db"``, or
+            your own :class:`~mnemoplug.MemoryProvider`, wrapped as ``Memory(provider=...)``);
             None to use the strategy's ``provider``.
         strategy: how memories are selected and rendered (default ``inject_memory("relevant")``);
             a strategy name such as ``"recent"`` is accepted too.
@@ -166,6 +137,9 @@ class MnemoplugCapability(AbstractCapability[Any]):
     _text: str = field(default="", init=False, repr=False)
 
     def __post_init__(self) -> None:
+        for key in ("user_id", *_SCOPE_KEYS):
+            check_field(getattr(self, key), key)
+        self.metadata = check_metadata_arg(self.metadata)
         if self.strategy is None:
             self.strategy = inject_memory("relevant")
         elif isinstance(self.strategy, str):
@@ -176,10 +150,8 @@ class MnemoplugCapability(AbstractCapability[Any]):
             )
         if self.memory is None:
             self.memory = self.strategy.memory
-        elif isinstance(self.memory, str):
-            from ..core.memory import Memory
-
-            self.memory = Memory.from_url(self.memory)
+        # a URL or a user's own MemoryProvider becomes a Memory (validation, hooks, scopes)
+        self.memory = as_memory(self.memory, self.strategy.memory)
         if self.memory is None:
             raise ConfigurationError(
                 "MnemoplugCapability needs a Memory: MnemoplugCapability(memory) or "
@@ -247,7 +219,7 @@ class MnemoplugCapability(AbstractCapability[Any]):
         if self._memories is not None:
             return
         user_id = self.resolve_user_id(ctx)
-        query = prompt_text(ctx.prompt) or _last_user_text(ctx.messages)
+        query = prompt_text(ctx.prompt) or last_user_text(ctx.messages)
         memories = await self._strategy.select(
             self.memory,
             user_id=user_id,
@@ -277,7 +249,7 @@ class MnemoplugCapability(AbstractCapability[Any]):
         if not self.store_turns:
             return result
         user_text = prompt_text(ctx.prompt)
-        answer = _output_text(result.output)
+        answer = output_text(result.output)
         turn = [{"role": "user", "content": user_text}, {"role": "assistant", "content": answer}]
         turn = [m for m in turn if m["content"] and m["content"].strip()]
         if not turn:
@@ -339,38 +311,8 @@ class MnemoplugCapability(AbstractCapability[Any]):
 
 # -- ConversationStore over mnemoplug session memory ------------------------------------------
 _KEY = "pydantic_ai"
+_SESSION_METHODS = ("get_messages", "add_messages", "list_sessions", "clear")
 _SCAN_LIMIT = 10_000
-
-
-def _message_role(message: _messages.ModelMessage) -> str:
-    if isinstance(message, _messages.ModelResponse):
-        return "assistant"
-    kinds = {type(p) for p in message.parts}
-    if _messages.UserPromptPart in kinds:
-        return "user"
-    if kinds and kinds <= {_messages.ToolReturnPart, _messages.RetryPromptPart}:
-        return "tool"
-    if kinds and kinds <= {_messages.SystemPromptPart}:
-        return "system"
-    return "user"
-
-
-def _message_text(message: _messages.ModelMessage) -> str:
-    """Readable text of a PydanticAI message (what session search and summaries see)."""
-    out: list[str] = []
-    for part in message.parts:
-        if isinstance(part, _messages.UserPromptPart):
-            out.append(prompt_text(part.content))
-        elif isinstance(part, _messages.SystemPromptPart | _messages.TextPart):
-            out.append(part.content)
-        elif isinstance(part, _messages.ToolCallPart):
-            out.append(f"[tool call {part.tool_name}({part.args_as_json_str()})]")
-        elif isinstance(part, _messages.ToolReturnPart):
-            out.append(f"[tool {part.tool_name} returned {part.model_response_str()}]")
-        elif isinstance(part, _messages.RetryPromptPart):
-            out.append(f"[retry: {part.model_response()}]")
-    text = "\n".join(t for t in out if t and t.strip())
-    return text or f"[{message.kind}]"
 
 
 class MnemoplugConversationStore(ConversationStore):
@@ -413,7 +355,9 @@ class MnemoplugConversationStore(ConversationStore):
     ) -> None:
         if isinstance(session, str):
             session = session_memory_from_url(session)
-        elif not isinstance(session, SessionMemory) and hasattr(session, "provider"):
+        elif not isinstance(session, SessionMemory) and (
+            isinstance(session, Memory) or hasattr(session, "provider")
+        ):
             if getattr(session, "session", None) is None:
                 raise ConfigurationError(
                     "this Memory has no session memory: Memory(..., session=...) or pass a "
@@ -424,7 +368,13 @@ class MnemoplugConversationStore(ConversationStore):
             raise ConfigurationError(
                 f"expected a SessionMemory, a session URL or a Memory, got {type(session).__name__}"
             )
-        self.session = session
+        missing = [n for n in _SESSION_METHODS if not callable(getattr(session, n, None))]
+        if missing:
+            raise ConfigurationError(
+                f"{type(session).__name__} lacks {', '.join(missing)}; MnemoplugConversationStore "
+                f"needs a session store such as session_memory_from_url('sqlite:///sessions.db')"
+            )
+        self.session: SessionStore = cast("SessionStore", session)
         self.user_id = user_id
         self.tenant_id = tenant_id
         self._where: dict[str, str] = {}  # entry id -> conversation id holding it
@@ -453,8 +403,8 @@ class MnemoplugConversationStore(ConversationStore):
         payload = ModelMessagesTypeAdapter.dump_python([entry.message], mode="json")[0]
         return {
             "id": entry.id,
-            "role": _message_role(entry.message),
-            "content": _message_text(entry.message),
+            "role": message_role(entry.message),
+            "content": message_text(entry.message),
             "metadata": {_KEY: {"kind": "entry", "parent_id": entry.parent_id, "message": payload}},
         }
 

@@ -66,16 +66,42 @@ def _as_number(value: Any, *, time_mode: bool) -> float | None:
     return None
 
 
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: ``true`` is not ``1`` (Python's ``True == 1`` would say it is)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a is b
+    return bool(a == b)
+
+
 def _eq(actual: Any, expected: Any) -> bool:
     if actual is _MISSING:
         return False
     if isinstance(actual, list) and not isinstance(expected, list):
-        return any(a == expected for a in actual)
-    return bool(actual == expected)
+        return any(_same(a, expected) for a in actual)
+    return _same(actual, expected)
+
+
+def _time_operand(field: str, op: str, value: Any) -> Any:
+    """Times given to equality on ``created_at``/``updated_at``/``expires_at`` as epoch
+    seconds (how they are stored); None stays None (``expires_at`` of a memory that never
+    expires)."""
+    if value is None:
+        return None
+    try:
+        return round(to_ts(value), 6)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidFilterError(
+            f"filter {field!r}: {op} takes a datetime, epoch seconds or ISO-8601 string, got "
+            f"{value!r}"
+        ) from exc
 
 
 def _compile_op(field: str, op: str, operand: Any) -> Predicate:
     get = _getter(field)
+    if field in _TIME_FIELDS and op in ("$eq", "$ne"):
+        operand = _time_operand(field, op, operand)
+    if field in _TIME_FIELDS and op in ("$in", "$nin") and isinstance(operand, list | tuple):
+        operand = [_time_operand(field, op, v) for v in operand]
     if op == "$eq":
         return lambda m: _eq(get(m), operand)
     if op == "$ne":

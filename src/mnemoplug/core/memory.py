@@ -336,7 +336,7 @@ class Memory(MemoryProvider):
         """The user's memories most relevant to ``query``, best first, each with ``score``
         (fused, 0..1) and ``similarity`` (cosine; what ``min_relevance`` thresholds)."""
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
-        query = check_content(query, self.max_content_chars, what="query")
+        query = check_content(query, self.max_content_chars, what="query", allow_nul=True)
         limit = check_limit(limit)
         filt = compile_filters(filters)
         await self.open()
@@ -390,6 +390,8 @@ class Memory(MemoryProvider):
         return results[0] if results else None
 
     async def _get(self, scope: Scope, memory_id: str) -> list[MemoryRecord]:
+        if "\x00" in memory_id:  # no memory has such an id (some stores cannot even look)
+            return []
         if self._calls is not None:
             return await self._calls.get_records(scope, memory_id)
         m = await self._store().get(scope, memory_id, self._clock())
@@ -474,6 +476,8 @@ class Memory(MemoryProvider):
             meta = None if ctx.metadata is None else check_metadata(ctx.metadata)
         if self._calls is not None:
             return await self._calls.update_record(scope, memory_id, content, meta, exp)
+        if "\x00" in memory_id:
+            raise MemoryNotFoundError(f"no memory {memory_id!r} for user {scope.user_id!r}")
         vec = None
         if content is not None:
             vecs = await self._vectors.texts(self.embedder, self.store, [content])
@@ -507,7 +511,7 @@ class Memory(MemoryProvider):
         if self._calls is not None:
             ok = await self._calls.delete_record(scope, memory_id)
         else:
-            ok = await self._store().delete(scope, memory_id)
+            ok = "\x00" not in memory_id and await self._store().delete(scope, memory_id)
         if ok and self.hooks.has("on_memory_delete"):
             ctx = MemoryDeleteContext(
                 operation="delete", scope=scope, memory_ids=[memory_id], deleted_count=1

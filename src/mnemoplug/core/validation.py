@@ -59,7 +59,12 @@ def make_scope(
     )
 
 
-def check_content(content: Any, max_chars: int, *, what: str = "content") -> str:
+def check_content(
+    content: Any, max_chars: int, *, what: str = "content", allow_nul: bool = False
+) -> str:
+    """Text to store (or, with ``allow_nul``, a query): a non-empty string of at most
+    ``max_chars`` characters. NUL characters are refused in stored text on every store alike
+    (PostgreSQL text cannot hold them, so accepting them elsewhere would break a migration)."""
     if not isinstance(content, str):
         raise InvalidContentError(
             f"{what} must be a string (or, for add(), a list of chat messages), "
@@ -72,11 +77,19 @@ def check_content(content: Any, max_chars: int, *, what: str = "content") -> str
             f"{what} is {len(content)} characters; the limit is {max_chars}. Split it into "
             f"several memories or raise Memory(max_content_chars=...)"
         )
+    if not allow_nul and "\x00" in content:
+        raise InvalidContentError(
+            f"{what} contains a NUL character (\\x00); remove it or replace it before storing"
+        )
     return content
 
 
 def _json_safe(value: Any, path: str) -> None:
-    if value is None or isinstance(value, str | bool | int):
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidMetadataError(f"metadata{path} contains a NUL character (\\x00)")
+        return
+    if value is None or isinstance(value, bool | int):
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -92,6 +105,8 @@ def _json_safe(value: Any, path: str) -> None:
                 raise InvalidMetadataError(
                     f"metadata{path} has a key {k!r} of type {type(k).__name__}; keys must be strings"
                 )
+            if "\x00" in k:
+                raise InvalidMetadataError(f"metadata{path} has a key with a NUL character")
             _json_safe(v, f"{path}[{k!r}]")
         return
     raise InvalidMetadataError(

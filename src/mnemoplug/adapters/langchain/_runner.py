@@ -3,30 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from ...core.errors import ConfigurationError
 from ...core.memory import Memory
-from ...core.sync import Portal, SyncMemory
+from ...core.portal import Portal
+from ...core.portal import shared_portal as _named_portal
+from ...core.provider import MemoryProvider
+from ...core.strategies import as_memory
+from ...core.sync import SyncMemory
 
-__all__ = ["MemoryRunner"]
+__all__ = ["PORTAL_NAME", "MemoryRunner", "shared_portal"]
 
 T = TypeVar("T")
 
-_shared_portal: Portal | None = None
-_shared_lock = threading.Lock()
+PORTAL_NAME = "mnemoplug-langchain"
 
 
 def shared_portal() -> Portal:
     """The adapter's one portal thread for sync calls on plain ``Memory`` objects (so a
     loop-bound provider sees the same loop on every sync call)."""
-    global _shared_portal
-    with _shared_lock:
-        if _shared_portal is None or _shared_portal.loop.is_closed():
-            _shared_portal = Portal(name="mnemoplug-langchain")
-        return _shared_portal
+    return _named_portal(PORTAL_NAME)
 
 
 class MemoryRunner:
@@ -39,9 +37,13 @@ class MemoryRunner:
       (``invoke``) submit it to the adapter's shared portal thread, so a sync call made inside
       a running event loop never blocks that loop on itself. Use a ``SyncMemory`` when one
       agent is driven both by ``invoke`` and ``ainvoke`` over a loop-bound provider.
+    * Given your own :class:`~mnemoplug.MemoryProvider` (the seven seed methods), it is wrapped
+      once as ``Memory(provider=...)`` and used as a Memory.
     """
 
-    def __init__(self, memory: Memory | SyncMemory | Any, *, any_object: bool = False) -> None:
+    def __init__(
+        self, memory: Memory | SyncMemory | Any, *, any_object: bool = False, reuse: Any = None
+    ) -> None:
         self.memory: Any
         self._portal: Portal | None
         if any_object and not isinstance(memory, SyncMemory):
@@ -50,16 +52,21 @@ class MemoryRunner:
             self._portal_only = False
         elif isinstance(memory, SyncMemory):
             self.memory = memory.memory
-            self._portal = memory._portal
+            self._portal = memory.portal
             self._portal_only = True
-        elif isinstance(memory, Memory) or _looks_like_memory(memory):
+        elif isinstance(memory, Memory | MemoryProvider):
+            self.memory = as_memory(memory, reuse)
+            self._portal = None
+            self._portal_only = False
+        elif _looks_like_memory(memory):  # duck typing: used as it is
             self.memory = memory
             self._portal = None
             self._portal_only = False
         else:
             raise ConfigurationError(
-                f"expected a mnemoplug Memory or SyncMemory, got {type(memory).__name__}; "
-                "build one with Memory.from_url('sqlite:///memory.db') or Memory()"
+                f"expected a mnemoplug Memory, SyncMemory or MemoryProvider, got "
+                f"{type(memory).__name__}; build one with Memory.from_url('sqlite:///memory.db') "
+                "or Memory()"
             )
 
     def _get_portal(self) -> Portal:

@@ -42,6 +42,7 @@ from ...core.checkpoints import Checkpoint as StoredCheckpoint
 from ...core.checkpoints import CheckpointStore
 from ...core.errors import ConfigurationError
 from ...core.sync import SyncMemory
+from .._checks import check_optional_str, check_str
 from ._runner import MemoryRunner
 
 __all__ = ["MnemoplugCheckpointer"]
@@ -93,8 +94,8 @@ class MnemoplugCheckpointer(BaseCheckpointSaver[str]):
         else:
             self.store = _resolve_store(store)
             self._runner.memory = self.store
-        self.user_id = user_id
-        self.tenant_id = tenant_id
+        self.user_id = check_str(user_id, "user_id")
+        self.tenant_id = check_optional_str(tenant_id, "tenant_id")
         self._users: set[str] = {user_id}
         self._users_lock = threading.Lock()
 

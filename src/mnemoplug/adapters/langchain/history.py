@@ -2,9 +2,10 @@
 session memory (:class:`~mnemoplug.core.session.SessionMemory`).
 
 Each LangChain message becomes one session :class:`~mnemoplug.core.session.Message`: ``role``
-from the message type (human → user, ai → assistant, system, tool), ``content`` its text, and
-the full LangChain dump (``message_to_dict``) in ``metadata["lc_message"]`` so tool calls,
-content blocks and ids round-trip. A message with no text (an AI tool-call turn) is stored with
+from the message type through :mod:`mnemoplug.core.roles` (human → user, ai → assistant,
+system, tool, function → tool; message chunks and a ``ChatMessage``'s role alike; anything else
+→ user), ``content`` its text, and the full LangChain dump (``message_to_dict``) in
+``metadata["lc_message"]`` so tool calls, content blocks and ids round-trip. A message with no text (an AI tool-call turn) is stored with
 a short placeholder content. Messages written by other code (no ``lc_message``) come back as
 plain Human/AI/System/Tool messages.
 """
@@ -26,12 +27,11 @@ from langchain_core.messages import (
 )
 
 from ...core.errors import ConfigurationError
+from ...core.roles import normalise_role
 from ...core.sync import SyncMemory
 from ._runner import MemoryRunner
 
 __all__ = ["MnemoplugChatMessageHistory"]
-
-_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 
 
 def _resolve_session(target: Any) -> Any:
@@ -48,10 +48,18 @@ def _resolve_session(target: Any) -> Any:
     return session
 
 
+def _role(message: BaseMessage) -> str:
+    """The session role of a LangChain message: its type (human, ai, system, tool, function;
+    chunks too) or a ``ChatMessage``'s own role, through mnemoplug's role aliases; else user."""
+    kind = message.type
+    if kind.endswith("MessageChunk"):  # "AIMessageChunk" -> "AI"
+        kind = kind[: -len("MessageChunk")]
+    role = normalise_role(kind) or normalise_role(getattr(message, "role", None))
+    return role or "user"
+
+
 def _to_session(message: BaseMessage) -> dict[str, Any]:
-    role = _ROLES.get(message.type)
-    if role is None:
-        role = "assistant" if message.type.startswith("ai") else "user"
+    role = _role(message)
     text = message.text.strip()
     if not text:
         calls = getattr(message, "tool_calls", None) or []

@@ -27,6 +27,7 @@ from langgraph.runtime import Runtime
 
 from ...core.errors import ConfigurationError, MnemoplugError
 from ...core.strategies import InjectionStrategy, inject_memory
+from .._checks import check_metadata_arg, check_optional_str, check_roles
 from ._runner import MemoryRunner
 
 __all__ = ["MnemoplugMiddleware", "MnemoplugState"]
@@ -110,7 +111,8 @@ class MnemoplugMiddleware(AgentMiddleware[MnemoplugState, Any, Any]):
     Args:
         memory: a :class:`Memory` or :class:`SyncMemory` (use a SyncMemory when the same agent
             runs through both ``invoke`` and ``ainvoke`` over a loop-bound provider such as
-            SQLite).
+            SQLite), or your own :class:`~mnemoplug.MemoryProvider` (wrapped as
+            ``Memory(provider=...)``).
         strategy: an :func:`inject_memory` strategy (default ``inject_memory("relevant")``).
         user_id: fallback user id when the run's context/config has none.
         agent_id, tenant_id: fixed scope parts for reads and writes.
@@ -138,16 +140,20 @@ class MnemoplugMiddleware(AgentMiddleware[MnemoplugState, Any, Any]):
         raise_on_store_error: bool = False,
     ) -> None:
         super().__init__()
-        self._runner = MemoryRunner(memory)
-        self.memory = self._runner.memory
+        if strategy is not None and not isinstance(strategy, InjectionStrategy):
+            raise ConfigurationError(
+                f"strategy must come from inject_memory(...), got {type(strategy).__name__}"
+            )
         self.strategy = strategy if strategy is not None else inject_memory("relevant")
-        self.user_id = user_id
-        self.agent_id = agent_id
-        self.tenant_id = tenant_id
+        self._runner = MemoryRunner(memory, reuse=self.strategy.memory)
+        self.memory = self._runner.memory
+        self.user_id = check_optional_str(user_id, "user_id")
+        self.agent_id = check_optional_str(agent_id, "agent_id")
+        self.tenant_id = check_optional_str(tenant_id, "tenant_id")
         self.session_scoped = session_scoped
         self.store = store
-        self.store_roles = tuple(store_roles)
-        self.metadata = {"source": "langchain", **dict(metadata or {})}
+        self.store_roles = check_roles(store_roles)
+        self.metadata = {"source": "langchain", **check_metadata_arg(metadata)}
         self.raise_on_store_error = raise_on_store_error
         self.tools = []
 

@@ -10,8 +10,9 @@ from langchain_core.callbacks import (
 )
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict, PrivateAttr, ValidationError
 
+from ...core.errors import ConfigurationError, MnemoplugError
 from ...core.records import MemoryRecord
 from ._runner import MemoryRunner
 
@@ -45,7 +46,8 @@ class MnemoplugRetriever(BaseRetriever):
     ``MnemoplugRetriever(memory=memory, user_id="u1", k=4, filters={"category": "work"})``;
     ``retriever.invoke("query", k=2)`` overrides ``k`` (and ``filters=``) per call. ``memory``
     is a :class:`Memory` or :class:`SyncMemory` (the latter for loop-bound providers used from
-    both ``invoke`` and ``ainvoke``).
+    both ``invoke`` and ``ainvoke``), or your own :class:`~mnemoplug.MemoryProvider` (searched
+    through ``Memory(provider=...)``, which applies ``filters`` and ``min_relevance``).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -65,6 +67,18 @@ class MnemoplugRetriever(BaseRetriever):
     """Drop hits whose cosine similarity is below this (None: keep all)."""
 
     _runner: MemoryRunner = PrivateAttr()
+
+    def __init__(self, **data: Any) -> None:
+        """Raises :class:`~mnemoplug.ConfigurationError` (not pydantic's ValidationError) for a
+        missing or bad argument, or the mnemoplug error that rejected the memory."""
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            for err in exc.errors():
+                cause = (err.get("ctx") or {}).get("error")
+                if isinstance(cause, MnemoplugError):
+                    raise cause from None
+            raise ConfigurationError(f"MnemoplugRetriever: {exc}") from exc
 
     def model_post_init(self, context: Any, /) -> None:
         """Wrap the memory in a runner for the sync and async paths."""

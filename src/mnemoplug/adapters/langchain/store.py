@@ -46,6 +46,7 @@ from langgraph.store.base.embed import get_text_at_path
 
 from ...core.memory import MAX_LIMIT
 from ...core.records import MemoryRecord
+from .._checks import check_str
 from ._runner import MemoryRunner
 
 __all__ = ["MnemoplugKVStore", "MnemoplugStore"]
@@ -115,7 +116,9 @@ class MnemoplugStore(BaseStore):
     """LangGraph ``BaseStore`` over a mnemoplug :class:`Memory` (see the module docstring).
 
     Args:
-        memory: a :class:`Memory` or :class:`SyncMemory`.
+        memory: a :class:`Memory` or :class:`SyncMemory`, or your own
+            :class:`~mnemoplug.MemoryProvider` (wrapped as ``Memory(provider=...)``; searching
+            or listing every user's namespaces needs the provider to have ``list_users()``).
         index_fields: JSON paths of the value to embed (LangGraph ``IndexConfig["fields"]``
             syntax, e.g. ``["text"]`` or ``["memories[*].text"]``); default: the whole value.
         tenant_id, agent_id: fixed scope parts for every item.
@@ -323,8 +326,8 @@ class MnemoplugKVStore(KVBaseStore[str, Any]):
     ) -> None:
         self._runner = MemoryRunner(memory)
         self.memory = self._runner.memory
-        self.user_id = user_id
-        self.namespace = namespace
+        self.user_id = check_str(user_id, "user_id")
+        self.namespace = check_str(namespace, "namespace")
         self._scope: dict[str, Any] = {}
         if tenant_id:
             self._scope["tenant_id"] = tenant_id

@@ -1,0 +1,225 @@
+"""The PostgreSQL store's pgvector path, on the session's bundled server (tests.pgvector_server):
+the vectors really sit in a ``vector`` column with an HNSW index, unfiltered searches really
+rank candidates the database picked with ``<=>``, and they return exactly what the in-process
+path (``vector="none"``) returns for the same rows. (The whole contract suite also runs on this
+server through factory_pgvector.py.)"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mnemoplug import Memory
+from tests.pgvector_server import drop_tables, require_pgvector_server
+from tests.providers.factory_pgvector import unique_table
+
+pytestmark = pytest.mark.server
+
+T0 = 2_000_000_000.0
+FACTS = [
+    "User prefers dark mode in every editor",
+    "User lives in Berlin and works as a nurse",
+    "User's dog is called Rex and loves the park",
+    "The wifi password is correct-horse-battery",
+    "User is allergic to peanuts and shellfish",
+    "User plays chess every Sunday with a neighbour",
+    "User drinks green tea instead of coffee",
+    "User's sister Anna is visiting in June",
+    "User is learning Portuguese for a trip to Lisbon",
+    "User runs a half marathon each autumn",
+    "User keeps a sourdough starter named Bubbles",
+    "User's laptop is a ten year old ThinkPad",
+]
+QUERIES = [
+    "Which UI theme does the user like?",
+    "what pet does the user have",
+    "battery password",
+    "food allergies",
+    "hot drinks",
+    "family visits",
+    "languages being studied",
+    "sports and running",
+    "zq-7731 nothing matches this",
+]
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def server() -> Any:
+    return require_pgvector_server()
+
+
+@pytest.fixture
+async def table(server: Any) -> AsyncIterator[str]:
+    name = unique_table("mp_vec_t")
+    yield name
+    await drop_tables(server, name)
+
+
+def store(server: Any, table: str, vector: str) -> Any:
+    from mnemoplug.providers.postgres import PostgresMemoryStore
+
+    return PostgresMemoryStore(server.url, table=table, vector=vector)
+
+
+@contextlib.contextmanager
+def sql_log() -> Iterator[list[str]]:
+    """Every SQL statement any engine executes inside the block."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+def parse_vector(text: str) -> np.ndarray:
+    return np.array([float(x) for x in text.strip("[]").split(",")], dtype=np.float32)
+
+
+async def test_vectors_sit_in_a_vector_column_with_an_hnsw_index(
+    server: Any, table: str, embedder: Any
+) -> None:
+    s = store(server, table, "pgvector")
+    memory = Memory(s, embedder=embedder, load_entry_points=False)
+    try:
+        ids = await memory.add("u1", FACTS[:5])
+        await memory.update("u1", ids[0], content="User switched to light mode")
+        assert s.pgvector is True
+        conn = await server.connect()
+        try:
+            version = await conn.fetchval(
+                "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+            )
+            coltype = await conn.fetchval(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = $1::regclass AND attname = 'embedding_vec' AND NOT attisdropped",
+                table,
+            )
+            indexes = await conn.fetch(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = $1", table
+            )
+            rows = await conn.fetch(
+                f'SELECT id, embedding, embedding_vec::text AS v FROM "{table}" ORDER BY id'
+            )
+        finally:
+            await conn.close()
+        assert version is not None and tuple(int(x) for x in version.split(".")[:2]) >= (0, 5)
+        assert coltype == f"vector({embedder.dimension})"
+        assert any(
+            "USING hnsw" in d["indexdef"] and "vector_cosine_ops" in d["indexdef"] for d in indexes
+        )
+        assert [r["id"] for r in rows] == sorted(ids)
+        for r in rows:  # the vector column holds exactly the stored float32 embedding
+            assert r["v"] is not None, r["id"]
+            stored = np.frombuffer(bytes(r["embedding"]), dtype=np.float32)
+            assert np.array_equal(parse_vector(r["v"]), stored), r["id"]
+        updated = next(r for r in rows if r["id"] == ids[0])
+        want = np.asarray(embedder.embed(["User switched to light mode"])[0], dtype=np.float32)
+        assert np.allclose(parse_vector(updated["v"]), want, atol=1e-5)
+    finally:
+        await memory.close()
+    auto = store(server, table, "auto")  # "auto" picks pgvector on this server too
+    try:
+        await auto.open()
+        assert auto.pgvector is True
+    finally:
+        await auto.close()
+
+
+@pytest.mark.parametrize("opened_first", ["pgvector", "none"])
+async def test_pgvector_search_equals_the_in_process_search(
+    server: Any, table: str, embedder: Any, opened_first: str
+) -> None:
+    """Memories written through a pgvector store and a vector="none" store on one table rank
+    the same through both. With ``opened_first="none"`` the vector="none" store opens before
+    the pgvector one has added the ``embedding_vec`` column (e.g. a process started earlier):
+    what it writes afterwards must still be found by the pgvector search."""
+    clock = Clock(T0)
+    fast_store, exact_store = store(server, table, "pgvector"), store(server, table, "none")
+    fast = Memory(fast_store, embedder=embedder, load_entry_points=False, clock=clock)
+    exact = Memory(exact_store, embedder=embedder, load_entry_points=False, clock=clock)
+    try:
+        for m in (exact, fast) if opened_first == "none" else (fast, exact):
+            await m.open()
+        # written through both: the vector="none" store keeps the vector column filled too
+        for i, fact in enumerate(FACTS):
+            clock.now = T0 + 60 * i  # distinct ages: recency takes part in the ranking
+            writer = fast if i % 2 else exact
+            await writer.add("u1", fact, {"i": i, "even": i % 2 == 0}, agent_id=f"a{i % 3}")
+            await writer.add("u2", fact)  # the same facts for another user: never returned
+        clock.now = T0 + 3600
+        u1_ids = {r.id for r in await exact.get_all("u1")}
+        assert len(u1_ids) == len(FACTS)
+        assert fast_store.pgvector is True and exact_store.pgvector is False
+        everything = {h.id for h in await fast.search("u1", "zq-7731 unrelated words", limit=50)}
+        assert everything == u1_ids, (
+            f"the pgvector search misses {len(u1_ids - everything)} of the user's "
+            f"{len(u1_ids)} memories"
+        )
+        conn = await server.connect()
+        try:
+            unvectored = await conn.fetch(
+                f'SELECT content FROM "{table}" WHERE embedding_vec IS NULL ORDER BY content'
+            )
+        finally:
+            await conn.close()
+        assert [r["content"] for r in unvectored] == []
+
+        async def both(query: str, **kw: Any) -> tuple[list[Any], list[Any], list[str]]:
+            with sql_log() as seen:
+                got = await fast.search("u1", query, **kw)
+            want = await exact.search("u1", query, **kw)
+            return got, want, seen
+
+        for q in QUERIES:
+            for kw in ({"limit": 3}, {"limit": 50}, {"limit": 50, "min_relevance": 0.3}):
+                got, want, seen = await both(q, **kw)
+                assert any("<=>" in s for s in seen), "the pgvector path was not taken"
+                assert [h.id for h in got] == [h.id for h in want], (q, kw)
+                assert np.allclose([h.score for h in got], [h.score for h in want]), (q, kw)
+                assert np.allclose(
+                    [h.similarity for h in got], [h.similarity for h in want], atol=1e-6
+                ), (q, kw)
+                assert {h.id for h in got} <= u1_ids
+            got, want, seen = await both(q, limit=50, agent_id="a1")  # scoped: still SQL
+            assert any("<=>" in s for s in seen)
+            assert [h.id for h in got] == [h.id for h in want] and got
+            assert all(h.agent_id == "a1" for h in got)
+            # filtered searches rank in process on both (documented), with the same result
+            got, want, seen = await both(q, limit=50, filters={"even": True})
+            assert not any("<=>" in s for s in seen)
+            assert [h.id for h in got] == [h.id for h in want]
+            assert len(got) == len(FACTS) // 2
+        # the exact store never asks the database for nearest neighbours
+        with sql_log() as seen:
+            await exact.search("u1", QUERIES[0])
+        assert not any("<=>" in s for s in seen)
+        # expiry, with the injected clock, in the SQL candidates too
+        doomed = await fast.add("u1", "User prefers a dark theme everywhere", expires_at=T0 + 7200)
+        got, want, _ = await both(QUERIES[0], limit=3)
+        assert got[0].id == doomed and [h.id for h in got] == [h.id for h in want]
+        clock.now = T0 + 7200
+        got, want, _ = await both(QUERIES[0], limit=50)
+        assert doomed not in {h.id for h in got} and [h.id for h in got] == [h.id for h in want]
+    finally:
+        await fast.close()
+        await exact.close()
