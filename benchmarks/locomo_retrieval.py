@@ -29,7 +29,7 @@ from mnemoplug.core._time import now_ts
 from mnemoplug.core.filters import Filter
 from mnemoplug.core.memory import provider_from_url
 from mnemoplug.core.retrieval import SearchRequest
-from mnemoplug.providers.sqlite import SQLiteProvider
+from mnemoplug.providers.sqlite import SQLiteMemoryStore
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 KS = (1, 5, 10)
@@ -69,7 +69,7 @@ async def run(args: argparse.Namespace) -> str:
     turns, questions = load(Path(args.data))
     tmp = tempfile.mkdtemp(prefix="mnemoplug-locomo-")
     provider: Any = (
-        SQLiteProvider(path=Path(tmp) / "locomo.db")
+        SQLiteMemoryStore(path=Path(tmp) / "locomo.db")
         if args.url is None
         else provider_from_url(args.url)
     )

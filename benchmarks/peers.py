@@ -82,7 +82,7 @@ class Mnemo:
     def __init__(self, tmp: Path, table: dict[str, np.ndarray]) -> None:
         from mnemoplug import Memory
         from mnemoplug.core.embedders import OnnxEmbedder, SentenceTransformerEmbedder
-        from mnemoplug.providers.sqlite import SQLiteProvider
+        from mnemoplug.providers.sqlite import SQLiteMemoryStore
 
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from speed import CachedEmbedder
@@ -92,9 +92,9 @@ class Mnemo:
         self.path = tmp / "mnemoplug.db"
         cached = CachedEmbedder(self.emb)
         cached.table = table
-        self.loader = Memory(SQLiteProvider(path=self.path), embedder=cached, load_entry_points=False)
+        self.loader = Memory(SQLiteMemoryStore(path=self.path), embedder=cached, load_entry_points=False)
         self.mem = None
-        self.Memory, self.SQLiteProvider = Memory, SQLiteProvider
+        self.Memory, self.SQLiteMemoryStore = Memory, SQLiteMemoryStore
 
     def bulk(self, texts: list[str]) -> None:
         async def go() -> None:
@@ -103,11 +103,11 @@ class Mnemo:
             await self.loader.close()
         asyncio.run(go())
         # the searching Memory embeds every query with the real model, on the same file
-        self.mem = self.Memory(self.SQLiteProvider(path=self.path), embedder=self.emb, load_entry_points=False)
+        self.mem = self.Memory(self.SQLiteMemoryStore(path=self.path), embedder=self.emb, load_entry_points=False)
         self.loop = asyncio.new_event_loop()
 
     def add_sample(self, texts: list[str], batch: int) -> float:
-        m = self.Memory(self.SQLiteProvider(path=self.path.with_name("add.db")), embedder=self.emb,
+        m = self.Memory(self.SQLiteMemoryStore(path=self.path.with_name("add.db")), embedder=self.emb,
                         load_entry_points=False)
 
         async def go() -> float:
@@ -210,9 +210,9 @@ COLD = {
     "mnemoplug": """
 import asyncio, sys
 from mnemoplug import Memory
-from mnemoplug.providers.sqlite import SQLiteProvider
+from mnemoplug.providers.sqlite import SQLiteMemoryStore
 async def main():
-    m = Memory(SQLiteProvider(path=sys.argv[1] + '/cold.db'), load_entry_points=False)
+    m = Memory(SQLiteMemoryStore(path=sys.argv[1] + '/cold.db'), load_entry_points=False)
     await m.add('u', 'User prefers dark mode')
     print(len(await m.search('u', 'Which UI theme does the user like?')))
 asyncio.run(main())
@@ -221,9 +221,9 @@ asyncio.run(main())
 import asyncio, sys
 from mnemoplug import Memory
 from mnemoplug.core.embedders import SentenceTransformerEmbedder
-from mnemoplug.providers.sqlite import SQLiteProvider
+from mnemoplug.providers.sqlite import SQLiteMemoryStore
 async def main():
-    m = Memory(SQLiteProvider(path=sys.argv[1] + '/cold.db'), embedder=SentenceTransformerEmbedder(),
+    m = Memory(SQLiteMemoryStore(path=sys.argv[1] + '/cold.db'), embedder=SentenceTransformerEmbedder(),
                load_entry_points=False)
     await m.add('u', 'User prefers dark mode')
     print(len(await m.search('u', 'Which UI theme does the user like?')))

@@ -48,21 +48,21 @@ ALL = ("sqlite", "memory", "redis", "postgres", "qdrant")
 @contextlib.asynccontextmanager
 async def make_provider(name: str, tmp: Path, args: argparse.Namespace) -> AsyncIterator[Any]:
     if name == "sqlite":
-        from mnemoplug.providers.sqlite import SQLiteProvider
+        from mnemoplug.providers.sqlite import SQLiteMemoryStore
 
-        p = SQLiteProvider(path=tmp / "bench.db")
+        p = SQLiteMemoryStore(path=tmp / "bench.db")
         try:
             yield p
         finally:
             await p.close()
     elif name == "memory":
-        from mnemoplug.providers.in_memory import InMemoryProvider
+        from mnemoplug.providers.inprocess import InProcessMemoryStore
 
-        yield InMemoryProvider()
+        yield InProcessMemoryStore()
     elif name == "redis":
-        from mnemoplug.providers.redis import RedisProvider
+        from mnemoplug.providers.redis import RedisMemoryStore
 
-        p = RedisProvider(args.redis_url, prefix=f"mnemoplug-bench-{uuid.uuid4().hex[:10]}")
+        p = RedisMemoryStore(args.redis_url, prefix=f"mnemoplug-bench-{uuid.uuid4().hex[:10]}")
         try:
             yield p
         finally:
@@ -71,10 +71,10 @@ async def make_provider(name: str, tmp: Path, args: argparse.Namespace) -> Async
             finally:
                 await p.close()
     elif name == "postgres":
-        from mnemoplug.providers.postgres import PostgresProvider
+        from mnemoplug.providers.postgres import PostgresMemoryStore
 
         table = f"mp_bench_{uuid.uuid4().hex[:10]}"
-        p = PostgresProvider(args.postgres_url, table=table)
+        p = PostgresMemoryStore(args.postgres_url, table=table)
         try:
             yield p
         finally:
@@ -88,9 +88,9 @@ async def make_provider(name: str, tmp: Path, args: argparse.Namespace) -> Async
             finally:
                 await conn.close()
     elif name == "qdrant":
-        from mnemoplug.providers.qdrant import QdrantProvider
+        from mnemoplug.providers.qdrant import QdrantMemoryStore
 
-        p = QdrantProvider(path=tmp / "qdrant", collection="bench")
+        p = QdrantMemoryStore(path=tmp / "qdrant", collection="bench")
         try:
             yield p
         finally:
@@ -174,7 +174,7 @@ async def run(args: argparse.Namespace) -> str:
         if name not in ALL:
             raise SystemExit(f"unknown provider {name!r}; choose from {', '.join(ALL)}")
         try:
-            importlib.import_module(f"mnemoplug.providers.{'in_memory' if name == 'memory' else name}")
+            importlib.import_module(f"mnemoplug.providers.{'inprocess' if name == 'memory' else name}")
         except ImportError as exc:
             rows.append((name, f"skipped: module not importable ({exc})"))
             continue

@@ -201,7 +201,7 @@ async def run(args: argparse.Namespace) -> str:
     from mnemoplug.core.retrieval import SearchRequest
     from mnemoplug.plugins.audit import AuditLog
     from mnemoplug.plugins.pii import PIIRedactor
-    from mnemoplug.providers.sqlite import SQLiteProvider
+    from mnemoplug.providers.sqlite import SQLiteMemoryStore
 
     rows: list[tuple[str, str, str, str]] = []  # (what, p50/value, p95, target)
     notes: list[str] = []
@@ -219,7 +219,7 @@ async def run(args: argparse.Namespace) -> str:
     notes.append(f"embedder load + first encode: {time.perf_counter() - t0:.2f} s")
 
     # (c) add throughput, batched: this also fills the store for the search measurements
-    provider = SQLiteProvider(path=tmp / "speed.db")
+    provider = SQLiteMemoryStore(path=tmp / "speed.db")
     memory = Memory(provider, embedder=emb, load_entry_points=False)
     await memory.open()
     user = "user-1"
@@ -258,7 +258,7 @@ async def run(args: argparse.Namespace) -> str:
     notes.append(f"first search after the adds (index already cached by our own writes): "
                  f"{(time.perf_counter() - t0) * 1000:.1f} ms")
     # a cold cache: a fresh provider on the same file loads the user's matrix once
-    cold = SQLiteProvider(path=tmp / "speed.db")
+    cold = SQLiteMemoryStore(path=tmp / "speed.db")
     await cold.open()
     t0 = time.perf_counter()
     await cold.search(scope, req(q_warm[0], qvecs[0]))
@@ -354,9 +354,9 @@ async def run(args: argparse.Namespace) -> str:
     cached.prime(q_warm, qvecs)
     # in-process provider here: the hooks do not depend on the provider, and a SQLite commit
     # (~2 ms) would bury a 50 µs difference in noise
-    from mnemoplug.providers.in_memory import InMemoryProvider
+    from mnemoplug.providers.inprocess import InProcessMemoryStore
 
-    dprov_a, dprov_b = InMemoryProvider(), InMemoryProvider()
+    dprov_a, dprov_b = InProcessMemoryStore(), InProcessMemoryStore()
     m_none = Memory(dprov_a, embedder=cached, load_entry_points=False)
     m_both = Memory(dprov_b, embedder=cached, plugins=[PIIRedactor(), AuditLog(tmp / "audit2.jsonl")],
                     load_entry_points=False)
