@@ -625,3 +625,178 @@ def test_from_url_builds_every_backend(tmp_path: Path) -> None:
         session_memory_from_url("postgresql://u@h/db", table="bad-name")
     with pytest.raises(ConfigurationError, match="ttl"):
         session_memory_from_url("redis://localhost", ttl=0)
+
+
+# -- the seeds' constructor arguments: url=, ttl_seconds=, max_messages= ------------------------
+@contextlib.asynccontextmanager
+async def seeds_store(kind: str, tmp_path: Path, **options: Any) -> AsyncIterator[SessionMemory]:
+    """A session store of ``kind`` built as the seeds write it: ``url=`` as a keyword."""
+    if kind == "memory":
+        from mnemoplug.providers.inprocess import InMemorySessionMemory
+
+        yield InMemorySessionMemory(url="memory://", **options)
+        return
+    if kind == "sqlite":
+        from mnemoplug.providers.sqlite import SQLiteSessionMemory
+
+        s: Any = SQLiteSessionMemory(url=f"sqlite:///{tmp_path}/seeds.db", **options)
+        cleanup: Any = None
+    elif kind == "redis":
+        require_server(REDIS_URL, "Redis")
+        from mnemoplug.providers.redis import RedisSessionMemory
+
+        prefix = f"mnemotest:{uuid.uuid4().hex[:12]}:"
+        s = RedisSessionMemory(url=REDIS_URL, prefix=prefix, **options)
+        cleanup = _drop_redis_prefix(prefix)
+    else:
+        require_server(POSTGRES_URL, "PostgreSQL")
+        from mnemoplug.providers.postgres import PostgresSessionMemory
+
+        table = f"t_sess_{uuid.uuid4().hex[:12]}"
+        s = PostgresSessionMemory(url=POSTGRES_URL, table=table, **options)
+        cleanup = _drop_pg_tables(table, f"{table}_messages")
+    try:
+        yield s
+    finally:
+        await s.close()
+        if cleanup is not None:
+            await cleanup
+
+
+async def _stored_sessions(kind: str, st: Any) -> int:
+    """Session rows physically left in a SQL store (expired ones included)."""
+    if kind == "sqlite":
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(st.path)) as con:
+            return int(con.execute(f"SELECT count(*) FROM {st.table}").fetchone()[0])
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    eng = create_async_engine(POSTGRES_URL)
+    try:
+        async with eng.connect() as conn:
+            return int((await conn.execute(text(f"SELECT count(*) FROM {st.table}"))).scalar())
+    finally:
+        await eng.dispose()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_seeds_arguments_url_ttl_seconds_max_messages(kind: str, tmp_path: Path) -> None:
+    async with seeds_store(kind, tmp_path, ttl_seconds=3600, max_messages=50) as st:
+        assert st.ttl == 3600 and st.max_messages == 50  # type: ignore[attr-defined]
+        s = uid("s")
+        await st.add_messages(s, msgs(*[("user", f"m{i}") for i in range(55)]), user_id="u1")
+        await st.add_message(s, {"role": "assistant", "content": "last"}, user_id="u1")
+        got = await st.get_messages(s)
+        assert len(got) == 50 and got[0].content == "m6" and got[-1].content == "last"
+        assert (await st.summarize(s)).startswith("50 messages")
+        assert await st.clear(s) == 50
+        assert await st.get_messages(s) == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_ttl_seconds_and_ttl_are_one_setting(kind: str, tmp_path: Path) -> None:
+    from mnemoplug.providers.inprocess import InMemorySessionMemory
+    from mnemoplug.providers.postgres import PostgresSessionMemory
+    from mnemoplug.providers.redis import RedisSessionMemory
+    from mnemoplug.providers.sqlite import SQLiteSessionMemory
+
+    def build(**options: Any) -> Any:
+        if kind == "memory":
+            return InMemorySessionMemory(**options)
+        if kind == "sqlite":
+            return SQLiteSessionMemory(url=f"sqlite:///{tmp_path}/t.db", **options)
+        if kind == "redis":
+            return RedisSessionMemory(url="redis://localhost:6379", **options)
+        return PostgresSessionMemory(url="postgresql://u@h/db", **options)
+
+    assert build(ttl_seconds=90).ttl == 90.0
+    assert build(ttl_seconds=timedelta(minutes=5)).ttl == 300.0
+    assert build(ttl=2.5).ttl == 2.5  # the older name keeps working
+    assert build().ttl is None
+    with pytest.raises(ConfigurationError, match="not both"):
+        build(ttl=10, ttl_seconds=10)
+    for bad in (0, -1, "60", True):
+        with pytest.raises(ConfigurationError, match="ttl_seconds"):
+            build(ttl_seconds=bad)
+    for bad in (0, -3, 2.5, "50"):
+        with pytest.raises(ConfigurationError, match="max_messages"):
+            build(max_messages=bad)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_ttl_seconds_expires_sessions_not_written_for_that_long(
+    kind: str, tmp_path: Path
+) -> None:
+    async with seeds_store(kind, tmp_path, ttl_seconds=0.4) as st:
+        kept, gone = uid("kept"), uid("gone")
+        await st.add_message(gone, {"role": "user", "content": "old"}, user_id="u1")
+        await st.add_message(kept, {"role": "user", "content": "k1"}, user_id="u1")
+        await asyncio.sleep(0.25)
+        await st.add_message(kept, {"role": "user", "content": "k2"}, user_id="u1")  # refreshes
+        await asyncio.sleep(0.25)  # gone: 0.5 s since its write; kept: 0.25 s
+        assert [m.content for m in await st.get_messages(kept)] == ["k1", "k2"]
+        assert await st.get_messages(gone) == []
+        assert await st.info(gone) is None
+        assert [i.session_id for i in await st.list_sessions(user_id="u1")] == [kept]
+        assert await st.search("old", user_id="u1") == []
+        # an expired session is free again: another user starts it afresh
+        await st.add_message(gone, {"role": "user", "content": "new owner"}, user_id="u2")
+        assert [m.content for m in await st.get_messages(gone, user_id="u2")] == ["new owner"]
+        assert (await st.info(gone)).message_count == 1  # type: ignore[union-attr]
+        await asyncio.sleep(0.45)
+        assert await st.clear(kept) == 0  # expired: held nothing any more
+        assert await st.clear_old_sessions(timedelta(days=1)) == 0  # expired ones not counted
+        assert await st.list_sessions() == []
+        if kind in ("sqlite", "postgres"):  # deleted, not only hidden
+            assert await _stored_sessions(kind, st) == 0
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_sql_expired_sessions_are_deleted_by_clear_all(kind: str, tmp_path: Path) -> None:
+    async with seeds_store(kind, tmp_path, ttl_seconds=0.3) as st:
+        for i in range(3):
+            await st.add_message(uid("s"), {"role": "user", "content": f"m{i}"}, user_id="u1")
+        await asyncio.sleep(0.35)
+        live = uid("s")
+        await st.add_message(live, {"role": "user", "content": "live"}, user_id="u1")
+        assert await _stored_sessions(kind, st) == 4
+        assert await st.clear_all(user_id="u1") == 1  # only the live one counts
+        assert await _stored_sessions(kind, st) == 0
+
+
+def test_session_constructors_raise_configuration_errors(tmp_path: Path) -> None:
+    from mnemoplug.providers.inprocess import InMemorySessionMemory
+    from mnemoplug.providers.postgres import PostgresSessionMemory
+    from mnemoplug.providers.redis import RedisSessionMemory
+    from mnemoplug.providers.sqlite import SQLiteSessionMemory
+
+    bad: list[Any] = [
+        lambda: InMemorySessionMemory(url=42),  # type: ignore[arg-type]
+        lambda: InMemorySessionMemory(max_sessions="3"),
+        lambda: SQLiteSessionMemory(url="postgresql://u@h/db"),
+        lambda: SQLiteSessionMemory(url=42),
+        lambda: SQLiteSessionMemory(url=f"sqlite:///{tmp_path}/x.db", path=tmp_path / "y.db"),
+        lambda: SQLiteSessionMemory(path=tmp_path / "x.db", table="no spaces"),
+        lambda: SQLiteSessionMemory(path=tmp_path / "x.db", busy_timeout_ms=-1),
+        lambda: RedisSessionMemory(url="http://localhost:6379"),
+        lambda: RedisSessionMemory(url="redis://localhost:notaport/0"),
+        lambda: RedisSessionMemory(url=None),  # type: ignore[arg-type]
+        lambda: RedisSessionMemory(prefix=""),
+        lambda: RedisSessionMemory(socket_timeout="5"),
+        lambda: RedisSessionMemory(max_connections=0),
+        lambda: RedisSessionMemory(retries=-1),
+        lambda: PostgresSessionMemory(url="mysql://root@localhost/db"),
+        lambda: PostgresSessionMemory(url="postgresql://u@h:notaport/db"),
+        lambda: PostgresSessionMemory(url="postgresql://u@h/db", pool_size=-1),
+        lambda: PostgresSessionMemory(url="postgresql://u@h/db", table="x; DROP TABLE y"),
+    ]
+    for make in bad:
+        with pytest.raises(ConfigurationError):
+            make()
+    # the seeds' call, without a server: nothing connects before the first use
+    r = RedisSessionMemory(url="redis://:secret@localhost:6379", ttl_seconds=3600, max_messages=50)
+    assert (r.ttl, r.max_messages) == (3600, 50) and "secret" not in repr(r)
+    p = PostgresSessionMemory(url="postgres://bob:pw@db.example/mem", ttl_seconds=60)
+    assert "pw" not in repr(p) and p.ttl == 60

@@ -14,7 +14,8 @@ from mnemoplug.core.errors import ConfigurationError, EmbedderMismatchError
 from mnemoplug.core.filters import Filter
 from mnemoplug.core.records import Scope, StoredMemory, new_memory_id
 from mnemoplug.providers.qdrant import QdrantMemoryStore
-from mnemoplug.providers.qdrant.memory_store import _parse_url, point_id
+from mnemoplug.providers.qdrant.payload import point_id
+from mnemoplug.providers.qdrant.url import parse_url as _parse_url
 from tests.conftest import require_server
 
 QDRANT_URL = os.environ.get("MNEMOPLUG_TEST_QDRANT_URL", "qdrant://127.0.0.1:6333")

@@ -13,7 +13,7 @@ import pytest
 
 from mnemoplug import ConfigurationError, Memory, ProviderError
 from mnemoplug.providers.sqlite import SQLiteMemoryStore
-from mnemoplug.providers.sqlite.memory_store import _path_from_url
+from mnemoplug.providers.sqlite.paths import path_from_url as _path_from_url
 
 
 def test_url_paths() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from ...core.checkpoints import Checkpoint, build_checkpoint
 from ...core.stores import CheckpointStore
+from .memory_store import memory_url
 
 __all__ = ["InMemoryCheckpointStore"]
 
@@ -31,15 +32,21 @@ class InMemoryCheckpointStore(CheckpointStore):
     name = "memory"
 
     def __init__(self, url: str | None = None) -> None:
-        self.url = url or "memory://"
+        self.url = memory_url(url)
         self._rows: dict[tuple[str, str], dict[str, dict[str, _Row]]] = {}
         self._seq = itertools.count(1)
 
     def _cp(self, owner: tuple[str, str], r: _Row) -> Checkpoint:
         return build_checkpoint(
-            run_id=r.run_id, checkpoint_id=r.checkpoint_id, tenant=owner[0], user=owner[1],
-            state_type=r.state_type, raw=r.raw, metadata=dict(r.metadata),
-            parent_id=r.parent_id, created_at=r.created_at,
+            run_id=r.run_id,
+            checkpoint_id=r.checkpoint_id,
+            tenant=owner[0],
+            user=owner[1],
+            state_type=r.state_type,
+            raw=r.raw,
+            metadata=dict(r.metadata),
+            parent_id=r.parent_id,
+            created_at=r.created_at,
         )
 
     async def _save(
@@ -56,8 +63,9 @@ class InMemoryCheckpointStore(CheckpointStore):
         run = self._rows.setdefault(owner, {}).setdefault(run_id, {})
         old = run.get(checkpoint_id)
         seq = old.seq if old is not None else next(self._seq)
-        run[checkpoint_id] = _Row(seq, run_id, checkpoint_id, parent_id, state_type, raw,
-                                  metadata, created_at)
+        run[checkpoint_id] = _Row(
+            seq, run_id, checkpoint_id, parent_id, state_type, raw, metadata, created_at
+        )
 
     async def _load(
         self, owner: tuple[str, str], run_id: str, checkpoint_id: str | None
@@ -75,8 +83,9 @@ class InMemoryCheckpointStore(CheckpointStore):
         self, owner: tuple[str, str], run_id: str | None, limit: int, before: str | None
     ) -> list[Checkpoint]:
         runs = self._rows.get(owner, {})
-        rows = [r for rid, run in runs.items() if run_id is None or rid == run_id
-                for r in run.values()]
+        rows = [
+            r for rid, run in runs.items() if run_id is None or rid == run_id for r in run.values()
+        ]
         if before is not None:
             marks = [r.seq for r in rows if r.checkpoint_id == before]
             if not marks:
@@ -85,9 +94,7 @@ class InMemoryCheckpointStore(CheckpointStore):
         rows.sort(key=lambda r: r.seq, reverse=True)
         return [self._cp(owner, r) for r in rows[:limit]]
 
-    async def _delete(
-        self, owner: tuple[str, str], run_id: str, checkpoint_id: str | None
-    ) -> int:
+    async def _delete(self, owner: tuple[str, str], run_id: str, checkpoint_id: str | None) -> int:
         runs = self._rows.get(owner, {})
         run = runs.get(run_id)
         if not run:

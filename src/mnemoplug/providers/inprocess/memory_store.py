@@ -12,21 +12,37 @@ from typing import Any
 
 import numpy as np
 
+from ...core.errors import ConfigurationError
 from ...core.filters import Filter
 from ...core.records import Scope, StoredMemory
 from ...core.retrieval import ScoredMemory, SearchRequest, UserIndex
 from ...core.stores import MemoryStore
+from .._changes import MemoryChanges
 
 __all__ = ["InProcessMemoryStore"]
 
 
+def memory_url(url: Any) -> str:
+    """``url`` checked to be a URL string (None: ``memory://``). Nothing is kept at it, so any
+    scheme will do: subclasses registered for their own scheme name themselves with it."""
+    if url is None:
+        return "memory://"
+    if not isinstance(url, str) or "://" not in url:
+        raise ConfigurationError(f"expected a URL such as memory://, got {url!r}")
+    return url
+
+
 class InProcessMemoryStore(MemoryStore):
+    """Memories in dicts and numpy arrays of this process (``memory://``); takes no options."""
+
     name = "memory"
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
         if options:
-            raise TypeError(f"InProcessMemoryStore takes no options, got {sorted(options)}")
-        self.url = url or "memory://"
+            raise ConfigurationError(
+                f"the in-process store takes no options, got {', '.join(sorted(options))}"
+            )
+        self.url = memory_url(url)
         self._users: dict[tuple[str, str], UserIndex] = {}
         self._owner: dict[str, tuple[str, str]] = {}
 
@@ -95,15 +111,14 @@ class InProcessMemoryStore(MemoryStore):
         if found is None or found[1].is_expired(updated_at):
             return None
         idx, m = found
-        changes: dict[str, Any] = {"updated_at": updated_at}
-        if content is not None:
-            changes["content"] = content
-            changes["embedding"] = embedding
-        if metadata is not None:
-            changes["metadata"] = metadata
-        if expires_at is not ...:
-            changes["expires_at"] = expires_at
-        new = m.copy(**changes)
+        changes = MemoryChanges.of(
+            content=content,
+            metadata=metadata,
+            embedding=embedding,
+            updated_at=updated_at,
+            expires_at=expires_at,
+        )
+        new = changes.apply(m)
         idx.upsert(new)
         return new
 

@@ -5,7 +5,8 @@ Nothing is persisted. Bounded three ways, all optional:
 * ``max_sessions``: when a new session would exceed it, the least recently used session (read
   or written) is evicted;
 * ``max_messages`` (alias ``max_messages_per_session``): the oldest messages are dropped;
-* ``ttl``: seconds (or a timedelta) since a session's last write, after which it is gone.
+* ``ttl_seconds`` (or ``ttl``): seconds (or a timedelta) since a session's last write, after
+  which it is gone.
 
 Safe for concurrent tasks of one event loop (every primitive runs without awaiting).
 """
@@ -15,38 +16,16 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from ...core._time import now_ts
 from ...core.errors import ConfigurationError
-from ...core.session import (
-    Message,
-    SessionInfo,
-    SessionOwnershipError,
-    Summarizer,
-    make_info,
-)
+from ...core.session import Message, SessionInfo, Summarizer, make_info
 from ...core.stores import SessionStore
+from .._options import optional_positive_int
+from .._sessions import max_messages_option, ownership_error, session_ttl
+from .memory_store import memory_url
 
 __all__ = ["InMemorySessionMemory"]
-
-
-def _positive(name: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{name} must be a positive integer or None, got {value!r}")
-    return value
-
-
-def ttl_seconds(ttl: Any) -> float | None:
-    """``ttl`` (seconds or timedelta, None = never) as positive seconds."""
-    if ttl is None:
-        return None
-    seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else ttl
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-        raise ConfigurationError(f"ttl must be positive seconds or a timedelta, got {ttl!r}")
-    return float(seconds)
 
 
 @dataclass(slots=True)
@@ -62,9 +41,11 @@ class InMemorySessionMemory(SessionStore):
     """Sessions in a dict in this process.
 
     Args:
+        url: ``memory://`` (the default).
         max_sessions: keep at most this many sessions (LRU eviction); None = unbounded.
         max_messages: keep the last N messages per session; None = all.
-        ttl: a session expires this long after its last write; None = never.
+        ttl_seconds: a session expires this long after its last write (seconds or a
+            timedelta); None = never. ``ttl`` is the older name (pass one of them).
         summarizer: see :class:`~mnemoplug.core.stores.SessionStore`.
     """
 
@@ -78,17 +59,21 @@ class InMemorySessionMemory(SessionStore):
         max_messages: int | None = None,
         max_messages_per_session: int | None = None,
         ttl: float | timedelta | None = None,
+        ttl_seconds: float | timedelta | None = None,
         summarizer: Summarizer | None = None,
     ) -> None:
         super().__init__(summarizer=summarizer)
         if max_messages is not None and max_messages_per_session is not None:
             raise ConfigurationError("pass max_messages or max_messages_per_session, not both")
-        self.url = url or "memory://"
-        self.max_sessions = _positive("max_sessions", max_sessions)
-        self.max_messages = _positive(
-            "max_messages", max_messages if max_messages is not None else max_messages_per_session
-        )
-        self.ttl = ttl_seconds(ttl)
+        self.url = memory_url(url)
+        self.max_sessions = optional_positive_int("max_sessions", max_sessions)
+        if max_messages is None and max_messages_per_session is not None:
+            self.max_messages = max_messages_option(
+                max_messages_per_session, "max_messages_per_session"
+            )
+        else:
+            self.max_messages = max_messages_option(max_messages)
+        self.ttl = session_ttl(ttl, ttl_seconds)
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
 
     def _live(self, session_id: str, *, touch: bool = True) -> _Session | None:
@@ -124,10 +109,7 @@ class InMemorySessionMemory(SessionStore):
                 while len(self._sessions) > self.max_sessions:
                     self._sessions.popitem(last=False)
         elif (s.tenant, s.user) != owner:
-            raise SessionOwnershipError(
-                f"session {session_id!r} belongs to another user; nothing was stored. Use a "
-                f"session id of your own (conversation_id_for(user_id)) or the owner's user_id"
-            )
+            raise ownership_error(session_id)
         s.messages.extend(messages)
         if self.max_messages is not None and len(s.messages) > self.max_messages:
             del s.messages[: len(s.messages) - self.max_messages]
@@ -145,7 +127,8 @@ class InMemorySessionMemory(SessionStore):
         return [m.model_copy(deep=True) for m in msgs]
 
     async def _clear(self, session_id: str) -> int:
-        s = self._sessions.pop(session_id, None)
+        s = self._live(session_id, touch=False)  # an expired session held nothing any more
+        self._sessions.pop(session_id, None)
         return 0 if s is None else len(s.messages)
 
     async def _list(
@@ -163,6 +146,7 @@ class InMemorySessionMemory(SessionStore):
         return [self._info_of(sid, s) for sid, s in rows]
 
     async def _clear_older(self, cutoff: float) -> int:
+        self._purge_expired()  # gone already: not counted
         old = [sid for sid, s in self._sessions.items() if s.updated_at < cutoff]
         for sid in old:
             del self._sessions[sid]

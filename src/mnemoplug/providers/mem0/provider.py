@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...core.errors import InvalidContentError
+from ...core.factory import construct
 from ...core.memory import Memory, split_options
 from .memory_store import Mem0MemoryStore
 
@@ -28,9 +29,10 @@ class Mem0Provider(Memory):
 
     def __init__(self, config: Any = None, **options: Any) -> None:
         memory_options, store_options = split_options(options)
-        super().__init__(Mem0MemoryStore(config=config, **store_options), **memory_options)
+        store = construct(Mem0MemoryStore, config=config, **store_options)
+        super().__init__(store, **memory_options)
 
-    async def add(  # type: ignore[override]
+    async def add(
         self,
         user_id: str,
         content: str | Sequence[Any] | None = None,
@@ -47,4 +49,4 @@ class Mem0Provider(Memory):
             content = list(messages)
         if content is None:
             raise InvalidContentError("add() needs content (text or messages) or messages=")
-        return await super().add(user_id, content, metadata, **kwargs)  # type: ignore[call-overload]
+        return await super().add(user_id, content, metadata, **kwargs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.errors import ConfigurationError
+from ...core.factory import construct
 from ...core.memory import Memory, split_options
 from .memory_store import PostgresMemoryStore
 
@@ -48,5 +49,5 @@ class PostgresProvider(Memory):
             if "vector" in store_options:
                 raise ConfigurationError("pass vector_enabled= or vector=, not both")
             store_options["vector"] = "pgvector" if vector_enabled else "none"
-        store = PostgresMemoryStore(url, table=table, **store_options)
+        store = construct(PostgresMemoryStore, url, table=table, **store_options)
         super().__init__(store, **memory_options)

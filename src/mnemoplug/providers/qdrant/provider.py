@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ...core.factory import construct
 from ...core.memory import Memory, split_options
 from .memory_store import QdrantMemoryStore
 
@@ -14,11 +15,12 @@ __all__ = ["QdrantProvider"]
 class QdrantProvider(Memory):
     """Long-term memory in a Qdrant collection, with mnemoplug's hooks, embedder and search.
 
-    >>> memory = QdrantProvider(url="http://localhost:6333")      # a server
+    >>> memory = QdrantProvider(url="qdrant://localhost:6333")    # a server
     >>> memory = QdrantProvider(path="./qdrant-data")             # local mode, no server
 
     Args:
-        url: ``qdrant://host:6333`` or ``http(s)://host:6333``; None with ``path=``.
+        url: ``qdrant://host:6333`` (a server; ``https=True`` for TLS), ``qdrant:///abs/dir`` or
+            ``qdrant://:memory:`` (local mode); None with ``path=``.
         path: a directory for qdrant-client's local mode.
         **options: ``Memory`` options and store options (``collection``, ``api_key``, …).
     """
@@ -33,5 +35,5 @@ class QdrantProvider(Memory):
         **options: Any,
     ) -> None:
         memory_options, store_options = split_options(options)
-        store = QdrantMemoryStore(url, path=path, **store_options)
+        store = construct(QdrantMemoryStore, url, path=path, **store_options)
         super().__init__(store, **memory_options)

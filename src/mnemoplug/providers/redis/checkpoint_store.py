@@ -9,108 +9,58 @@ Keys (``P`` the prefix, default ``mnemoplug:ckpt:``; ``<t>``/``<u>`` = ``<byte l
     P runs:<t>:<u>        set: the owner's run ids (for delete_user)
 
 A save is one Lua script (ordering, record and run set together); a re-save of an id keeps its
-position.
+position. Connections, timeouts and errors: see :mod:`mnemoplug.providers.redis.client`.
 """
 
 from __future__ import annotations
 
-import json
-import struct
 from typing import Any
 
-from ...core.checkpoints import Checkpoint, build_checkpoint
-from ...core.errors import ConfigurationError
+from ...core.checkpoints import Checkpoint
 from ...core.stores import CheckpointStore
-from .client import RedisClientMixin, part
+from .._options import non_empty_str
+from .client import DEFAULT_URL, RedisClientMixin
+from .codec import pack_checkpoint, text, unpack_checkpoint
+from .keys import part
+from .scripts import (
+    CHECKPOINT_DELETE_ONE,
+    CHECKPOINT_DELETE_RUN,
+    CHECKPOINT_LOAD,
+    CHECKPOINT_SAVE,
+)
 
 __all__ = ["RedisCheckpointStore"]
 
-_SAVE = """
-local s = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if not s then
-  s = redis.call('INCR', KEYS[1])
-  redis.call('ZADD', KEYS[2], s, ARGV[1])
-end
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
-redis.call('SADD', KEYS[4], ARGV[3])
-return s
-"""
-
-_LOAD = """
-local cid = ARGV[1]
-if cid == '' then
-  local r = redis.call('ZREVRANGE', KEYS[1], 0, 0)
-  if #r == 0 then return false end
-  cid = r[1]
-end
-return redis.call('HGET', KEYS[2], cid)
-"""
-
-_DELETE_ONE = """
-local n = redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[3], ARGV[2]) end
-return n
-"""
-
-_DELETE_RUN = """
-local n = redis.call('ZCARD', KEYS[1])
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('SREM', KEYS[3], ARGV[1])
-return n
-"""
-
-
-def _pack(header: dict[str, Any], raw: bytes) -> bytes:
-    h = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return struct.pack(">I", len(h)) + h + raw
-
-
-def _unpack(blob: bytes) -> Checkpoint:
-    (n,) = struct.unpack(">I", blob[:4])
-    h = json.loads(blob[4 : 4 + n])
-    return build_checkpoint(
-        run_id=h["run_id"], checkpoint_id=h["checkpoint_id"], tenant=h["tenant"],
-        user=h["user"], state_type=h["state_type"], raw=blob[4 + n :],
-        metadata=h["metadata"], parent_id=h["parent_id"], created_at=h["created_at"],
-    )
-
 
 class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
-    """Checkpoints in Redis (``url`` or ``client=``; ``prefix`` option; extra keyword
-    arguments go to ``redis.asyncio.from_url``)."""
+    """Checkpoints in Redis (``url`` or ``client=``; ``prefix`` option; the connection
+    options of :class:`~mnemoplug.providers.redis.RedisSessionMemory`)."""
 
     name = "redis"
 
     def __init__(
         self,
-        url: str = "redis://localhost:6379/0",
+        url: str = DEFAULT_URL,
         *,
         prefix: str = "mnemoplug:ckpt:",
         client: Any = None,
         **client_options: Any,
     ) -> None:
-        client_options.setdefault("socket_connect_timeout", 5.0)
-        client_options.setdefault("socket_timeout", 5.0)
-        self._init_client(url, client, "the Redis checkpoint store", **client_options)
-        if not isinstance(prefix, str) or not prefix:
-            raise ConfigurationError(f"prefix must be a non-empty string, got {prefix!r}")
-        self.prefix = prefix
-        self._scripts: dict[str, Any] = {}
+        self._init_client(
+            url, feature="the Redis checkpoint store", client=client, **client_options
+        )
+        self.prefix = non_empty_str("prefix", prefix)
 
     def _owner(self, owner: tuple[str, str]) -> str:
         return f"{part(owner[0])}:{part(owner[1])}"
 
     def _keys(self, owner: tuple[str, str], run_id: str) -> tuple[str, str, str]:
         o = self._owner(owner)
-        return (f"{self.prefix}r:{o}:{run_id}", f"{self.prefix}d:{o}:{run_id}",
-                f"{self.prefix}runs:{o}")
-
-    def _script(self, name: str, body: str) -> Any:
-        s = self._scripts.get(name)
-        if s is None or s.registered_client is not self.client:
-            s = self._scripts[name] = self.client.register_script(body)
-        return s
+        return (
+            f"{self.prefix}r:{o}:{run_id}",
+            f"{self.prefix}d:{o}:{run_id}",
+            f"{self.prefix}runs:{o}",
+        )
 
     async def _save(
         self,
@@ -124,11 +74,21 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
         created_at: float,
     ) -> None:
         zkey, hkey, runs = self._keys(owner, run_id)
-        blob = _pack({"run_id": run_id, "checkpoint_id": checkpoint_id, "tenant": owner[0],
-                      "user": owner[1], "state_type": state_type, "metadata": metadata,
-                      "parent_id": parent_id, "created_at": created_at}, raw)
+        blob = pack_checkpoint(
+            {
+                "run_id": run_id,
+                "checkpoint_id": checkpoint_id,
+                "tenant": owner[0],
+                "user": owner[1],
+                "state_type": state_type,
+                "metadata": metadata,
+                "parent_id": parent_id,
+                "created_at": created_at,
+            },
+            raw,
+        )
         with self._errors():
-            await self._script("save", _SAVE)(
+            await self._script("save", CHECKPOINT_SAVE)(
                 keys=[f"{self.prefix}seq", zkey, hkey, runs], args=[checkpoint_id, blob, run_id]
             )
 
@@ -137,8 +97,10 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
     ) -> Checkpoint | None:
         zkey, hkey, _ = self._keys(owner, run_id)
         with self._errors():
-            blob = await self._script("load", _LOAD)(keys=[zkey, hkey], args=[checkpoint_id or ""])
-        return None if not blob else _unpack(blob)
+            blob = await self._script("load", CHECKPOINT_LOAD)(
+                keys=[zkey, hkey], args=[checkpoint_id or ""]
+            )
+        return None if not blob else unpack_checkpoint(blob)
 
     async def _run_entries(
         self, owner: tuple[str, str], run_id: str, limit: int, before_score: float | None
@@ -151,13 +113,12 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
                 rows = await self.client.zrevrangebyscore(
                     zkey, f"({before_score!r}", "-inf", start=0, num=limit, withscores=True
                 )
-        return [(float(score), run_id, m.decode() if isinstance(m, bytes) else m)
-                for m, score in rows]
+        return [(float(score), run_id, text(m)) for m, score in rows]
 
     async def _runs(self, owner: tuple[str, str]) -> list[str]:
         with self._errors():
             members = await self.client.smembers(f"{self.prefix}runs:{self._owner(owner)}")
-        return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+        return sorted(text(m) for m in members)
 
     async def _list(
         self, owner: tuple[str, str], run_id: str | None, limit: int, before: str | None
@@ -189,19 +150,17 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
             for cid, v in zip(cids, vals, strict=True):
                 if v:
                     blobs[(r, cid)] = v
-        return [_unpack(blobs[(r, cid)]) for _, r, cid in entries if (r, cid) in blobs]
+        return [unpack_checkpoint(blobs[(r, cid)]) for _, r, cid in entries if (r, cid) in blobs]
 
-    async def _delete(
-        self, owner: tuple[str, str], run_id: str, checkpoint_id: str | None
-    ) -> int:
+    async def _delete(self, owner: tuple[str, str], run_id: str, checkpoint_id: str | None) -> int:
         zkey, hkey, runs = self._keys(owner, run_id)
         with self._errors():
             if checkpoint_id is not None:
-                n = await self._script("del1", _DELETE_ONE)(
+                n = await self._script("del1", CHECKPOINT_DELETE_ONE)(
                     keys=[zkey, hkey, runs], args=[checkpoint_id, run_id]
                 )
             else:
-                n = await self._script("delrun", _DELETE_RUN)(
+                n = await self._script("delrun", CHECKPOINT_DELETE_RUN)(
                     keys=[zkey, hkey, runs], args=[run_id]
                 )
         return int(n)
@@ -211,7 +170,3 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
         for r in await self._runs(owner):
             n += await self._delete(owner, r, None)
         return n
-
-    async def close(self) -> None:
-        self._scripts.clear()
-        await RedisClientMixin.close(self)

@@ -42,5 +42,7 @@ class RedisProvider(Memory):
     ) -> None:
         memory_options, store_options = split_options(options)
         memory_options.setdefault("default_ttl", ttl_seconds)
-        store = RedisMemoryStore(url, prefix=prefix.rstrip(":") or prefix, **store_options)
+        if isinstance(prefix, str):
+            prefix = prefix.rstrip(":") or prefix
+        store = RedisMemoryStore(url, prefix=prefix, **store_options)
         super().__init__(store, **memory_options)

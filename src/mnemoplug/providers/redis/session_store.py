@@ -1,5 +1,6 @@
 """Redis session memory (redis.asyncio; ``pip install "mnemoplug[redis]"``):
-``session_memory_from_url("redis://localhost:6379/0", ttl=3600, max_messages=200)``.
+``RedisSessionMemory(url="redis://localhost:6379", ttl_seconds=3600, max_messages=50)`` or
+``session_memory_from_url("redis://localhost:6379/0", ttl_seconds=3600, max_messages=200)``.
 
 Keys (``P`` is the prefix, default ``mnemoplug:sess:``; ``<t>``/``<u>`` are tenant and user
 ids written as ``<byte length>:<id>``, so any character is safe)::
@@ -9,79 +10,30 @@ ids written as ``<byte length>:<id>``, so any character is safe)::
     P o:<t>:<u>          sorted set: the owner's sessions by updated_at
     P all                sorted set: every session by updated_at
 
-An append is one Lua script: owner check (a session belongs to its first writer), RPUSH,
-LTRIM to ``max_messages``, and the TTL (seconds since the last write) refreshed on the list and
-the hash — atomic, so concurrent writers never exceed ``max_messages`` or interleave a batch.
-Sessions that expire leave stale sorted-set entries, dropped when next listed.
+An append is one Lua script (:data:`~mnemoplug.providers.redis.scripts.SESSION_APPEND`): owner
+check (a session belongs to its first writer), RPUSH, LTRIM to ``max_messages``, and the TTL
+(seconds since the last write) refreshed on the list and the hash — atomic, so concurrent
+writers never exceed ``max_messages`` or interleave a batch. Sessions that expire leave stale
+sorted-set entries, dropped when next listed. Connections, timeouts and errors: see
+:mod:`mnemoplug.providers.redis.client`.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from ...core.errors import ConfigurationError
-from ...core.session import (
-    Message,
-    SessionInfo,
-    SessionOwnershipError,
-    Summarizer,
-    decode_message,
-    encode_message,
-    make_info,
-)
+from ...core.session import Message, SessionInfo, Summarizer, make_info
 from ...core.stores import SessionStore
-from ..inprocess.session_store import ttl_seconds
-from .client import RedisClientMixin, part
+from .._options import non_empty_str
+from .._sessions import max_messages_option, ownership_error, session_ttl
+from .client import DEFAULT_URL, RedisClientMixin
+from .codec import decode_session_message, encode_session_message, text
+from .keys import part
+from .scripts import SESSION_APPEND, SESSION_CLEAR
 
 __all__ = ["RedisSessionMemory"]
-
-_APPEND = """
-local o = redis.call('HMGET', KEYS[2], 'tenant_id', 'user_id', 'updated_at')
-local now = ARGV[3]
-if o[1] then
-  if o[1] ~= ARGV[1] or o[2] ~= ARGV[2] then return -1 end
-  if o[3] and tonumber(o[3]) > tonumber(now) then now = o[3] end
-else
-  redis.call('HSET', KEYS[2], 'tenant_id', ARGV[1], 'user_id', ARGV[2], 'created_at', now)
-end
-redis.call('HSET', KEYS[2], 'updated_at', now)
-for i = 7, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
-local maxn = tonumber(ARGV[4])
-if maxn > 0 then redis.call('LTRIM', KEYS[1], -maxn, -1) end
-local ttl = tonumber(ARGV[5])
-if ttl > 0 then
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
-end
-redis.call('ZADD', KEYS[3], now, ARGV[6])
-redis.call('ZADD', KEYS[4], now, ARGV[6])
-return redis.call('LLEN', KEYS[1])
-"""
-
-_CLEAR = """
-local o = redis.call('HMGET', KEYS[2], 'tenant_id', 'user_id')
-local n = redis.call('LLEN', KEYS[1])
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('ZREM', KEYS[3], ARGV[1])
-if not o[1] then return -1 end
-local key = ARGV[2] .. 'o:' .. string.len(o[1]) .. ':' .. o[1]
-  .. ':' .. string.len(o[2]) .. ':' .. o[2]
-redis.call('ZREM', key, ARGV[1])
-return n
-"""
-
-
-def _decode(raw: bytes) -> Message:
-    if raw[:1] != b"{":
-        raw = zlib.decompress(raw)
-    return decode_message(raw)
-
-
-def _s(v: Any) -> str:
-    return v.decode("utf-8") if isinstance(v, bytes) else str(v)
 
 
 class RedisSessionMemory(RedisClientMixin, SessionStore):
@@ -90,20 +42,24 @@ class RedisSessionMemory(RedisClientMixin, SessionStore):
     Args:
         url: ``redis://host:6379/0`` (or pass ``client=`` an existing ``redis.asyncio.Redis``).
         prefix: key prefix (``mnemoplug:sess:``).
-        ttl: seconds (or timedelta) a session lives after its last write; None = forever.
+        ttl_seconds: seconds (or a timedelta) a session lives after its last write; None =
+            forever. ``ttl`` is the older name (pass one of them).
         max_messages: keep the last N messages per session (trimmed atomically).
         compress: zlib-compress message payloads (reads handle both).
         summarizer: see :class:`~mnemoplug.core.stores.SessionStore`.
-        **client_options: passed to ``redis.asyncio.from_url``.
+        **client_options: ``max_connections`` (32), ``socket_timeout``,
+            ``socket_connect_timeout`` (5 s each), ``pool_timeout`` (10 s), ``retries`` (1) and
+            any other keyword of ``redis.asyncio.Connection`` (``password``, ``ssl_*``, …).
     """
 
     name = "redis"
 
     def __init__(
         self,
-        url: str = "redis://localhost:6379/0",
+        url: str = DEFAULT_URL,
         *,
         prefix: str = "mnemoplug:sess:",
+        ttl_seconds: float | timedelta | None = None,
         ttl: float | timedelta | None = None,
         max_messages: int | None = None,
         compress: bool = False,
@@ -112,24 +68,12 @@ class RedisSessionMemory(RedisClientMixin, SessionStore):
         **client_options: Any,
     ) -> None:
         SessionStore.__init__(self, summarizer=summarizer)
-        client_options.setdefault("socket_connect_timeout", 5.0)
-        client_options.setdefault("socket_timeout", 5.0)
-        self._init_client(url, client, "Redis session memory", **client_options)
-        if not isinstance(prefix, str) or not prefix:
-            raise ConfigurationError(f"prefix must be a non-empty string, got {prefix!r}")
-        if max_messages is not None and (
-            isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1
-        ):
-            raise ConfigurationError(
-                f"max_messages must be a positive integer or None, got {max_messages!r}"
-            )
-        self.prefix = prefix
-        ttl_s = ttl_seconds(ttl)
-        self.ttl = ttl_s
-        self._ttl_ms = 0 if ttl_s is None else max(1, int(ttl_s * 1000))
-        self.max_messages = max_messages
+        self._init_client(url, feature="Redis session memory", client=client, **client_options)
+        self.prefix = non_empty_str("prefix", prefix)
+        self.ttl = session_ttl(ttl, ttl_seconds)
+        self._ttl_ms = 0 if self.ttl is None else max(1, int(self.ttl * 1000))
+        self.max_messages = max_messages_option(max_messages)
         self.compress = bool(compress)
-        self._scripts: dict[str, Any] = {}
 
     # -- keys --------------------------------------------------------------------------------
     def _k_msgs(self, sid: str) -> str:
@@ -145,32 +89,29 @@ class RedisSessionMemory(RedisClientMixin, SessionStore):
     def _k_all(self) -> str:
         return f"{self.prefix}all"
 
-    def _script(self, name: str, body: str) -> Any:
-        s = self._scripts.get(name)
-        if s is None or s.registered_client is not self.client:
-            s = self._scripts[name] = self.client.register_script(body)
-        return s
-
-    def _encode(self, m: Message) -> bytes:
-        raw = encode_message(m).encode("utf-8")
-        return zlib.compress(raw) if self.compress else raw
-
     # -- primitives --------------------------------------------------------------------------
     async def _append(
         self, session_id: str, messages: list[Message], owner: tuple[str, str], now: float
     ) -> None:
-        keys = [self._k_msgs(session_id), self._k_info(session_id),
-                self._k_owner(*owner), self._k_all]
-        args: list[Any] = [owner[0], owner[1], repr(now), self.max_messages or 0,
-                           self._ttl_ms, session_id]
-        args.extend(self._encode(m) for m in messages)
+        keys = [
+            self._k_msgs(session_id),
+            self._k_info(session_id),
+            self._k_owner(*owner),
+            self._k_all,
+        ]
+        args: list[Any] = [
+            owner[0],
+            owner[1],
+            repr(now),
+            self.max_messages or 0,
+            self._ttl_ms,
+            session_id,
+        ]
+        args.extend(encode_session_message(m, compress=self.compress) for m in messages)
         with self._errors():
-            n = await self._script("append", _APPEND)(keys=keys, args=args)
+            n = await self._script("append", SESSION_APPEND)(keys=keys, args=args)
         if int(n) < 0:
-            raise SessionOwnershipError(
-                f"session {session_id!r} belongs to another user; nothing was stored. Use a "
-                f"session id of your own (conversation_id_for(user_id)) or the owner's user_id"
-            )
+            raise ownership_error(session_id)
 
     async def _infos(self, sids: Sequence[str]) -> list[SessionInfo | None]:
         if not sids:
@@ -187,9 +128,17 @@ class RedisSessionMemory(RedisClientMixin, SessionStore):
             if not h:
                 out.append(None)
                 continue
-            d = {_s(k): _s(v) for k, v in h.items()}
-            out.append(make_info(sid, d["tenant_id"], d["user_id"], float(d["created_at"]),
-                                 float(d["updated_at"]), int(n)))
+            d = {text(k): text(v) for k, v in h.items()}
+            out.append(
+                make_info(
+                    sid,
+                    d["tenant_id"],
+                    d["user_id"],
+                    float(d["created_at"]),
+                    float(d["updated_at"]),
+                    int(n),
+                )
+            )
         return out
 
     async def _info(self, session_id: str) -> SessionInfo | None:
@@ -200,18 +149,24 @@ class RedisSessionMemory(RedisClientMixin, SessionStore):
             raw = await self.client.lrange(
                 self._k_msgs(session_id), 0 if limit is None else -limit, -1
             )
-        return [_decode(r) for r in raw]
+        return [decode_session_message(r) for r in raw]
 
-    async def _clear(self, session_id: str) -> int:
+    async def _delete(self, session_id: str) -> int:
+        """Delete one session; how many messages it held, -1 when it did not exist."""
         keys = [self._k_msgs(session_id), self._k_info(session_id), self._k_all]
         with self._errors():
-            n = await self._script("clear", _CLEAR)(keys=keys, args=[session_id, self.prefix])
-        return max(int(n), 0)
+            n = await self._script("clear", SESSION_CLEAR)(
+                keys=keys, args=[session_id, self.prefix]
+            )
+        return int(n)
+
+    async def _clear(self, session_id: str) -> int:
+        return max(await self._delete(session_id), 0)
 
     async def _candidates(self, tenant: str | None, user: str | None) -> list[SessionInfo]:
         key = self._k_owner(tenant or "", user) if user is not None else self._k_all
         with self._errors():
-            sids = [_s(s) for s in await self.client.zrevrange(key, 0, -1)]
+            sids = [text(s) for s in await self.client.zrevrange(key, 0, -1)]
         infos = await self._infos(sids)
         stale = [sid for sid, info in zip(sids, infos, strict=True) if info is None]
         if stale:
@@ -220,8 +175,10 @@ class RedisSessionMemory(RedisClientMixin, SessionStore):
                 if key != self._k_all:
                     await self.client.zrem(self._k_all, *stale)
         return [
-            i for i in infos
-            if i is not None and (tenant is None or (i.tenant_id or "") == tenant)
+            i
+            for i in infos
+            if i is not None
+            and (tenant is None or (i.tenant_id or "") == tenant)
             and (user is None or (i.user_id or "") == user)
         ]
 
@@ -235,24 +192,18 @@ class RedisSessionMemory(RedisClientMixin, SessionStore):
     async def _clear_owned(self, tenant: str | None, user: str | None) -> int:
         n = 0
         for info in await self._candidates(tenant, user):
-            keys = [self._k_msgs(info.session_id), self._k_info(info.session_id), self._k_all]
-            with self._errors():
-                r = await self._script("clear", _CLEAR)(
-                    keys=keys, args=[info.session_id, self.prefix]
-                )
-            n += int(r) >= 0
+            n += await self._delete(info.session_id) >= 0
         return n
 
     async def _clear_older(self, cutoff: float) -> int:
         with self._errors():
-            sids = [_s(s) for s in await self.client.zrangebyscore(self._k_all, "-inf",
-                                                                      f"({cutoff!r}")]
+            sids = [
+                text(s)
+                for s in await self.client.zrangebyscore(self._k_all, "-inf", f"({cutoff!r}")
+            ]
         n = 0
         for sid in sids:
-            keys = [self._k_msgs(sid), self._k_info(sid), self._k_all]
-            with self._errors():
-                r = await self._script("clear", _CLEAR)(keys=keys, args=[sid, self.prefix])
-            n += int(r) >= 0
+            n += await self._delete(sid) >= 0
         return n
 
     async def ttl_remaining(self, session_id: str) -> float | None:
@@ -260,7 +211,3 @@ class RedisSessionMemory(RedisClientMixin, SessionStore):
         with self._errors():
             ms = await self.client.pttl(self._k_msgs(session_id))
         return None if ms is None or ms < 0 else ms / 1000.0
-
-    async def close(self) -> None:
-        self._scripts.clear()
-        await RedisClientMixin.close(self)

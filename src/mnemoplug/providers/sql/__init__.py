@@ -1,1 +1,3 @@
-"""SQL code shared by the SQLite and PostgreSQL session and checkpoint stores (SQLAlchemy)."""
+"""SQL shared by the SQLite and PostgreSQL backends (SQLAlchemy): the session and checkpoint
+stores (:mod:`.stores`), the memories table's rows and scope conditions (:mod:`.rows`) and the
+check of identifiers taken from options (:mod:`.names`)."""

@@ -1,11 +1,17 @@
 """SQL session and checkpoint stores shared by the SQLite and PostgreSQL backends
-(SQLAlchemy 2 async; aiosqlite / asyncpg). Only the DDL types and the engine differ.
+(SQLAlchemy 2 async; aiosqlite / asyncpg). Only the DDL types and the engine differ: each
+backend's ``session_store.py``/``checkpoint_store.py`` passes its :class:`Dialect` and an engine
+factory.
 
 Session tables (``T`` = the table option)::
 
     T            one row a session: session_id (key), tenant_id, user_id, created_at,
                  updated_at, message_count, metadata
     T_messages   one row a message: seq (autoincrement: the order), session_id, data (JSON)
+
+With ``ttl_seconds``, a session whose ``updated_at`` is that old reads as absent; its rows are
+deleted by the next write to its id, by ``clear``, and by ``clear_all``/``clear_old_sessions``
+(which delete every expired session first, without counting them).
 
 Checkpoint table::
 
@@ -18,28 +24,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ...core._time import now_ts
 from ...core.checkpoints import Checkpoint, build_checkpoint
-from ...core.errors import (
-    ConfigurationError,
-    MissingDependencyError,
-    ProviderError,
-    ProviderUnavailableError,
-)
+from ...core.errors import ProviderError, ProviderUnavailableError
 from ...core.session import (
     Message,
     SessionInfo,
-    SessionOwnershipError,
     Summarizer,
     decode_message,
     encode_message,
@@ -47,8 +46,9 @@ from ...core.session import (
 )
 from ...core.stores import CheckpointStore, SessionStore
 from ...core.urls import redact_url
-
-_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
+from .._codec import compact_json
+from .._sessions import max_messages_option, ownership_error
+from .names import check_identifier
 
 
 @dataclass(frozen=True)
@@ -66,46 +66,8 @@ POSTGRES = Dialect(
 )
 
 
-def check_table(name: Any) -> str:
-    if not isinstance(name, str) or not _TABLE.match(name):
-        raise ConfigurationError(
-            f"table must be a SQL identifier (letters, digits, _; at most 40 characters, not "
-            f"starting with a digit), got {name!r}"
-        )
-    return name
-
-
-def sqlite_engine(path: Path, busy_timeout_ms: int = 10_000) -> AsyncEngine:
-    """One-connection aiosqlite engine; every transaction is ``BEGIN IMMEDIATE``."""
-    eng = create_async_engine(f"sqlite+aiosqlite:///{path}", pool_size=1, max_overflow=0)
-
-    @event.listens_for(eng.sync_engine, "connect")
-    def _connect(dbapi_conn: Any, _rec: Any) -> None:
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        cur.execute("PRAGMA journal_mode = WAL")
-        cur.execute("PRAGMA synchronous = NORMAL")
-        cur.close()
-
-    @event.listens_for(eng.sync_engine, "begin")
-    def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return eng
-
-
-def postgres_url(url: str) -> str:
-    """``postgresql+asyncpg://…`` for any postgres URL; MissingDependencyError without asyncpg."""
-    try:
-        import asyncpg  # noqa: F401
-    except ImportError as exc:
-        raise MissingDependencyError("PostgreSQL session/checkpoint stores", "postgres",
-                                     "asyncpg") from exc
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
-        raise ConfigurationError(f"not a PostgreSQL URL: {redact_url(url)!r}")
-    return urlunsplit(parts._replace(scheme="postgresql+asyncpg"))
+#: longest table option: derived names (``<table>_messages``, ``ix_<table>_owner``) must fit
+MAX_TABLE_CHARS = 40
 
 
 class _SQLBase:
@@ -115,7 +77,7 @@ class _SQLBase:
     url: str
     name: ClassVar[str]
 
-    def _init_sql(self, dialect: Dialect, make_engine: Any) -> None:
+    def _init_sql(self, dialect: Dialect, make_engine: Callable[[], AsyncEngine]) -> None:
         self.dialect = dialect
         self._make_engine = make_engine
         self._engine: AsyncEngine | None = None
@@ -144,7 +106,8 @@ class _SQLBase:
                 cls = ProviderUnavailableError if self.dialect is POSTGRES else ProviderError
                 raise cls(
                     f"cannot open the {self.name} store at {redact_url(self.url)}: {exc}",
-                    provider=self.name, url=redact_url(self.url),
+                    provider=self.name,
+                    url=redact_url(self.url),
                 ) from exc
             self._engine = eng
             return eng
@@ -155,6 +118,7 @@ class _SQLBase:
             await eng.dispose()
 
     async def _tx(self) -> Any:
+        """A transaction on the engine (``async with await self._tx() as conn``)."""
         return (await self.open()).begin()
 
     def _wlock(self) -> asyncio.Lock:
@@ -164,28 +128,52 @@ class _SQLBase:
 
 
 class SQLSessionMemory(_SQLBase, SessionStore):
-    """Session memory in SQL tables (see the module docstring)."""
+    """Session memory in SQL tables (see the module docstring). ``ttl`` is in seconds (None:
+    sessions never expire), already checked by the backend's constructor."""
 
     def __init__(
         self,
         *,
         dialect: Dialect,
-        make_engine: Any,
+        make_engine: Callable[[], AsyncEngine],
         url: str,
         table: str = "mnemoplug_sessions",
         max_messages: int | None = None,
+        ttl: float | None = None,
         summarizer: Summarizer | None = None,
     ) -> None:
         SessionStore.__init__(self, summarizer=summarizer)
         self._init_sql(dialect, make_engine)
         self.url = url
-        self.table = check_table(table)
-        if max_messages is not None and (
-            isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1
-        ):
-            raise ConfigurationError(f"max_messages must be a positive integer or None, got "
-                                     f"{max_messages!r}")
-        self.max_messages = max_messages
+        self.table = check_identifier(table, "table", max_len=MAX_TABLE_CHARS)
+        self.max_messages = max_messages_option(max_messages)
+        self.ttl = ttl
+
+    def _live_after(self) -> float:
+        """Sessions last written after this time (epoch seconds) are live."""
+        return -1.0 if self.ttl is None else now_ts() - self.ttl
+
+    async def _drop_expired(self, conn: AsyncConnection, session_id: str | None = None) -> None:
+        """Delete expired sessions (one, or all) with their messages; no-op without a TTL.
+        The session rows are locked first (PostgreSQL), so no writer refreshes one meanwhile."""
+        if self.ttl is None:
+            return
+        t = self.table
+        p: dict[str, Any] = {"c": self._live_after()}
+        cond = "updated_at <= :c"
+        if session_id is not None:
+            p["s"] = session_id
+            cond += " AND session_id = :s"
+        if self.dialect.for_update:
+            await conn.execute(text(f"SELECT session_id FROM {t} WHERE {cond} FOR UPDATE"), p)
+        await conn.execute(
+            text(
+                f"DELETE FROM {t}_messages WHERE session_id IN "
+                f"(SELECT session_id FROM {t} WHERE {cond})"
+            ),
+            p,
+        )
+        await conn.execute(text(f"DELETE FROM {t} WHERE {cond}"), p)
 
     def _schema(self) -> list[str]:
         t, d = self.table, self.dialect
@@ -211,21 +199,27 @@ class SQLSessionMemory(_SQLBase, SessionStore):
             row = None
             while row is None:  # a concurrent clear may delete the row between the statements
                 await conn.execute(
-                    text(f"INSERT INTO {t} (session_id, tenant_id, user_id, created_at,"
-                         f" updated_at, message_count) VALUES (:s, :t, :u, :now, :now, 0)"
-                         f" ON CONFLICT (session_id) DO NOTHING"),
+                    text(
+                        f"INSERT INTO {t} (session_id, tenant_id, user_id, created_at,"
+                        f" updated_at, message_count) VALUES (:s, :t, :u, :now, :now, 0)"
+                        f" ON CONFLICT (session_id) DO NOTHING"
+                    ),
                     p,
                 )
-                row = (await conn.execute(
-                    text(f"SELECT tenant_id, user_id FROM {t} WHERE session_id = :s"
-                         f"{self.dialect.for_update}"), p,
-                )).first()
+                row = (
+                    await conn.execute(
+                        text(
+                            f"SELECT tenant_id, user_id, updated_at FROM {t} WHERE session_id = :s"
+                            f"{self.dialect.for_update}"
+                        ),
+                        p,
+                    )
+                ).first()
+                if row is not None and self.ttl is not None and row[2] <= now - self.ttl:
+                    await self._drop_expired(conn, session_id)  # expired: start it afresh
+                    row = None
             if (row[0], row[1]) != owner:
-                raise SessionOwnershipError(
-                    f"session {session_id!r} belongs to another user; nothing was stored. Use "
-                    f"a session id of your own (conversation_id_for(user_id)) or the owner's "
-                    f"user_id"
-                )
+                raise ownership_error(session_id)
             await conn.execute(
                 text(f"INSERT INTO {t}_messages (session_id, data) VALUES (:s, :d)"),
                 [{"s": session_id, "d": encode_message(m)} for m in messages],
@@ -233,16 +227,20 @@ class SQLSessionMemory(_SQLBase, SessionStore):
             trimmed = 0
             if self.max_messages is not None:
                 res = await conn.execute(
-                    text(f"DELETE FROM {t}_messages WHERE session_id = :s AND seq <= ("
-                         f"SELECT seq FROM {t}_messages WHERE session_id = :s "
-                         f"ORDER BY seq DESC LIMIT 1 OFFSET :n)"),
+                    text(
+                        f"DELETE FROM {t}_messages WHERE session_id = :s AND seq <= ("
+                        f"SELECT seq FROM {t}_messages WHERE session_id = :s "
+                        f"ORDER BY seq DESC LIMIT 1 OFFSET :n)"
+                    ),
                     {"s": session_id, "n": self.max_messages},
                 )
                 trimmed = max(res.rowcount or 0, 0)
             await conn.execute(
-                text(f"UPDATE {t} SET message_count = message_count + :k,"
-                     f" updated_at = CASE WHEN updated_at > :now THEN updated_at ELSE :now END"
-                     f" WHERE session_id = :s"),
+                text(
+                    f"UPDATE {t} SET message_count = message_count + :k,"
+                    f" updated_at = CASE WHEN updated_at > :now THEN updated_at ELSE :now END"
+                    f" WHERE session_id = :s"
+                ),
                 {"s": session_id, "now": now, "k": len(messages) - trimmed},
             )
 
@@ -253,36 +251,52 @@ class SQLSessionMemory(_SQLBase, SessionStore):
 
     async def _info(self, session_id: str) -> SessionInfo | None:
         async with await self._tx() as conn:
-            r = (await conn.execute(
-                text(f"SELECT {self._INFO_COLS} FROM {self.table} WHERE session_id = :s"),
-                {"s": session_id},
-            )).first()
+            r = (
+                await conn.execute(
+                    text(
+                        f"SELECT {self._INFO_COLS} FROM {self.table} WHERE session_id = :s"
+                        f" AND updated_at > :c"
+                    ),
+                    {"s": session_id, "c": self._live_after()},
+                )
+            ).first()
         return None if r is None else self._info_row(r)
 
     async def _get(self, session_id: str, limit: int | None) -> list[Message]:
         t = self.table
+        where = "session_id = :s"
+        if self.ttl is not None:
+            where += (
+                f" AND session_id IN (SELECT session_id FROM {t} WHERE session_id = :s"
+                f" AND updated_at > :c)"
+            )
         if limit is None:
-            sql = f"SELECT data FROM {t}_messages WHERE session_id = :s ORDER BY seq"
+            sql = f"SELECT data FROM {t}_messages WHERE {where} ORDER BY seq"
         else:
-            sql = (f"SELECT data FROM (SELECT seq, data FROM {t}_messages WHERE session_id = :s"
-                   f" ORDER BY seq DESC LIMIT :n) AS x ORDER BY seq")
+            sql = (
+                f"SELECT data FROM (SELECT seq, data FROM {t}_messages WHERE {where}"
+                f" ORDER BY seq DESC LIMIT :n) AS x ORDER BY seq"
+            )
+        p = {"s": session_id, "n": limit, "c": self._live_after()}
         async with await self._tx() as conn:
-            rows = (await conn.execute(text(sql), {"s": session_id, "n": limit})).all()
+            rows = (await conn.execute(text(sql), p)).all()
         return [decode_message(r[0]) for r in rows]
 
     async def _clear(self, session_id: str) -> int:
         t = self.table
         eng = await self.open()
         async with self._wlock(), eng.begin() as conn:
+            await self._drop_expired(conn, session_id)  # an expired session held nothing
             res = await conn.execute(
                 text(f"DELETE FROM {t}_messages WHERE session_id = :s"), {"s": session_id}
             )
             await conn.execute(text(f"DELETE FROM {t} WHERE session_id = :s"), {"s": session_id})
         return max(res.rowcount or 0, 0)
 
-    @staticmethod
-    def _owner_where(tenant: str | None, user: str | None, p: dict[str, Any]) -> str:
-        clauses = ["1 = 1"]
+    def _owner_where(self, tenant: str | None, user: str | None, p: dict[str, Any]) -> str:
+        """Live sessions of the owner filter (None = any); parameters into ``p``."""
+        p["c"] = self._live_after()
+        clauses = ["updated_at > :c"]
         if tenant is not None:
             p["t"] = tenant
             clauses.append("tenant_id = :t")
@@ -296,8 +310,10 @@ class SQLSessionMemory(_SQLBase, SessionStore):
     ) -> list[SessionInfo]:
         p: dict[str, Any] = {}
         where = self._owner_where(tenant, user, p)
-        sql = (f"SELECT {self._INFO_COLS} FROM {self.table} WHERE {where}"
-               f" ORDER BY updated_at DESC, session_id")
+        sql = (
+            f"SELECT {self._INFO_COLS} FROM {self.table} WHERE {where}"
+            f" ORDER BY updated_at DESC, session_id"
+        )
         if limit is not None:
             sql += " LIMIT :n"
             p["n"] = limit
@@ -309,9 +325,13 @@ class SQLSessionMemory(_SQLBase, SessionStore):
         t = self.table
         eng = await self.open()
         async with self._wlock(), eng.begin() as conn:
+            await self._drop_expired(conn)  # gone already: not counted
             await conn.execute(
-                text(f"DELETE FROM {t}_messages WHERE session_id IN "
-                     f"(SELECT session_id FROM {t} WHERE {where})"), p,
+                text(
+                    f"DELETE FROM {t}_messages WHERE session_id IN "
+                    f"(SELECT session_id FROM {t} WHERE {where})"
+                ),
+                p,
             )
             res = await conn.execute(text(f"DELETE FROM {t} WHERE {where}"), p)
         return max(res.rowcount or 0, 0)
@@ -323,20 +343,21 @@ class SQLSessionMemory(_SQLBase, SessionStore):
     async def _clear_older(self, cutoff: float) -> int:
         return await self._delete_where("updated_at < :c", {"c": cutoff})
 
-    async def close(self) -> None:
-        await _SQLBase.close(self)
-
 
 class SQLCheckpointStore(_SQLBase, CheckpointStore):
     """Checkpoints in one SQL table (see the module docstring)."""
 
     def __init__(
-        self, *, dialect: Dialect, make_engine: Any, url: str,
+        self,
+        *,
+        dialect: Dialect,
+        make_engine: Callable[[], AsyncEngine],
+        url: str,
         table: str = "mnemoplug_checkpoints",
     ) -> None:
         self._init_sql(dialect, make_engine)
         self.url = url
-        self.table = check_table(table)
+        self.table = check_identifier(table, "table", max_len=MAX_TABLE_CHARS)
 
     def _schema(self) -> list[str]:
         t, d = self.table, self.dialect
@@ -350,14 +371,23 @@ class SQLCheckpointStore(_SQLBase, CheckpointStore):
             f"CREATE INDEX IF NOT EXISTS ix_{t}_user ON {t} (tenant_id, user_id, seq)",
         ]
 
-    _COLS = ("run_id, checkpoint_id, tenant_id, user_id, state_type, state, metadata,"
-             " parent_id, created_at")
+    _COLS = (
+        "run_id, checkpoint_id, tenant_id, user_id, state_type, state, metadata,"
+        " parent_id, created_at"
+    )
 
     @staticmethod
     def _row(r: Any) -> Checkpoint:
         return build_checkpoint(
-            run_id=r[0], checkpoint_id=r[1], tenant=r[2], user=r[3], state_type=r[4],
-            raw=bytes(r[5]), metadata=r[6], parent_id=r[7], created_at=r[8],
+            run_id=r[0],
+            checkpoint_id=r[1],
+            tenant=r[2],
+            user=r[3],
+            state_type=r[4],
+            raw=bytes(r[5]),
+            metadata=r[6],
+            parent_id=r[7],
+            created_at=r[8],
         )
 
     async def _save(
@@ -375,24 +405,36 @@ class SQLCheckpointStore(_SQLBase, CheckpointStore):
         eng = await self.open()
         async with self._wlock(), eng.begin() as conn:
             await conn.execute(
-                text(f"INSERT INTO {t} (tenant_id, user_id, run_id, checkpoint_id, parent_id,"
-                     f" state_type, state, metadata, created_at)"
-                     f" VALUES (:t, :u, :r, :c, :p, :st, :s, :m, :at)"
-                     f" ON CONFLICT (tenant_id, user_id, run_id, checkpoint_id) DO UPDATE SET"
-                     f" parent_id = excluded.parent_id, state_type = excluded.state_type,"
-                     f" state = excluded.state, metadata = excluded.metadata,"
-                     f" created_at = excluded.created_at"),
-                {"t": owner[0], "u": owner[1], "r": run_id, "c": checkpoint_id, "p": parent_id,
-                 "st": state_type, "s": raw,
-                 "m": json.dumps(metadata, separators=(",", ":")), "at": created_at},
+                text(
+                    f"INSERT INTO {t} (tenant_id, user_id, run_id, checkpoint_id, parent_id,"
+                    f" state_type, state, metadata, created_at)"
+                    f" VALUES (:t, :u, :r, :c, :p, :st, :s, :m, :at)"
+                    f" ON CONFLICT (tenant_id, user_id, run_id, checkpoint_id) DO UPDATE SET"
+                    f" parent_id = excluded.parent_id, state_type = excluded.state_type,"
+                    f" state = excluded.state, metadata = excluded.metadata,"
+                    f" created_at = excluded.created_at"
+                ),
+                {
+                    "t": owner[0],
+                    "u": owner[1],
+                    "r": run_id,
+                    "c": checkpoint_id,
+                    "p": parent_id,
+                    "st": state_type,
+                    "s": raw,
+                    "m": compact_json(metadata),
+                    "at": created_at,
+                },
             )
 
     async def _load(
         self, owner: tuple[str, str], run_id: str, checkpoint_id: str | None
     ) -> Checkpoint | None:
         p: dict[str, Any] = {"t": owner[0], "u": owner[1], "r": run_id}
-        sql = f"SELECT {self._COLS} FROM {self.table} WHERE tenant_id = :t AND user_id = :u" \
-              f" AND run_id = :r"
+        sql = (
+            f"SELECT {self._COLS} FROM {self.table} WHERE tenant_id = :t AND user_id = :u"
+            f" AND run_id = :r"
+        )
         if checkpoint_id is not None:
             sql += " AND checkpoint_id = :c"
             p["c"] = checkpoint_id
@@ -419,9 +461,7 @@ class SQLCheckpointStore(_SQLBase, CheckpointStore):
             rows = (await conn.execute(text(sql), p)).all()
         return [self._row(r) for r in rows]
 
-    async def _delete(
-        self, owner: tuple[str, str], run_id: str, checkpoint_id: str | None
-    ) -> int:
+    async def _delete(self, owner: tuple[str, str], run_id: str, checkpoint_id: str | None) -> int:
         p: dict[str, Any] = {"t": owner[0], "u": owner[1], "r": run_id}
         sql = f"DELETE FROM {self.table} WHERE tenant_id = :t AND user_id = :u AND run_id = :r"
         if checkpoint_id is not None:
@@ -441,16 +481,12 @@ class SQLCheckpointStore(_SQLBase, CheckpointStore):
             res = await conn.execute(text(sql), p)
         return max(res.rowcount or 0, 0)
 
-    async def close(self) -> None:
-        await _SQLBase.close(self)
-
 
 __all__ = [
+    "MAX_TABLE_CHARS",
     "POSTGRES",
     "SQLITE",
     "Dialect",
     "SQLCheckpointStore",
     "SQLSessionMemory",
-    "postgres_url",
-    "sqlite_engine",
 ]

@@ -1,7 +1,8 @@
 """SQLite backend (the embedded default): memories, sessions and checkpoints in a file."""
 
 from .checkpoint_store import SQLiteCheckpointStore
-from .memory_store import SQLiteMemoryStore, default_sqlite_path
+from .memory_store import SQLiteMemoryStore
+from .paths import default_sqlite_path
 from .provider import SQLiteProvider
 from .session_store import SQLiteSessionMemory
 

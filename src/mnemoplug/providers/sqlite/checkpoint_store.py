@@ -1,24 +1,21 @@
 """SQLite checkpoint store: ``checkpoint_store_from_url("sqlite:///checkpoints.db")``.
 
 Default path: ``checkpoints.db`` beside the long-term memory database. Table: see
-:mod:`mnemoplug.providers._sql_stores`.
+:mod:`mnemoplug.providers.sql.stores`.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from ..sql.stores import SQLITE, SQLCheckpointStore, sqlite_engine
-from .memory_store import default_sqlite_path
-from .session_store import resolve_path
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .._options import non_negative_int
+from ..sql.stores import SQLITE, SQLCheckpointStore
+from .engine import sqlite_engine
+from .paths import default_checkpoint_path, resolve_path
 
 __all__ = ["SQLiteCheckpointStore", "default_checkpoint_path"]
-
-
-def default_checkpoint_path() -> Path:
-    """``checkpoints.db`` beside the default long-term memory database."""
-    return default_sqlite_path().with_name("checkpoints.db")
 
 
 class SQLiteCheckpointStore(SQLCheckpointStore):
@@ -35,10 +32,12 @@ class SQLiteCheckpointStore(SQLCheckpointStore):
         busy_timeout_ms: int = 10_000,
     ) -> None:
         self.path = resolve_path(url, path, default_checkpoint_path())
+        timeout = non_negative_int("busy_timeout_ms", busy_timeout_ms)
 
-        def make() -> object:
+        def make() -> AsyncEngine:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            return sqlite_engine(self.path, busy_timeout_ms)
+            return sqlite_engine(self.path, timeout)
 
-        super().__init__(dialect=SQLITE, make_engine=make, url=f"sqlite:///{self.path}",
-                         table=table)
+        super().__init__(
+            dialect=SQLITE, make_engine=make, url=f"sqlite:///{self.path}", table=table
+        )

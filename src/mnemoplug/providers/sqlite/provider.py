@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ...core.factory import construct
 from ...core.memory import Memory, split_options
 from .memory_store import SQLiteMemoryStore
 
@@ -29,11 +30,9 @@ class SQLiteProvider(Memory):
     def __init__(self, path_or_url: str | os.PathLike[str] | None = None, **options: Any) -> None:
         memory_options, store_options = split_options(options)
         if isinstance(path_or_url, str) and "://" in path_or_url:
-            store = SQLiteMemoryStore(path_or_url, **store_options)
+            store = construct(SQLiteMemoryStore, path_or_url, **store_options)
+        elif path_or_url is not None:
+            store = construct(SQLiteMemoryStore, path=path_or_url, **store_options)
         else:
-            store = (
-                SQLiteMemoryStore(path=path_or_url, **store_options)
-                if path_or_url is not None
-                else SQLiteMemoryStore(**store_options)
-            )
+            store = construct(SQLiteMemoryStore, **store_options)
         super().__init__(store, **memory_options)

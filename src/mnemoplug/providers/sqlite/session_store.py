@@ -3,34 +3,25 @@
 
 Default path: ``sessions.db`` beside the long-term memory database
 (``$MNEMOPLUG_DB_PATH``'s directory, else ``~/.local/share/mnemoplug/``). Tables: see
-:mod:`mnemoplug.providers._sql_stores`. Writes are serialised (one writer, ``BEGIN
+:mod:`mnemoplug.providers.sql.stores`. Writes are serialised (one writer, ``BEGIN
 IMMEDIATE``); several processes may share the file.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from datetime import timedelta
 
-from ...core.errors import ConfigurationError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from ...core.session import Summarizer
-from ..sql.stores import SQLITE, SQLSessionMemory, sqlite_engine
-from .memory_store import _path_from_url, default_sqlite_path
+from .._options import non_negative_int
+from .._sessions import session_ttl
+from ..sql.stores import SQLITE, SQLSessionMemory
+from .engine import sqlite_engine
+from .paths import default_session_path, resolve_path
 
 __all__ = ["SQLiteSessionMemory", "default_session_path"]
-
-
-def default_session_path() -> Path:
-    """``sessions.db`` beside the default long-term memory database."""
-    return default_sqlite_path().with_name("sessions.db")
-
-
-def resolve_path(url: str | None, path: str | os.PathLike[str] | None, default: Path) -> Path:
-    if url and path:
-        raise ConfigurationError("pass either a sqlite:/// URL or path=, not both")
-    if path:
-        return Path(path).expanduser()
-    return _path_from_url(url) if url else default
 
 
 class SQLiteSessionMemory(SQLSessionMemory):
@@ -39,7 +30,10 @@ class SQLiteSessionMemory(SQLSessionMemory):
     Args:
         url: ``sqlite:///path.db`` (or pass ``path=``).
         table: table name prefix (``mnemoplug_sessions``).
+        ttl_seconds: a session not written for this long (seconds or a timedelta) reads as
+            absent and is deleted lazily; None = never. ``ttl`` is the older name.
         max_messages: keep the last N messages per session; None = all.
+        busy_timeout_ms: how long a write waits for another process's (10,000).
         summarizer: see :class:`~mnemoplug.core.session.SessionMemory`.
     """
 
@@ -51,17 +45,25 @@ class SQLiteSessionMemory(SQLSessionMemory):
         *,
         path: str | os.PathLike[str] | None = None,
         table: str = "mnemoplug_sessions",
+        ttl_seconds: float | timedelta | None = None,
+        ttl: float | timedelta | None = None,
         max_messages: int | None = None,
         busy_timeout_ms: int = 10_000,
         summarizer: Summarizer | None = None,
     ) -> None:
         self.path = resolve_path(url, path, default_session_path())
+        timeout = non_negative_int("busy_timeout_ms", busy_timeout_ms)
 
-        def make() -> object:
+        def make() -> AsyncEngine:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            return sqlite_engine(self.path, busy_timeout_ms)
+            return sqlite_engine(self.path, timeout)
 
         super().__init__(
-            dialect=SQLITE, make_engine=make, url=f"sqlite:///{self.path}", table=table,
-            max_messages=max_messages, summarizer=summarizer,
+            dialect=SQLITE,
+            make_engine=make,
+            url=f"sqlite:///{self.path}",
+            table=table,
+            max_messages=max_messages,
+            ttl=session_ttl(ttl, ttl_seconds),
+            summarizer=summarizer,
         )

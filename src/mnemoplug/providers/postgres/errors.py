@@ -1,0 +1,95 @@
+"""Driver exceptions of the PostgreSQL memory store (SQLAlchemy, asyncpg) as mnemoplug errors.
+
+Lost connections, refused connects, pool and command timeouts become
+:class:`~mnemoplug.core.errors.ProviderUnavailableError` naming PostgreSQL, the URL (password
+hidden) and the timeouts; other database errors :class:`~mnemoplug.core.errors.ProviderError`
+naming what was being done. Errors that are neither (bugs) pass unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from ...core.errors import MnemoplugError, ProviderError, ProviderUnavailableError
+from .url import import_asyncpg
+
+__all__ = ["PostgresErrors", "first_line", "is_connection_error"]
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (asyncpg adds details and hints below)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when ``exc`` (or what it wraps) means the server is out of reach."""
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    asyncpg = import_asyncpg()
+    kinds = (
+        OSError,
+        TimeoutError,
+        asyncpg.PostgresConnectionError,  # SQLSTATE class 08
+        asyncpg.ConnectionDoesNotExistError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.QueryCanceledError,  # command_timeout
+    )
+    if isinstance(exc, (PoolTimeout, *kinds)):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        orig: BaseException | None = exc.orig
+        while orig is not None:
+            if isinstance(orig, kinds):
+                return True
+            orig = orig.__cause__ or orig.__context__
+    return False
+
+
+class PostgresErrors:
+    """The error mapping of one store (its name, URL and timeouts go into the messages)."""
+
+    def __init__(
+        self, *, name: str, url: str, connect_timeout: float, command_timeout: float
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.connect_timeout = connect_timeout
+        self.command_timeout = command_timeout
+
+    def unavailable(self, exc: BaseException) -> ProviderUnavailableError:
+        return ProviderUnavailableError(
+            f"PostgreSQL at {self.url} is unavailable: {first_line(exc)}. Check that the "
+            f"PostgreSQL server is running and reachable at that URL "
+            f"(connect_timeout={self.connect_timeout:g}s, "
+            f"command_timeout={self.command_timeout:g}s). The failed call was not committed; "
+            f"memories stored before are kept.",
+            provider=self.name,
+            url=self.url,
+        )
+
+    @contextlib.contextmanager
+    def guard(self, what: str) -> Iterator[None]:
+        """Map errors raised inside (``what``: the failed action, for the message)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            yield
+        except MnemoplugError:
+            raise
+        except Exception as exc:
+            if is_connection_error(exc):
+                raise self.unavailable(exc) from exc
+            if not isinstance(exc, SQLAlchemyError):
+                if not (type(exc).__module__ or "").startswith("asyncpg"):
+                    raise  # a bug, not a database error: keep it as it is
+            detail = first_line(getattr(exc, "orig", None) or exc)
+            raise ProviderError(
+                f"PostgreSQL at {self.url} failed to {what}: {detail}",
+                provider=self.name,
+                url=self.url,
+            ) from exc

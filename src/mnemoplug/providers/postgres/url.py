@@ -1,0 +1,89 @@
+"""PostgreSQL URLs, the asyncpg driver and the memory store's connection pool, for every
+PostgreSQL store (memories, sessions, checkpoints).
+
+``postgresql+asyncpg://``, ``postgresql://`` and ``postgres://`` URLs all mean the asyncpg
+driver; libpq's ``sslmode=`` query option is passed on as asyncpg's ``ssl=``. Without a URL,
+``$MNEMOPLUG_POSTGRES_URL`` is used, else ``postgresql+asyncpg://postgres@localhost:5432/postgres``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ...core.errors import ConfigurationError
+from ...core.urls import redact_url
+from .._deps import import_optional
+from .._options import split_url
+
+__all__ = [
+    "DEFAULT_URL",
+    "SCHEMES",
+    "driver_url",
+    "import_asyncpg",
+    "pooled_engine",
+    "shown_url",
+]
+
+DEFAULT_URL = "postgresql+asyncpg://postgres@localhost:5432/postgres"
+SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
+
+
+def import_asyncpg(feature: str = "the 'postgres' provider") -> Any:
+    """The asyncpg module, or MissingDependencyError naming the ``postgres`` extra."""
+    return import_optional("asyncpg", feature=feature, extra="postgres", package="asyncpg")
+
+
+def driver_url(url: str | None) -> Any:
+    """A SQLAlchemy URL object using the asyncpg driver (None: the default URL)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    url = url or os.environ.get("MNEMOPLUG_POSTGRES_URL") or DEFAULT_URL
+    split_url(
+        url,
+        SCHEMES,
+        "PostgreSQL",
+        "postgresql+asyncpg://user:password@host:5432/db (postgresql:// and postgres:// are "
+        "accepted too; mnemoplug uses the asyncpg driver)",
+    )
+    try:
+        parsed = make_url("postgresql+asyncpg://" + url.split("://", 1)[1])
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigurationError(f"malformed PostgreSQL URL {redact_url(url)!r}: {exc}") from exc
+    if "sslmode" in parsed.query:  # libpq spelling; asyncpg takes the same values as ``ssl``
+        mode = parsed.query["sslmode"]
+        parsed = parsed.difference_update_query(["sslmode"]).update_query_dict({"ssl": mode})
+    return parsed
+
+
+def shown_url(parsed: Any) -> str:
+    """A driver URL as shown in messages and ``repr`` (password hidden)."""
+    return str(parsed.render_as_string(hide_password=True))
+
+
+def pooled_engine(
+    parsed: Any,
+    *,
+    pool_size: int,
+    max_overflow: int,
+    connect_timeout: float,
+    command_timeout: float,
+    application_name: str,
+) -> Any:
+    """An async engine whose pool pings connections before use (so it reconnects by itself
+    once the server is back), with bounded connect and statement times."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    return create_async_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=connect_timeout + command_timeout,
+        pool_pre_ping=True,
+        connect_args={
+            "timeout": connect_timeout,
+            "command_timeout": command_timeout,
+            "server_settings": {"application_name": application_name},
+        },
+    )

@@ -1,0 +1,137 @@
+"""The Lua scripts the Redis stores run on the server: each is one atomic step.
+
+Memory store: :data:`LOAD_USER` and :data:`LOAD_IDS` read many memories in one round trip
+(parsing thousands of pipelined replies costs redis-py far more than the data itself).
+Session store: :data:`SESSION_APPEND` (owner check, append, trim, TTL refresh) and
+:data:`SESSION_CLEAR`. Checkpoint store: save, load and delete, so ordering, record and run set
+change together. Scripts are registered per client by ``RedisClientMixin._script``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CHECKPOINT_DELETE_ONE",
+    "CHECKPOINT_DELETE_RUN",
+    "CHECKPOINT_LOAD",
+    "CHECKPOINT_SAVE",
+    "LOAD_IDS",
+    "LOAD_USER",
+    "SESSION_APPEND",
+    "SESSION_CLEAR",
+]
+
+# -- memory store --------------------------------------------------------------------------
+# KEYS: gen, ids; ARGV: memory key prefix. Returns {} when the user has no generation, else
+# {generation, json1, vector1, json2, vector2, ...} read atomically (one consistent snapshot).
+# A flat reply parses faster in redis-py than one blob built by string concatenation in Lua.
+LOAD_USER = """
+local gen = redis.call('GET', KEYS[1])
+if not gen then return {} end
+local ids = redis.call('SMEMBERS', KEYS[2])
+local out = {gen}
+local n = 1
+for _, id in ipairs(ids) do
+  local v = redis.call('HMGET', ARGV[1] .. id, 'j', 'e')
+  if v[1] then
+    out[n + 1] = v[1]
+    out[n + 2] = v[2] or ''
+    n = n + 2
+  end
+end
+return out
+"""
+
+# ARGV: memory key prefix, ids... Returns {json1, vector1, ...} of the memories that exist.
+LOAD_IDS = """
+local out = {}
+local n = 0
+for i = 2, #ARGV do
+  local v = redis.call('HMGET', ARGV[1] .. ARGV[i], 'j', 'e')
+  if v[1] then
+    out[n + 1] = v[1]
+    out[n + 2] = v[2] or ''
+    n = n + 2
+  end
+end
+return out
+"""
+
+# -- session store -------------------------------------------------------------------------
+# KEYS: messages list, info hash, owner's sorted set, all-sessions sorted set; ARGV: tenant,
+# user, now, max_messages (0 = all), ttl in ms (0 = none), session id, messages... Returns the
+# list length, or -1 (nothing stored) when another owner holds the session.
+SESSION_APPEND = """
+local o = redis.call('HMGET', KEYS[2], 'tenant_id', 'user_id', 'updated_at')
+local now = ARGV[3]
+if o[1] then
+  if o[1] ~= ARGV[1] or o[2] ~= ARGV[2] then return -1 end
+  if o[3] and tonumber(o[3]) > tonumber(now) then now = o[3] end
+else
+  redis.call('HSET', KEYS[2], 'tenant_id', ARGV[1], 'user_id', ARGV[2], 'created_at', now)
+end
+redis.call('HSET', KEYS[2], 'updated_at', now)
+for i = 7, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+local maxn = tonumber(ARGV[4])
+if maxn > 0 then redis.call('LTRIM', KEYS[1], -maxn, -1) end
+local ttl = tonumber(ARGV[5])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+redis.call('ZADD', KEYS[3], now, ARGV[6])
+redis.call('ZADD', KEYS[4], now, ARGV[6])
+return redis.call('LLEN', KEYS[1])
+"""
+
+# KEYS: messages list, info hash, all-sessions sorted set; ARGV: session id, key prefix.
+# Returns how many messages the session held, -1 when it did not exist.
+SESSION_CLEAR = """
+local o = redis.call('HMGET', KEYS[2], 'tenant_id', 'user_id')
+local n = redis.call('LLEN', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+if not o[1] then return -1 end
+local key = ARGV[2] .. 'o:' .. string.len(o[1]) .. ':' .. o[1]
+  .. ':' .. string.len(o[2]) .. ':' .. o[2]
+redis.call('ZREM', key, ARGV[1])
+return n
+"""
+
+# -- checkpoint store ----------------------------------------------------------------------
+# KEYS: save-order counter, run's sorted set, run's hash, owner's run set; ARGV: checkpoint id,
+# record, run id. A re-save keeps the checkpoint's position.
+CHECKPOINT_SAVE = """
+local s = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not s then
+  s = redis.call('INCR', KEYS[1])
+  redis.call('ZADD', KEYS[2], s, ARGV[1])
+end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[4], ARGV[3])
+return s
+"""
+
+# KEYS: run's sorted set, run's hash; ARGV: checkpoint id ('' = the run's latest).
+CHECKPOINT_LOAD = """
+local cid = ARGV[1]
+if cid == '' then
+  local r = redis.call('ZREVRANGE', KEYS[1], 0, 0)
+  if #r == 0 then return false end
+  cid = r[1]
+end
+return redis.call('HGET', KEYS[2], cid)
+"""
+
+CHECKPOINT_DELETE_ONE = """
+local n = redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[3], ARGV[2]) end
+return n
+"""
+
+CHECKPOINT_DELETE_RUN = """
+local n = redis.call('ZCARD', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+return n
+"""

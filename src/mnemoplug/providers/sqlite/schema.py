@@ -1,0 +1,89 @@
+"""The SQLite memory store's schema: tables, the FTS5 index and its triggers, and the schema
+version (a file written by a newer mnemoplug is refused).
+
+* ``mnemoplug_memories``: one row a memory (JSON metadata, float32 embedding blob) plus the
+  per-user ``scope_token`` the FTS5 index is narrowed by;
+* ``mnemoplug_fts``: external-content FTS5 index (``porter unicode61``) kept in sync by
+  triggers, and ``mnemoplug_fts_vocab`` over it (document frequencies);
+* ``mnemoplug_users``: a generation counter per user, bumped by every write to the user;
+* ``mnemoplug_meta``: ``schema_version`` and the embedder name and dimension.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ...core.errors import ProviderError
+
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "create_schema"]
+
+SCHEMA_VERSION = 1
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS mnemoplug_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS mnemoplug_memories (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        tenant_id TEXT NOT NULL DEFAULT '',
+        user_id TEXT NOT NULL,
+        agent_id TEXT,
+        session_id TEXT,
+        role TEXT,
+        content TEXT NOT NULL,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        embedding BLOB,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        expires_at REAL,
+        scope_token TEXT NOT NULL DEFAULT ''
+    )""",
+    """CREATE INDEX IF NOT EXISTS ix_mnemoplug_memories_scope
+        ON mnemoplug_memories (tenant_id, user_id, created_at)""",
+    """CREATE INDEX IF NOT EXISTS ix_mnemoplug_memories_expires
+        ON mnemoplug_memories (expires_at) WHERE expires_at IS NOT NULL""",
+    """CREATE TABLE IF NOT EXISTS mnemoplug_users (
+        tenant_id TEXT NOT NULL, user_id TEXT NOT NULL, generation INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (tenant_id, user_id)
+    )""",
+    """CREATE VIRTUAL TABLE IF NOT EXISTS mnemoplug_fts USING fts5(
+        content, scope_token, content='mnemoplug_memories', content_rowid='rowid',
+        tokenize='porter unicode61'
+    )""",
+    """CREATE TRIGGER IF NOT EXISTS mnemoplug_memories_ai AFTER INSERT ON mnemoplug_memories BEGIN
+        INSERT INTO mnemoplug_fts(rowid, content, scope_token)
+            VALUES (new.rowid, new.content, new.scope_token);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS mnemoplug_memories_ad AFTER DELETE ON mnemoplug_memories BEGIN
+        INSERT INTO mnemoplug_fts(mnemoplug_fts, rowid, content, scope_token)
+            VALUES ('delete', old.rowid, old.content, old.scope_token);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS mnemoplug_memories_au AFTER UPDATE OF content ON mnemoplug_memories BEGIN
+        INSERT INTO mnemoplug_fts(mnemoplug_fts, rowid, content, scope_token)
+            VALUES ('delete', old.rowid, old.content, old.scope_token);
+        INSERT INTO mnemoplug_fts(rowid, content, scope_token)
+            VALUES (new.rowid, new.content, new.scope_token);
+    END""",
+    """CREATE VIRTUAL TABLE IF NOT EXISTS mnemoplug_fts_vocab USING fts5vocab(mnemoplug_fts, 'row')""",
+]
+
+
+async def create_schema(conn: AsyncConnection, *, where: str, name: str, url: str) -> None:
+    """Create what is missing and record the schema version; refuse a newer one."""
+    for stmt in SCHEMA:
+        await conn.exec_driver_sql(stmt)
+    row = (
+        await conn.execute(text("SELECT value FROM mnemoplug_meta WHERE key='schema_version'"))
+    ).first()
+    if row is None:
+        await conn.execute(
+            text("INSERT INTO mnemoplug_meta(key, value) VALUES ('schema_version', :v)"),
+            {"v": str(SCHEMA_VERSION)},
+        )
+    elif int(row[0]) > SCHEMA_VERSION:
+        raise ProviderError(
+            f"{where} was written by a newer mnemoplug (schema {row[0]} > {SCHEMA_VERSION}); "
+            f"upgrade mnemoplug",
+            provider=name,
+            url=url,
+        )
