@@ -75,7 +75,7 @@ async def test_seed_redis_provider_ttl_seconds() -> None:
 async def test_seed_postgres_provider(embedder: Any) -> None:
     require_server(POSTGRES_URL, "PostgreSQL")
     from mnemoplug import PostgresProvider
-    from tests.providers.factory_postgres import drop_tables
+    from tests.stores.backends.postgres import drop_tables
 
     table = f"agent_memories_{uuid.uuid4().hex[:8]}"
     memory = PostgresProvider(

@@ -14,11 +14,11 @@ from mnemoplug.core.forget import forget
 from mnemoplug.core.memory import Memory
 from mnemoplug.plugins.audit import AuditLog
 from mnemoplug.providers.sqlite import SQLiteMemoryStore
-from tests.core.test_checkpoint_contract import make_checkpoints
-from tests.core.test_session_contract import make_store
+from tests.stores.test_checkpoint_store_contract import make_checkpoints
+from tests.stores.test_session_store_contract import make_store
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite", "redis", "postgres"])
+@pytest.mark.parametrize("kind", ["inprocess", "sqlite", "redis", "postgres"])
 async def test_forget_everywhere_leaves_others_intact(
     kind: str, tmp_path: Path, embedder: Any
 ) -> None:

@@ -122,7 +122,7 @@ async def test_sqlite_redis_postgres_sqlite_chain(tmp_path, embedder) -> None:
     require_server(POSTGRES_URL, "PostgreSQL")
     from mnemoplug.providers.postgres import PostgresMemoryStore
     from mnemoplug.providers.redis import RedisMemoryStore
-    from tests.providers.factory_postgres import drop_tables, unique_table
+    from tests.stores.backends.postgres import drop_tables, unique_table
 
     _, want = await _seed(embedder)
     lite = SQLiteMemoryStore(path=tmp_path / "chain-a.db")

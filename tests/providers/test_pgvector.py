@@ -2,7 +2,7 @@
 the vectors really sit in a ``vector`` column with an HNSW index, unfiltered searches really
 rank candidates the database picked with ``<=>``, and they return exactly what the in-process
 path (``vector="none"``) returns for the same rows. (The whole contract suite also runs on this
-server through factory_pgvector.py.)"""
+server through tests/stores/backends/pgvector.py.)"""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 from mnemoplug import Memory
 from tests.pgvector_server import drop_tables, require_pgvector_server
-from tests.providers.factory_pgvector import unique_table
+from tests.stores.backends.pgvector import unique_table
 
 pytestmark = pytest.mark.server
 

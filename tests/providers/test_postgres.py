@@ -1,5 +1,5 @@
 """PostgreSQL provider specifics, against the real server (the shared contract suite runs through
-``factory_postgres.py``). Every test uses its own table(s) and drops them afterwards."""
+``tests/stores/backends/postgres.py``). Every test uses its own table(s) and drops them afterwards."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from mnemoplug.core.filters import Filter
 from mnemoplug.core.records import Scope, StoredMemory, new_memory_id
 from mnemoplug.core.retrieval import SearchRequest
 from tests.conftest import POSTGRES_URL, require_server
-from tests.providers.factory_postgres import drop_tables, unique_table
+from tests.stores.backends.postgres import drop_tables, unique_table
 
 pytestmark = pytest.mark.server
 

@@ -56,7 +56,7 @@ async def _redis(tmp_path: Any, embedder: Any) -> AsyncIterator[MemoryProvider]:
 async def _postgres(tmp_path: Any, embedder: Any) -> AsyncIterator[MemoryProvider]:
     require_server(POSTGRES_URL, "PostgreSQL")
     from mnemoplug import PostgresProvider
-    from tests.providers.factory_postgres import drop_tables
+    from tests.stores.backends.postgres import drop_tables
 
     table = f"pc_{uuid.uuid4().hex[:10]}"
     p = PostgresProvider(url=POSTGRES_URL, table=table, embedder=embedder, load_entry_points=False)

@@ -1,7 +1,7 @@
 """Redis-specific behaviour of RedisMemoryStore, against a real Redis (tests.conftest.REDIS_URL, db 15)
 and, for the outage tests, a private redis-server started on a free port.
 
-The shared contract suite runs against Redis through factory_redis.py.
+The shared contract suite runs against Redis through tests/stores/backends/redis.py.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pytest
 
 from mnemoplug import Memory
 from tests.conftest import REDIS_URL
-from tests.providers.factory_redis import FACTORY
+from tests.stores.backends.redis import memory_store as FACTORY
 
 pytestmark = pytest.mark.server
 

@@ -16,12 +16,12 @@ def unique_table(prefix: str = "mp_vec") -> str:
 
 
 @contextlib.asynccontextmanager
-async def FACTORY(tmp_path: Any) -> AsyncIterator[Any]:
+async def memory_store(tmp_path: Any, **options: Any) -> AsyncIterator[Any]:
     server = require_pgvector_server()
     from mnemoplug.providers.postgres import PostgresMemoryStore
 
     table = unique_table()
-    p = PostgresMemoryStore(server.url, table=table, vector="pgvector")
+    p = PostgresMemoryStore(server.url, table=table, vector="pgvector", **options)
     try:
         await p.open()  # creates the extension and the embedding_vec column (or refuses)
         if not p.pgvector:

@@ -1,5 +1,5 @@
-"""The checkpoint-store contract, run against every backend (in-process, SQLite, Redis,
-PostgreSQL)."""
+"""The checkpoint-store contract: every backend in tests/stores/backends/ with a
+checkpoint_store factory passes all of it."""
 
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ from mnemoplug.core.checkpoints import (
     checkpoint_store_from_url,
 )
 from mnemoplug.core.errors import ConfigurationError, InvalidScopeError
-from tests.conftest import POSTGRES_URL, REDIS_URL, require_server
-from tests.core.test_session_contract import _drop_pg_tables, _drop_redis_prefix
+from tests.stores.conftest import factory
 
 
 def uid(prefix: str = "x") -> str:
@@ -31,48 +30,14 @@ def uid(prefix: str = "x") -> str:
 async def make_checkpoints(
     kind: str, tmp_path: Path, **opts: Any
 ) -> AsyncIterator[CheckpointStore]:
-    if kind == "memory":
-        from mnemoplug.providers.inprocess import InMemoryCheckpointStore
-
-        yield InMemoryCheckpointStore()
-    elif kind == "sqlite":
-        from mnemoplug.providers.sqlite import SQLiteCheckpointStore
-
-        s = SQLiteCheckpointStore(path=opts.pop("path", tmp_path / "ckpt.db"), **opts)
-        try:
-            yield s
-        finally:
-            await s.close()
-    elif kind == "redis":
-        require_server(REDIS_URL, "Redis")
-        from mnemoplug.providers.redis import RedisCheckpointStore
-
-        prefix = opts.pop("prefix", f"mnemotest:{uuid.uuid4().hex[:12]}:")
-        s = RedisCheckpointStore(REDIS_URL, prefix=prefix, **opts)
-        try:
-            yield s
-        finally:
-            await s.close()
-            await _drop_redis_prefix(prefix)
-    elif kind == "postgres":
-        require_server(POSTGRES_URL, "PostgreSQL")
-        from mnemoplug.providers.postgres import PostgresCheckpointStore
-
-        table = opts.pop("table", f"t_ckpt_{uuid.uuid4().hex[:12]}")
-        s = PostgresCheckpointStore(POSTGRES_URL, table=table, **opts)
-        try:
-            yield s
-        finally:
-            await s.close()
-            await _drop_pg_tables(table)
-    else:  # pragma: no cover
-        raise AssertionError(kind)
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis", "postgres"])
-async def cps(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CheckpointStore]:
-    async with make_checkpoints(request.param, tmp_path) as s:
+    """A fresh, empty checkpoint store of backend ``kind`` (tests/stores/backends/<kind>.py)."""
+    async with factory("checkpoint_store", kind)(tmp_path, **opts) as s:
         yield s
+
+
+@pytest.fixture
+def cps(checkpoint_store: CheckpointStore) -> CheckpointStore:
+    return checkpoint_store
 
 
 async def test_save_load_latest_and_by_id(cps: CheckpointStore) -> None:
@@ -85,7 +50,10 @@ async def test_save_load_latest_and_by_id(cps: CheckpointStore) -> None:
     latest = await cps.load(run, user_id="u1")
     assert latest is not None
     assert (latest.checkpoint_id, latest.state, latest.parent_id) == (
-        c2.checkpoint_id, {"step": 2}, c1.checkpoint_id)
+        c2.checkpoint_id,
+        {"step": 2},
+        c1.checkpoint_id,
+    )
     first = await cps.load(run, user_id="u1", checkpoint_id=c1.checkpoint_id)
     assert first is not None and first.state == {"step": 1, "msgs": ["hi"]}
     assert first.metadata == {"node": "a"} and first.run_id == run and first.user_id == "u1"
@@ -118,8 +86,9 @@ async def test_list_newest_first_limit_before(cps: CheckpointStore) -> None:
     listed = await cps.list(user_id="u1", run_id=run)
     assert [c.checkpoint_id for c in listed] == ids[::-1]
     assert [c.state["i"] for c in listed] == [4, 3, 2, 1, 0]
-    assert [c.checkpoint_id for c in await cps.list(user_id="u1", run_id=run, limit=2)] == \
-        ids[::-1][:2]
+    assert [c.checkpoint_id for c in await cps.list(user_id="u1", run_id=run, limit=2)] == ids[
+        ::-1
+    ][:2]
     before = await cps.list(user_id="u1", run_id=run, before=ids[3])
     assert [c.checkpoint_id for c in before] == [ids[2], ids[1], ids[0]]
     before_cp = await cps.list(user_id="u1", run_id=run, before=listed[0], limit=1)

@@ -1,4 +1,5 @@
-"""The provider contract: every provider in conftest.PROVIDER_FACTORIES must pass all of it,
+"""The memory-store contract: every backend in tests/stores/backends/ with a memory_store factory
+passes all of it,
 through the public Memory API (real embedding model)."""
 
 from __future__ import annotations
@@ -283,7 +284,7 @@ async def test_concurrent_adds_and_searches_lose_nothing(memory: Memory) -> None
     assert total == 50
 
 
-async def test_export_and_upsert_keep_ids_and_times(provider) -> None:  # type: ignore[no-untyped-def]
+async def test_export_and_upsert_keep_ids_and_times(memory_store) -> None:  # type: ignore[no-untyped-def]
     u = uid()
     vec = np.ones(4, dtype=np.float32) / 2.0
     rows = [
@@ -300,10 +301,10 @@ async def test_export_and_upsert_keep_ids_and_times(provider) -> None:  # type: 
         )
         for i in range(3)
     ]
-    await provider.upsert(rows)
-    await provider.upsert(rows[:1])  # idempotent
-    assert ("", u) in await provider.list_users()
-    batches = [b async for b in provider.export("", u, batch_size=2)]
+    await memory_store.upsert(rows)
+    await memory_store.upsert(rows[:1])  # idempotent
+    assert ("", u) in await memory_store.list_users()
+    batches = [b async for b in memory_store.export("", u, batch_size=2)]
     got = sorted((m for b in batches for m in b), key=lambda m: m.id)
     assert max(len(b) for b in batches) <= 2
     assert [
@@ -313,5 +314,5 @@ async def test_export_and_upsert_keep_ids_and_times(provider) -> None:  # type: 
         for r in rows
     ]
     assert all(m.embedding is not None and np.allclose(m.embedding, vec) for m in got)
-    listed = await provider.list(Scope(u), limit=10, offset=0, filters=Filter(None), now=3000.0)
+    listed = await memory_store.list(Scope(u), limit=10, offset=0, filters=Filter(None), now=3000.0)
     assert [m.id for m in listed] == ["id-2", "id-1", "id-0"]

@@ -1,4 +1,5 @@
-"""Edge cases of the provider contract, for every provider in conftest.PROVIDER_FACTORIES,
+"""Edge cases of the memory-store contract, for every backend in tests/stores/backends/ with a
+memory_store factory,
 through the public Memory API (real embedding model):
 
 * get/update/delete by id with a mismatching agent_id or session_id;
@@ -55,10 +56,10 @@ class Clock:
 
 
 @pytest.fixture
-async def clocked(provider: Any, embedder: Any) -> AsyncIterator[tuple[Memory, Clock]]:
-    """A Memory over the provider whose every "now" comes from a Clock (starting at T0)."""
+async def clocked(memory_store: Any, embedder: Any) -> AsyncIterator[tuple[Memory, Clock]]:
+    """A Memory over the memory_store whose every "now" comes from a Clock (starting at T0)."""
     clock = Clock(T0)
-    m = Memory(provider, embedder=embedder, load_entry_points=False, clock=clock)
+    m = Memory(memory_store, embedder=embedder, load_entry_points=False, clock=clock)
     yield m, clock
     await m.close()
 

@@ -1,5 +1,6 @@
-"""The session-memory contract: every backend (in-process, SQLite, Redis, PostgreSQL) passes
-all of it; backend-specific behaviour (LRU, TTL, compression, persistence) follows."""
+"""The session-store contract: every backend in tests/stores/backends/ with a session_store
+factory passes all of it; backend-specific behaviour (LRU, TTL, compression, persistence)
+follows."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from mnemoplug import SessionStore
 from mnemoplug.core.contexts import SessionMessageContext
 from mnemoplug.core.errors import (
     ConfigurationError,
@@ -32,85 +34,28 @@ from mnemoplug.core.session import (
     session_memory_from_url,
 )
 from tests.conftest import POSTGRES_URL, REDIS_URL, require_server
+from tests.stores.backends.postgres import drop_plain_tables
+from tests.stores.backends.redis import drop_prefix
+from tests.stores.conftest import factory, joining
 
 
 def uid(prefix: str = "x") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-async def _drop_pg_tables(*tables: str) -> None:
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    eng = create_async_engine(POSTGRES_URL)
-    try:
-        async with eng.begin() as conn:
-            for t in tables:
-                await conn.execute(text(f"DROP TABLE IF EXISTS {t}"))
-    finally:
-        await eng.dispose()
-
-
-async def _drop_redis_prefix(prefix: str) -> None:
-    import redis.asyncio as aioredis
-
-    client = aioredis.from_url(REDIS_URL)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=500)]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
-
-
 @contextlib.asynccontextmanager
 async def make_store(kind: str, tmp_path: Path, **options: Any) -> AsyncIterator[SessionMemory]:
-    """A fresh, empty session store of ``kind``; cleaned up afterwards."""
-    if kind == "memory":
-        from mnemoplug.providers.inprocess import InMemorySessionMemory
-
-        yield InMemorySessionMemory(**options)
-    elif kind == "sqlite":
-        from mnemoplug.providers.sqlite import SQLiteSessionMemory
-
-        s = SQLiteSessionMemory(path=options.pop("path", tmp_path / "sessions.db"), **options)
-        try:
-            yield s
-        finally:
-            await s.close()
-    elif kind == "redis":
-        require_server(REDIS_URL, "Redis")
-        from mnemoplug.providers.redis import RedisSessionMemory
-
-        prefix = options.pop("prefix", f"mnemotest:{uuid.uuid4().hex[:12]}:")
-        s = RedisSessionMemory(REDIS_URL, prefix=prefix, **options)
-        try:
-            yield s
-        finally:
-            await s.close()
-            await _drop_redis_prefix(prefix)
-    elif kind == "postgres":
-        require_server(POSTGRES_URL, "PostgreSQL")
-        from mnemoplug.providers.postgres import PostgresSessionMemory
-
-        table = options.pop("table", f"t_sess_{uuid.uuid4().hex[:12]}")
-        s = PostgresSessionMemory(POSTGRES_URL, table=table, **options)
-        try:
-            yield s
-        finally:
-            await s.close()
-            await _drop_pg_tables(table, f"{table}_messages")
-    else:  # pragma: no cover
-        raise AssertionError(kind)
-
-
-KINDS = ["memory", "sqlite", "redis", "postgres"]
-
-
-@pytest.fixture(params=KINDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SessionMemory]:
-    async with make_store(request.param, tmp_path) as s:
+    """A fresh, empty session store of backend ``kind`` (tests/stores/backends/<kind>.py)."""
+    async with factory("session_store", kind)(tmp_path, **options) as s:
         yield s
+
+
+KINDS = joining("session_store")
+
+
+@pytest.fixture
+def store(session_store: SessionStore) -> SessionStore:
+    return session_store
 
 
 def msgs(*pairs: tuple[str, str]) -> list[dict[str, str]]:
@@ -160,17 +105,28 @@ def test_conversation_ids() -> None:
     assert c1 != conversation_id_for("u1", tenant_id="t1")
     assert conversation_id_for("u1", channel="web") != conversation_id_for("u1", channel="sms")
     # stable across processes: a fixed value (sha256-based)
-    assert conversation_id_for("u1") == "conv-" + __import__("hashlib").sha256(
-        b"\x00\x00\x00\x00" + b"\x00\x00\x00\x02u1" + b"\x00\x00\x00\x00"
-    ).hexdigest()[:32]
+    assert (
+        conversation_id_for("u1")
+        == "conv-"
+        + __import__("hashlib")
+        .sha256(b"\x00\x00\x00\x00" + b"\x00\x00\x00\x02u1" + b"\x00\x00\x00\x00")
+        .hexdigest()[:32]
+    )
     with pytest.raises(InvalidScopeError):
         conversation_id_for("")
 
 
 def test_default_summarizer_is_deterministic() -> None:
-    ms = [Message(role=r, content=c) for r, c in [
-        ("system", "Be brief."), ("user", "I want to book a flight to Oslo"),
-        ("assistant", "Which date?"), ("user", "Friday"), ("assistant", "Booked.")]]
+    ms = [
+        Message(role=r, content=c)
+        for r, c in [
+            ("system", "Be brief."),
+            ("user", "I want to book a flight to Oslo"),
+            ("assistant", "Which date?"),
+            ("user", "Friday"),
+            ("assistant", "Booked."),
+        ]
+    ]
     s = default_summarizer(ms)
     assert s == (
         "5 messages (2 user, 2 assistant, 1 system).\n"
@@ -207,7 +163,11 @@ async def test_order_and_limit(store: SessionMemory) -> None:
     assert got[0].timestamp.tzinfo is not None
     assert [m.content for m in await store.get_messages(s, limit=2)] == ["three", "four"]
     assert [m.content for m in await store.get_messages(s, limit=10)] == [
-        "one", "two", "three", "four"]
+        "one",
+        "two",
+        "three",
+        "four",
+    ]
     assert await store.get_messages(uid("none")) == []
     with pytest.raises(InvalidMessageError):
         await store.get_messages(s, limit=0)
@@ -223,7 +183,10 @@ async def test_langchain_like_objects_and_metadata(store: SessionMemory) -> None
     await store.add_message(s, {"role": "tool", "content": "42", "metadata": {"tool": "calc"}})
     got = await store.get_messages(s)
     assert [(m.role, m.content) for m in got] == [
-        ("user", "hello"), ("assistant", "hi there"), ("tool", "42")]
+        ("user", "hello"),
+        ("assistant", "hi there"),
+        ("tool", "42"),
+    ]
     assert got[2].metadata == {"tool": "calc"}
 
 
@@ -247,8 +210,9 @@ async def test_clear_all_per_user_and_tenant(store: SessionMemory) -> None:
     keep = uid("s")
     await store.add_message(keep, {"role": "user", "content": "mine"}, user_id=u2)
     tenant_s = uid("s")
-    await store.add_message(tenant_s, {"role": "user", "content": "t"}, user_id=u1,
-                            tenant_id="acme")
+    await store.add_message(
+        tenant_s, {"role": "user", "content": "t"}, user_id=u1, tenant_id="acme"
+    )
     assert await store.clear_all(user_id=u1) == 3
     assert await store.list_sessions(user_id=u1) == []
     assert [m.content for m in await store.get_messages(keep)] == ["mine"]
@@ -309,8 +273,11 @@ async def test_clear_old_sessions(store: SessionMemory) -> None:
 
 async def test_summarize_default_and_custom(store: SessionMemory) -> None:
     s = uid("s")
-    await store.add_messages(s, msgs(("user", "Plan a trip to Rome"), ("assistant", "When?"),
-                                     ("user", "In May")), user_id="u1")
+    await store.add_messages(
+        s,
+        msgs(("user", "Plan a trip to Rome"), ("assistant", "When?"), ("user", "In May")),
+        user_id="u1",
+    )
     text = await store.summarize(s)
     assert text == default_summarizer(await store.get_messages(s))
     assert text.startswith("3 messages (2 user, 1 assistant).")
@@ -334,17 +301,25 @@ async def test_summarize_default_and_custom(store: SessionMemory) -> None:
 async def test_search(store: SessionMemory) -> None:
     u1, u2 = uid("u"), uid("u")
     s1, s2, s3 = uid("s"), uid("s"), uid("s")
-    await store.add_messages(s1, msgs(("user", "My dog is called Rex"),
-                                      ("assistant", "Nice name for a dog!"),
-                                      ("user", "I like pizza")), user_id=u1)
+    await store.add_messages(
+        s1,
+        msgs(
+            ("user", "My dog is called Rex"),
+            ("assistant", "Nice name for a dog!"),
+            ("user", "I like pizza"),
+        ),
+        user_id=u1,
+    )
     await store.add_message(s2, {"role": "user", "content": "Walked the dogs today"}, user_id=u1)
-    await store.add_message(s3, {"role": "user", "content": "my dog Bella is secret"},
-                            user_id=u2)
+    await store.add_message(s3, {"role": "user", "content": "my dog Bella is secret"}, user_id=u2)
     hits = await store.search("dog", session_id=s1, user_id=u1)
     assert {m.content for m in hits} == {"My dog is called Rex", "Nice name for a dog!"}
     across = await store.search("dog", user_id=u1)
     assert {m.content for m in across} == {
-        "My dog is called Rex", "Nice name for a dog!", "Walked the dogs today"}
+        "My dog is called Rex",
+        "Nice name for a dog!",
+        "Walked the dogs today",
+    }
     assert all("Bella" not in m.content for m in across)
     # another user's session searched by id reads as nothing
     assert await store.search("dog", session_id=s3, user_id=u1) == []
@@ -361,8 +336,9 @@ async def test_isolation(store: SessionMemory) -> None:
     with pytest.raises(SessionOwnershipError):
         await store.add_message(s, {"role": "user", "content": "anon"})
     with pytest.raises(SessionOwnershipError):
-        await store.add_message(s, {"role": "user", "content": "t"}, user_id="u1",
-                                tenant_id="other")
+        await store.add_message(
+            s, {"role": "user", "content": "t"}, user_id="u1", tenant_id="other"
+        )
     assert await store.get_messages(s, user_id="u2") == []
     assert await store.get_messages(s, user_id="u1", tenant_id="other") == []
     assert await store.info(s, user_id="u2") is None
@@ -382,11 +358,13 @@ async def test_isolation(store: SessionMemory) -> None:
 async def test_bad_input_stores_nothing(store: SessionMemory) -> None:
     s = uid("s")
     with pytest.raises(InvalidMessageError, match="unknown role"):
-        await store.add_messages(s, [{"role": "user", "content": "ok"},
-                                     {"role": "wizard", "content": "x"}], user_id="u1")
+        await store.add_messages(
+            s, [{"role": "user", "content": "ok"}, {"role": "wizard", "content": "x"}], user_id="u1"
+        )
     with pytest.raises(InvalidMessageError, match="must be a string"):
-        await store.add_messages(s, [{"role": "user", "content": "ok"},
-                                     {"role": "user", "content": 12}], user_id="u1")
+        await store.add_messages(
+            s, [{"role": "user", "content": "ok"}, {"role": "user", "content": 12}], user_id="u1"
+        )
     with pytest.raises(InvalidMessageError, match="message 0"):
         await store.add_message(s, 42, user_id="u1")
     with pytest.raises(InvalidMessageError, match="session_id"):
@@ -502,7 +480,8 @@ async def test_redis_max_messages_atomic_under_concurrency(tmp_path: Path) -> No
         async def writer(task: int) -> None:
             for i in range(5):
                 await st.add_messages(
-                    s, msgs((("user", f"t{task}-{i}a")), ("assistant", f"t{task}-{i}b")),
+                    s,
+                    msgs((("user", f"t{task}-{i}a")), ("assistant", f"t{task}-{i}b")),
                     user_id="u1",
                 )
                 n = await st.client.llen(st._k_msgs(s))  # type: ignore[attr-defined]
@@ -521,8 +500,7 @@ async def test_redis_compression_roundtrip(tmp_path: Path) -> None:
     async with make_store("redis", tmp_path, compress=True) as st:
         s = uid("s")
         long = "lorem ipsum dolor sit amet " * 200
-        await st.add_messages(s, msgs(("user", long), ("assistant", "ok ✓ ünïcode")),
-                              user_id="u1")
+        await st.add_messages(s, msgs(("user", long), ("assistant", "ok ✓ ünïcode")), user_id="u1")
         raw = await st.client.lindex(st._k_msgs(s), 0)  # type: ignore[attr-defined]
         assert raw[:1] != b"{" and len(raw) < len(long) / 5
         got = await st.get_messages(s)
@@ -533,16 +511,22 @@ async def test_redis_compression_roundtrip(tmp_path: Path) -> None:
             raw2 = await plain.client.lindex(plain._k_msgs(s), -1)  # type: ignore[attr-defined]
             assert raw2[:1] == b"{"
             assert [m.content for m in await plain.get_messages(s)][-2:] == [
-                "ok ✓ ünïcode", "plain"]
+                "ok ✓ ünïcode",
+                "plain",
+            ]
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 async def test_sql_persistence_across_reopen(kind: str, tmp_path: Path) -> None:
-    opts: dict[str, Any] = {"path": tmp_path / "p.db"} if kind == "sqlite" else {
-        "table": f"t_sess_{uuid.uuid4().hex[:12]}"}
+    opts: dict[str, Any] = (
+        {"path": tmp_path / "p.db"}
+        if kind == "sqlite"
+        else {"table": f"t_sess_{uuid.uuid4().hex[:12]}"}
+    )
     async with make_store(kind, tmp_path, **dict(opts)) as st:
-        await st.add_messages("s1", msgs(("user", "remember me"), ("assistant", "sure")),
-                              user_id="u1", tenant_id="t")
+        await st.add_messages(
+            "s1", msgs(("user", "remember me"), ("assistant", "sure")), user_id="u1", tenant_id="t"
+        )
         await st.close()
         if kind == "postgres":
             from mnemoplug.providers.postgres import PostgresSessionMemory
@@ -596,7 +580,6 @@ async def test_redis_unreachable_is_typed() -> None:
         await st.close()
 
 
-
 async def test_postgres_unreachable_is_typed() -> None:
     from mnemoplug.core.errors import ProviderUnavailableError
 
@@ -616,8 +599,7 @@ def test_from_url_builds_every_backend(tmp_path: Path) -> None:
 
     s = session_memory_from_url(f"sqlite:///{tmp_path}/x.db", max_messages=5)
     assert isinstance(s, SQLiteSessionMemory) and s.path == tmp_path / "x.db"
-    r = session_memory_from_url("redis://localhost:6379/0", ttl=timedelta(minutes=5),
-                                compress=True)
+    r = session_memory_from_url("redis://localhost:6379/0", ttl=timedelta(minutes=5), compress=True)
     assert isinstance(r, RedisSessionMemory) and r.ttl == 300 and r.compress
     p = session_memory_from_url("postgresql://u@h/db", table="chat")
     assert isinstance(p, PostgresSessionMemory) and p.table == "chat"
@@ -631,7 +613,7 @@ def test_from_url_builds_every_backend(tmp_path: Path) -> None:
 @contextlib.asynccontextmanager
 async def seeds_store(kind: str, tmp_path: Path, **options: Any) -> AsyncIterator[SessionMemory]:
     """A session store of ``kind`` built as the seeds write it: ``url=`` as a keyword."""
-    if kind == "memory":
+    if kind == "inprocess":
         from mnemoplug.providers.inprocess import InMemorySessionMemory
 
         yield InMemorySessionMemory(url="memory://", **options)
@@ -647,14 +629,14 @@ async def seeds_store(kind: str, tmp_path: Path, **options: Any) -> AsyncIterato
 
         prefix = f"mnemotest:{uuid.uuid4().hex[:12]}:"
         s = RedisSessionMemory(url=REDIS_URL, prefix=prefix, **options)
-        cleanup = _drop_redis_prefix(prefix)
+        cleanup = drop_prefix(prefix)
     else:
         require_server(POSTGRES_URL, "PostgreSQL")
         from mnemoplug.providers.postgres import PostgresSessionMemory
 
         table = f"t_sess_{uuid.uuid4().hex[:12]}"
         s = PostgresSessionMemory(url=POSTGRES_URL, table=table, **options)
-        cleanup = _drop_pg_tables(table, f"{table}_messages")
+        cleanup = drop_plain_tables(table, f"{table}_messages")
     try:
         yield s
     finally:
@@ -703,7 +685,7 @@ def test_ttl_seconds_and_ttl_are_one_setting(kind: str, tmp_path: Path) -> None:
     from mnemoplug.providers.sqlite import SQLiteSessionMemory
 
     def build(**options: Any) -> Any:
-        if kind == "memory":
+        if kind == "inprocess":
             return InMemorySessionMemory(**options)
         if kind == "sqlite":
             return SQLiteSessionMemory(url=f"sqlite:///{tmp_path}/t.db", **options)

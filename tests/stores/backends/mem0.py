@@ -10,10 +10,10 @@ from mnemoplug import MemoryStore
 
 
 @contextlib.asynccontextmanager
-async def FACTORY(tmp_path: Any) -> AsyncIterator[MemoryStore]:
+async def memory_store(tmp_path: Any, **options: Any) -> AsyncIterator[MemoryStore]:
     from mnemoplug.providers.mem0 import Mem0MemoryStore
 
-    p = Mem0MemoryStore(path=tmp_path / "mem0", collection="contract")
+    p = Mem0MemoryStore(path=tmp_path / "mem0", collection="contract", **options)
     await p.open()  # builds mem0's AsyncMemory (the model is shared after the first one)
     try:
         yield p

@@ -10,10 +10,10 @@ from mnemoplug import MemoryStore
 
 
 @contextlib.asynccontextmanager
-async def FACTORY(tmp_path: Any) -> AsyncIterator[MemoryStore]:
+async def memory_store(tmp_path: Any, **options: Any) -> AsyncIterator[MemoryStore]:
     from mnemoplug.providers.qdrant import QdrantMemoryStore
 
-    p = QdrantMemoryStore(path=tmp_path / "qdrant", collection="contract")
+    p = QdrantMemoryStore(path=tmp_path / "qdrant", collection="contract", **options)
     await p.open()  # creating a local-mode store on disk takes ~0.1 s of fsyncs
     try:
         yield p
