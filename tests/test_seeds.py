@@ -242,3 +242,46 @@ async def test_seed_mem0_provider_messages_and_memory_key(tmp_path: Any, embedde
     memory_context = "\n".join([m["memory"] for m in memories])
     assert set(memory_context.split("\n")) == {message, response}
     await memory.close()
+
+
+async def test_seed_redis_session_memory() -> None:
+    require_server(REDIS_URL, "Redis")
+    from mnemoplug import RedisSessionMemory, SessionMemory
+
+    session_memory = RedisSessionMemory(
+        url=REDIS_URL,
+        ttl_seconds=3600,  # 1 hour
+        max_messages=50,  # Keep last 50 messages
+        prefix=f"seed-sess-{uuid.uuid4().hex[:6]}:",
+    )
+    assert isinstance(session_memory, SessionMemory)
+    session_id = f"s-{uuid.uuid4().hex[:8]}"
+    for i in range(55):
+        await session_memory.add_message(session_id, {"role": "user", "content": f"message {i}"})
+    messages = await session_memory.get_messages(session_id)
+    assert [m.content for m in messages] == [f"message {i}" for i in range(5, 55)]
+    summary = await session_memory.summarize(session_id)
+    assert "message 54" in summary
+    await session_memory.clear(session_id)
+    assert await session_memory.get_messages(session_id) == []
+    await session_memory.close()
+
+
+async def test_seed_gdpr_route_deletes_memories_sessions_and_checkpoints(tmp_path: Any) -> None:
+    from mnemoplug import Memory
+
+    memory = Memory(
+        "memory://", embedder=None, session="memory://", checkpoints=f"sqlite:///{tmp_path}/c.db"
+    )
+    user_id = uid()
+    await memory.add(user_id, ["a", "b"])
+    await memory.session.add_message(user_id, {"role": "user", "content": "hi"}, user_id=user_id)
+    await memory.checkpoints.save("run-1", {"step": 1}, user_id=user_id)
+    # the seed's route, line by line
+    deleted_count = await memory.delete_all(user_id)
+    await memory.session.clear(user_id)
+    await memory.checkpoints.delete_user(user_id)
+    assert {"deleted_memories": deleted_count} == {"deleted_memories": 2}
+    assert await memory.session.get_messages(user_id) == []
+    assert await memory.checkpoints.load("run-1", user_id=user_id) is None
+    await memory.close()
