@@ -116,7 +116,6 @@ class Memory(MemoryProvider):
             checkpoints = durable_store
         self._clock: Callable[[], float] = clock or now_ts
         self.default_ttl = default_ttl
-        self._load_entry_points = load_entry_points
         self.store, self._calls = resolve_backend(provider, plugin_list, load_entry_points)
         self.embedder: Embedder | None = (
             None
@@ -210,15 +209,6 @@ class Memory(MemoryProvider):
             f"embedder={self.embedder!r})"
         )
 
-    @property
-    def backend_name(self) -> str:
-        """The store's or provider's short name (for errors and metrics)."""
-        if self._calls is not None:
-            return self._calls.name
-        assert self.store is not None
-        return self.store.name
-
-    # -- helpers -----------------------------------------------------------------------------
     def _store(self) -> MemoryStore:
         assert self.store is not None
         return self.store

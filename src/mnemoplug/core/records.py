@@ -7,7 +7,6 @@ seeds' dicts (``rec["content"]``, ``rec.get("score")``, ``rec.to_dict()``).
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from dataclasses import dataclass, field, replace
@@ -189,7 +188,3 @@ def stored_from_record(r: MemoryRecord) -> StoredMemory:
         updated_at=r.updated_at.timestamp(),
         expires_at=None if r.expires_at is None else r.expires_at.timestamp(),
     )
-
-
-def env_path(name: str, default: str) -> str:
-    return os.environ.get(name) or default

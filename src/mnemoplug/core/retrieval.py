@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -482,7 +482,3 @@ class UserIndexCache:
         than before it."""
         for key, gen in generations.items():
             self.advance(key, gen - 1, gen, apply)
-
-
-def fuse_ranked(items: Sequence[ScoredMemory], limit: int) -> list[ScoredMemory]:
-    return sorted(items, key=lambda s: s.score, reverse=True)[:limit]
