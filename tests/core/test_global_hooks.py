@@ -139,7 +139,8 @@ async def test_trace_env_logs_every_call_with_plugin_and_duration(monkeypatch, c
     err = capsys.readouterr().err
     assert re.search(r"mnemoplug hook on_memory_add: global:.*traced.* \(\d+\.\d{3} ms\)", err)
     monkeypatch.setenv("MNEMOPLUG_TRACE_HOOKS", "0")
-    await memory.add("u", "y")
+    quiet = Memory("memory://", embedder=None)
+    await quiet.add("u", "y")
     assert "mnemoplug hook" not in capsys.readouterr().err
 
 

@@ -13,8 +13,8 @@ Three ways to plug in, all running the same hooks:
   import). ``MNEMOPLUG_LOAD_PLUGINS`` is a comma-separated allow-list of entry-point names
   (empty loads none), like llm's ``LLM_LOAD_PLUGINS``; ``load_entry_points=False`` skips them.
 
-``MNEMOPLUG_TRACE_HOOKS=1`` prints every hook call to stderr with its plugin and duration (as
-datasette's ``DATASETTE_TRACE_PLUGINS`` does).
+``MNEMOPLUG_TRACE_HOOKS=1`` (set before the Memory is built) prints every hook call to stderr
+with its plugin and duration (as datasette's ``DATASETTE_TRACE_PLUGINS`` does).
 """
 
 from __future__ import annotations
@@ -216,6 +216,8 @@ class HookManager:
         self.pm = pluggy.PluginManager("mnemoplug")
         self.pm.add_hookspecs(hookspecs)
         self.global_hooks = global_hooks
+        #: ``MNEMOPLUG_TRACE_HOOKS=1`` when this manager was built: print every hook call
+        self.trace = os.environ.get(TRACE_ENV, "") not in ("", "0")
         self._cache: dict[str, list[Any]] = {}
         self._global_version = -1
         self._global_names: set[str] = set()
@@ -305,14 +307,16 @@ class HookManager:
     async def call(self, name: str, ctx: Any, *, rejecting: bool = False) -> list[Any]:
         """Call every implementation of ``name`` in order; await async ones as they come.
 
-        A non-None return value is collected and offered to ``ctx.accept_result(value)`` when
-        the context has one (search and read contexts take a list as the new results). With
-        ``rejecting``, any exception other than a MnemoplugError becomes a
+        A non-None return value is collected and offered to ``ctx.accept_result(value)``
+        (search and read contexts take a list as the new results; other contexts ignore it).
+        With ``rejecting``, any exception other than a MnemoplugError becomes a
         MemoryRejectedError naming the implementation."""
-        results = []
-        trace = os.environ.get(TRACE_ENV, "") not in ("", "0")
-        accept = getattr(ctx, "accept_result", None)
-        for impl in self.impls(name):
+        impls = self.impls(name)
+        if not impls:
+            return []
+        results: list[Any] = []
+        trace = self.trace
+        for impl in impls:
             start = time.perf_counter() if trace else 0.0
             try:
                 res = impl.function(ctx)
@@ -335,6 +339,7 @@ class HookManager:
                     )
             if res is not None:
                 results.append(res)
+                accept = getattr(ctx, "accept_result", None)
                 if accept is not None:
                     accept(res)
         return results
