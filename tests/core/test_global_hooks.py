@@ -215,3 +215,34 @@ async def test_plugin_objects_still_work_beside_global_hooks() -> None:
     memory = Memory("memory://", embedder=None, plugins=[_Tagger()])
     rec = await memory.get("u", await memory.add("u", "abc"))
     assert rec is not None and rec.content == "ABC" and rec.metadata == {"tagger": True}
+
+
+async def test_load_entry_points_false_never_reads_the_entry_points(
+    monkeypatch, tmp_path
+) -> None:
+    calls: list[int] = []
+    real = plugins_mod.entry_point_plugins
+
+    def counting() -> Any:
+        calls.append(1)
+        return real()
+
+    monkeypatch.setattr(plugins_mod, "entry_point_plugins", counting)
+    reset_registry()
+    try:
+        m = Memory(
+            f"sqlite:///{tmp_path}/m.db",
+            embedder=None,
+            session="memory://",
+            checkpoints=f"sqlite:///{tmp_path}/c.db",
+            load_entry_points=False,
+        )
+        await m.add("u", "x")
+        await m.close()
+        create_memory("memory", embedder=None, load_entry_points=False)
+        Memory.from_url("memory://", embedder=None, load_entry_points=False)
+        assert calls == []
+        Memory("memory://", embedder=None)
+        assert calls  # the default does read them
+    finally:
+        reset_registry()

@@ -198,17 +198,15 @@ def check_options(
     return list(plugins)
 
 
-def attached_stores(session: Any, checkpoints: Any, hooks: Any) -> tuple[Any, Any]:
+def attached_stores(
+    session: Any, checkpoints: Any, hooks: Any, *, load_entry_points: bool = True
+) -> tuple[Any, Any]:
     """Session memory and checkpoint store from objects or URLs; the session's messages are
     bound to ``hooks`` (``on_session_message``)."""
     if isinstance(session, str):
-        from .session import session_memory_from_url
-
-        session = session_memory_from_url(session)
+        session = store_from_url("session", session, load_entry_points=load_entry_points)
     if isinstance(checkpoints, str):
-        from .checkpoints import checkpoint_store_from_url
-
-        checkpoints = checkpoint_store_from_url(checkpoints)
+        checkpoints = store_from_url("checkpoint", checkpoints, load_entry_points=load_entry_points)
     if session is not None and hasattr(session, "bind_hooks"):
         session.bind_hooks(hooks)
     return session, checkpoints

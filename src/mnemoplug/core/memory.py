@@ -127,7 +127,9 @@ class Memory(MemoryProvider):
         )
         self.retrieval = retrieval or RetrievalConfig()
         self.max_content_chars = max_content_chars
-        self.session, self.checkpoints = attached_stores(session, checkpoints, self.hooks)
+        self.session, self.checkpoints = attached_stores(
+            session, checkpoints, self.hooks, load_entry_points=load_entry_points
+        )
         self._opened = False
         self._open_lock: asyncio.Lock | None = None
         self._vectors = StoreVectors()
