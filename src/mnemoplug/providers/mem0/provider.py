@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ...core.errors import InvalidContentError
+from ...core.errors import ConfigurationError, InvalidContentError
 from ...core.factory import construct
 from ...core.memory import Memory, split_options
 from .memory_store import Mem0MemoryStore
@@ -28,6 +28,11 @@ class Mem0Provider(Memory):
     name = "mem0"
 
     def __init__(self, config: Any = None, **options: Any) -> None:
+        if "api_key" in options or "org_id" in options or "project_id" in options:
+            raise ConfigurationError(
+                "Mem0Provider runs self-hosted mem0 (config= or path=); the hosted Mem0 "
+                "platform (api_key=, org_id=, project_id=) is not supported yet"
+            )
         memory_options, store_options = split_options(options)
         store = construct(Mem0MemoryStore, config=config, **store_options)
         super().__init__(store, **memory_options)
