@@ -59,11 +59,13 @@ class FakeAgnoModel(Model):
             call = {"memory": f"The user said: {said}", "topics": ["conversation"]}
             return ModelResponse(
                 role="assistant",
-                tool_calls=[{
-                    "id": f"call_{len(self.requests)}",
-                    "type": "function",
-                    "function": {"name": "add_memory", "arguments": json.dumps(call)},
-                }],
+                tool_calls=[
+                    {
+                        "id": f"call_{len(self.requests)}",
+                        "type": "function",
+                        "function": {"name": "add_memory", "arguments": json.dumps(call)},
+                    }
+                ],
             )
         return ModelResponse(role="assistant", content=self._answer(messages))
 

@@ -25,38 +25,58 @@ async def test_forget_everywhere_leaves_others_intact(
     alice, bob = f"alice-{uuid.uuid4().hex[:8]}", f"bob-{uuid.uuid4().hex[:8]}"
     audit = AuditLog(tmp_path / "audit.jsonl")
     async with make_store(kind, tmp_path) as session, make_checkpoints(kind, tmp_path) as cps:
-        memory = Memory(SQLiteMemoryStore(path=tmp_path / "mem.db"), embedder=embedder,
-                        session=session, checkpoints=cps, plugins=[audit],
-                        load_entry_points=False)
+        memory = Memory(
+            SQLiteMemoryStore(path=tmp_path / "mem.db"),
+            embedder=embedder,
+            session=session,
+            checkpoints=cps,
+            plugins=[audit],
+            load_entry_points=False,
+        )
         session.bind_hooks(memory.hooks)
         try:
             for who in (alice, bob):
-                await memory.add(who, [f"{who} likes green tea", f"{who} lives in Lyon",
-                                       f"{who} has a cat"])
+                await memory.add(
+                    who, [f"{who} likes green tea", f"{who} lives in Lyon", f"{who} has a cat"]
+                )
                 await memory.search(who, "what does the user drink privately")
                 for s in range(2):
                     await session.add_messages(
-                        f"{who}-s{s}", [{"role": "user", "content": f"hello from {who}"},
-                                        {"role": "assistant", "content": "hi"}], user_id=who)
+                        f"{who}-s{s}",
+                        [
+                            {"role": "user", "content": f"hello from {who}"},
+                            {"role": "assistant", "content": "hi"},
+                        ],
+                        user_id=who,
+                    )
                 for i in range(4):
                     await cps.save(f"{who}-run{i % 2}", {"step": i}, user_id=who)
             # the same user id in another tenant is another person
             await memory.add(alice, "tenant alice memory", tenant_id="acme")
-            await session.add_message("acme-s", {"role": "user", "content": "x"}, user_id=alice,
-                                      tenant_id="acme")
+            await session.add_message(
+                "acme-s", {"role": "user", "content": "x"}, user_id=alice, tenant_id="acme"
+            )
             await cps.save("acme-run", {"x": 1}, user_id=alice, tenant_id="acme")
 
-            alice_entries = [e for e in audit.entries() if e["scope"]["user_id"] == alice
-                             and "tenant_id" not in e["scope"]]
+            alice_entries = [
+                e
+                for e in audit.entries()
+                if e["scope"]["user_id"] == alice and "tenant_id" not in e["scope"]
+            ]
             assert len(alice_entries) == 3 + 1 + 4  # adds, one search, session messages
             counts = await forget(memory, alice)
             # + 2: the delete_all and forget entries forget itself wrote are scrubbed too
-            assert counts == {"memories": 3, "sessions": 2, "checkpoints": 4,
-                              "audit_entries": len(alice_entries) + 2}
+            assert counts == {
+                "memories": 3,
+                "sessions": 2,
+                "checkpoints": 4,
+                "audit_entries": len(alice_entries) + 2,
+            }
             # the audit log no longer names alice or holds her queries (checked before the
             # reads below, which are audited again)
-            scope_users = [e["scope"]["user_id"] for e in audit.entries()
-                           if "tenant_id" not in e["scope"]]
+            scope_users = [
+                e["scope"]["user_id"] for e in audit.entries() if "tenant_id" not in e["scope"]
+            ]
             assert alice not in scope_users and bob in scope_users
             scrubbed = [e for e in audit.entries() if e.get("scrubbed")]
             assert len(scrubbed) == len(alice_entries) + 2
@@ -74,11 +94,16 @@ async def test_forget_everywhere_leaves_others_intact(
             # bob is intact: memories, sessions, checkpoints, audit queries
             assert await memory.count(bob) == 3
             assert len(await session.list_sessions(user_id=bob)) == 2
-            assert [m.content for m in await session.get_messages(f"{bob}-s1", user_id=bob)] \
-                == [f"hello from {bob}", "hi"]
+            assert [m.content for m in await session.get_messages(f"{bob}-s1", user_id=bob)] == [
+                f"hello from {bob}",
+                "hi",
+            ]
             assert len(await cps.list(user_id=bob)) == 4
-            bob_queries = [e for e in audit.entries()
-                           if e["scope"]["user_id"] == bob and e["operation"] == "search"]
+            bob_queries = [
+                e
+                for e in audit.entries()
+                if e["scope"]["user_id"] == bob and e["operation"] == "search"
+            ]
             assert len(bob_queries) == 1 and "drink" in bob_queries[0]["query"]
             # alice in tenant acme is intact too
             assert await memory.count(alice, tenant_id="acme") == 1

@@ -217,9 +217,7 @@ async def test_plugin_objects_still_work_beside_global_hooks() -> None:
     assert rec is not None and rec.content == "ABC" and rec.metadata == {"tagger": True}
 
 
-async def test_load_entry_points_false_never_reads_the_entry_points(
-    monkeypatch, tmp_path
-) -> None:
+async def test_load_entry_points_false_never_reads_the_entry_points(monkeypatch, tmp_path) -> None:
     calls: list[int] = []
     real = plugins_mod.entry_point_plugins
 

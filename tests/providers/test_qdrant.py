@@ -77,7 +77,9 @@ async def test_non_uuid_ids_and_isolation_at_the_provider(tmp_path: Any) -> None
 
 async def test_persists_and_other_instance_sees_writes(tmp_path: Any, embedder: Any) -> None:
     path = tmp_path / "persist"
-    async with Memory(QdrantMemoryStore(path=path), embedder=embedder, load_entry_points=False) as m:
+    async with Memory(
+        QdrantMemoryStore(path=path), embedder=embedder, load_entry_points=False
+    ) as m:
         mid = await m.add("u", "User prefers dark mode", {"category": "ui"})
         assert (await m.search("u", "Which UI theme does the user like?"))[0].id == mid
     async with Memory(f"qdrant://{path}", embedder=embedder, load_entry_points=False) as m2:

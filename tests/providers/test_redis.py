@@ -156,9 +156,7 @@ def test_url_and_options_are_validated_without_network() -> None:
         RedisMemoryStore("redis://localhost:notaport/0")
     # building a Memory from the URL connects lazily: no server needed yet
     mem = Memory.from_url("redis://localhost:6379/0", embedder=None, load_entry_points=False)
-    assert (
-        isinstance(mem.store, RedisMemoryStore) and mem.store.url == "redis://localhost:6379/0"
-    )
+    assert isinstance(mem.store, RedisMemoryStore) and mem.store.url == "redis://localhost:6379/0"
     assert mem.store.prefix == "mnemoplug"
 
 
