@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import fnmatch
+import re
 from pathlib import Path
 
 SRC = Path(__file__).parent.parent / "src" / "mnemoplug"
@@ -45,3 +47,20 @@ def test_no_source_file_is_far_over_500_lines() -> None:
         if (n := len(p.read_text().splitlines())) > 600
     }
     assert long == {}
+
+
+def test_readme_layout_names_every_core_module_and_only_real_ones() -> None:
+    readme = (SRC.parent.parent / "README.md").read_text()
+    block = readme.split("## Layout", 1)[1].split("```", 2)[1].split("\ntests/", 1)[0]
+    named = set(re.findall(r"[\w*]+\.py", block))
+    real = {p.name for p in SRC.rglob("*.py")}
+    for name in named:
+        if "*" in name:
+            assert any(fnmatch.fnmatch(r, name) for r in real), name
+        else:
+            assert name in real, f"README layout names {name}, which does not exist"
+    for core in (SRC / "core").glob("*.py"):
+        if core.name != "__init__.py":
+            assert core.name in named, f"README layout does not mention core/{core.name}"
+    for folder in ("inprocess", "sqlite", "postgres", "redis", "qdrant", "mem0", "sql"):
+        assert f"{folder}/" in block, folder
