@@ -244,3 +244,23 @@ async def test_load_entry_points_false_never_reads_the_entry_points(monkeypatch,
         assert calls  # the default does read them
     finally:
         reset_registry()
+
+
+async def test_wrapping_a_customised_builtin_runs_global_hooks_once() -> None:
+    seen: list[str] = []
+
+    @hook("on_memory_add")
+    def count(ctx: Any) -> None:
+        seen.append(ctx.memory_content)
+
+    class LoggingProvider(InMemoryProvider):  # a user's subclass overriding one method
+        added: list[str] = []
+
+        async def add(self, user_id: str, content: Any, metadata: Any = None, **kw: Any) -> Any:
+            self.added.append(content)
+            return await super().add(user_id, content, metadata, **kw)
+
+    inner = LoggingProvider(embedder=None)
+    outer = Memory(provider=inner)
+    await outer.add("u", "once")
+    assert seen == ["once"] and inner.added == ["once"]

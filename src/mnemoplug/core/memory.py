@@ -122,6 +122,9 @@ class Memory(MemoryProvider):
             if self._calls is not None and embedder == "default"
             else make_embedder(embedder, plugin_list, load_entry_points=load_entry_points)
         )
+        inner = self._calls.provider if self._calls is not None else None
+        if isinstance(inner, Memory) and inner.hooks.global_hooks:
+            global_hooks = False  # the wrapped Memory runs the process-wide hooks already
         self.hooks = HookManager(
             plugin_list, load_entry_points=load_entry_points, global_hooks=global_hooks
         )
