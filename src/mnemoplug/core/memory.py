@@ -123,7 +123,8 @@ class Memory(MemoryProvider):
             else make_embedder(embedder, plugin_list, load_entry_points=load_entry_points)
         )
         inner = self._calls.provider if self._calls is not None else None
-        if isinstance(inner, Memory) and inner.hooks.global_hooks:
+        inner_hooks: HookManager | None = getattr(inner, "hooks", None)
+        if isinstance(inner, Memory) and inner_hooks is not None and inner_hooks.global_hooks:
             global_hooks = False  # the wrapped Memory runs the process-wide hooks already
         self.hooks = HookManager(
             plugin_list, load_entry_points=load_entry_points, global_hooks=global_hooks
