@@ -72,6 +72,7 @@ _LAZY = {
     "RedisSessionMemory": "mnemoplug.providers.redis",
     "SQLiteProvider": "mnemoplug.providers.sqlite",
     "SQLiteSessionMemory": "mnemoplug.providers.sqlite",
+    "ZepProvider": "mnemoplug.providers.zep",
 }
 
 
@@ -147,6 +148,7 @@ __all__ = [
     "SessionOwnershipError",
     "SessionStore",
     "SyncMemory",
+    "ZepProvider",
     "agent_endpoint",
     "checkpoint_store_from_url",
     "conversation_id_for",

@@ -4,7 +4,7 @@ import mnemoplug
 def test_all_is_sorted_and_matches_exports() -> None:
     assert list(mnemoplug.__all__) == sorted(mnemoplug.__all__)
     public = {n for n in dir(mnemoplug) if not n.startswith("_")}
-    modules = {"core", "providers", "plugins", "adapters", "cli"}
+    modules = {"core", "providers", "plugins", "adapters", "compat", "cli"}
     assert set(mnemoplug.__all__) == public - modules
     for name in mnemoplug.__all__:
         assert getattr(mnemoplug, name) is not None

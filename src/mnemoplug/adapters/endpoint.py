@@ -31,6 +31,14 @@ strategy (query: the message) into ``ctx.memories`` / ``ctx.memory_text``. After
 returns, it stores the turn (the message and the answer) unless ``ctx.store`` was set False. An
 exception in the function stores nothing. Nothing here imports FastAPI: the decorator works for
 any caller; mounting it needs ``mnemoplug[fastapi]``.
+
+``path="/chat"`` lets ``chat.mount(app_or_router)`` add the route in one call (``app.post(...)``
+still works); ``runnable=agent`` is handed to the function as ``ctx.runnable``. With
+``durable=True`` every call is a run with a run id (from ``run_id_field``, else the
+``X-Run-Id`` request header under FastAPI, else a new time-ordered one) that the function can
+checkpoint (``await ctx.checkpoint(state)``) and resume after a crash (``ctx.resumed_state``); a
+finished run returns its stored result instead of running again. See
+:mod:`mnemoplug.adapters.durable`.
 """
 
 from __future__ import annotations
@@ -48,8 +56,23 @@ from ..core.errors import ConfigurationError, MissingDependencyError, MnemoplugE
 from ..core.records import MemoryRecord
 from ..core.strategies import InjectionStrategy, as_memory, inject_memory
 from ._checks import check_field, check_metadata_arg, check_optional_str
+from ._endpoint_route import AgentEndpoint, make_mount
+from .durable import (
+    REQUEST_PARAM,
+    RESPONSE_PARAM,
+    RUN_ID_HEADER,
+    RUN_STATUS_HEADER,
+    AgentUser,
+    DurableRun,
+    checkpoint_store_of,
+    encode_result,
+    http_params,
+    new_run_id,
+    result_decoder,
+    with_run_id,
+)
 
-__all__ = ["AgentContext", "agent_endpoint", "require_fastapi"]
+__all__ = ["AgentContext", "AgentEndpoint", "AgentUser", "agent_endpoint", "require_fastapi"]
 
 logger = logging.getLogger("mnemoplug.adapters.endpoint")
 
@@ -80,6 +103,11 @@ class AgentContext:
         strategy: the injection strategy used.
         store: set to False to skip storing this turn.
         metadata: metadata stored with the turn (may be changed by the function).
+        user: ``AgentUser(id, tenant_id)`` — the same as ``user_id`` / ``tenant_id``.
+        runnable: the ``runnable=`` given to ``agent_endpoint`` (the agent to run), or None.
+        run_id: the run id of a durable call (None unless ``durable=True``).
+        resumed_state: the last state checkpointed by an earlier, unfinished call with this run
+            id (None for a new run); ``resumed`` says whether there was one.
     """
 
     memory: Any
@@ -93,6 +121,27 @@ class AgentContext:
     memory_text: str = ""
     store: bool = True
     metadata: dict[str, Any] = field(default_factory=dict)
+    runnable: Any = None
+    run_id: str | None = None
+    resumed_state: Any = None
+    resumed: bool = False
+    _run: DurableRun | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def user(self) -> AgentUser:
+        """The request's user: ``ctx.user.id``, ``ctx.user.tenant_id``."""
+        return AgentUser(self.user_id, self.tenant_id)
+
+    async def checkpoint(self, state: Any, metadata: Mapping[str, Any] | None = None) -> Any:
+        """Save the run's progress (a JSON value or bytes), owned by this user and tenant; a
+        later call with the same run id after a crash gets it as ``ctx.resumed_state``. Returns
+        the :class:`~mnemoplug.Checkpoint`. Only in ``agent_endpoint(durable=True)``."""
+        if self._run is None:
+            raise ConfigurationError(
+                "ctx.checkpoint() needs agent_endpoint(durable=True) and a Memory with a "
+                'checkpoint store, e.g. Memory(..., checkpoints="sqlite:///runs.db")'
+            )
+        return await self._run.checkpoint(state, metadata)
 
     def scope(self, *, with_session: bool = True) -> dict[str, str]:
         """Scope keyword arguments for ``memory`` calls (tenant/agent/session when set)."""
@@ -200,6 +249,8 @@ def _ctx_param(fn: Callable[..., Any], hints: Mapping[str, Any]) -> str:
 def agent_endpoint(
     memory: Any = None,
     *,
+    path: str | None = None,
+    runnable: Any = None,
     strategy: InjectionStrategy | str | None = None,
     user_id_field: FieldSpec = "user_id",
     message_field: FieldSpec = "message",
@@ -210,13 +261,17 @@ def agent_endpoint(
     store_turns: bool = True,
     metadata: Mapping[str, Any] | None = None,
     raise_on_store_error: bool = False,
-) -> Callable[[Callable[..., Awaitable[R]]], Callable[..., Awaitable[R]]]:
-    """Give an async agent function long-term memory.
+    durable: bool = False,
+    run_id_field: FieldSpec = "run_id",
+) -> Callable[[Callable[..., Awaitable[R]]], AgentEndpoint[R]]:
+    """Give an async agent function long-term memory (and, with ``durable=True``, resumable runs).
 
     Args:
         memory: ``inject_memory(provider=memory_or_url, strategy=...)``, a
             :class:`~mnemoplug.Memory`, your own :class:`~mnemoplug.MemoryProvider` (wrapped
             as ``Memory(provider=...)``), or a URL.
+        path: the route path, for ``fn.mount(app_or_router)`` (e.g. ``"/chat"``).
+        runnable: what the function runs (an agent, a chain...), given as ``ctx.runnable``.
         strategy: the strategy (or its name) when ``memory`` is a Memory or URL.
         user_id_field, message_field, session_id_field, tenant_id_field: where the call carries
             these — a parameter or request-model field name, or ``f(arguments) -> value`` (the
@@ -229,6 +284,16 @@ def agent_endpoint(
         metadata: stored with every turn (default ``{"source": "agent_endpoint"}``).
         raise_on_store_error: re-raise a failed write (e.g. a hook's MemoryRejectedError) instead
             of logging it and returning the answer.
+        durable: make every call a run in the Memory's checkpoint store (``memory.checkpoints``;
+            ConfigurationError without one): ``ctx.checkpoint(state)`` saves progress, a call
+            with the run id of an unfinished run resumes (``ctx.resumed_state``), a call with
+            the run id of a finished run returns the stored result without running. The result
+            must be JSON-serialisable (or bytes).
+        run_id_field: where a durable call carries its run id (like ``user_id_field``); when
+            absent, the ``X-Run-Id`` request header (under FastAPI), else a new time-ordered id.
+            The id goes back in the ``X-Run-Id`` response header (and ``X-Run-Status``: new,
+            resumed or replayed), and in the result under this name when the result is a dict
+            or a pydantic model with such a field left None.
     """
     for name, spec in (
         ("user_id_field", user_id_field),
@@ -236,15 +301,23 @@ def agent_endpoint(
         ("session_id_field", session_id_field),
         ("tenant_id_field", tenant_id_field),
         ("answer_field", answer_field),
+        ("run_id_field", run_id_field),
     ):
         check_field(spec, name)
     check_optional_str(agent_id, "agent_id")
+    check_optional_str(path, "path")
+    if path is not None and not path.startswith("/"):
+        raise ConfigurationError(f"path must start with '/', got {path!r}")
+    if not isinstance(durable, bool):
+        raise ConfigurationError(f"durable must be True or False, got {durable!r}")
     mem, strat = _as_strategy(memory, strategy)
     base_meta = (
         check_metadata_arg(metadata) if metadata is not None else {"source": "agent_endpoint"}
     )
+    store = checkpoint_store_of(mem, "agent_endpoint") if durable else None
+    http = http_params() if durable else None
 
-    def decorate(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+    def decorate(fn: Callable[..., Awaitable[R]]) -> AgentEndpoint[R]:
         if not inspect.iscoroutinefunction(fn):
             raise ConfigurationError(
                 f"@agent_endpoint needs an async function; {fn.__qualname__} is not"
@@ -260,9 +333,8 @@ def agent_endpoint(
             for name, p in sig.parameters.items()
             if name != ctx_name
         ]
-        public_sig = sig.replace(
-            parameters=params, return_annotation=hints.get("return", sig.return_annotation)
-        )
+        return_ann = hints.get("return", sig.return_annotation)
+        public_sig = sig.replace(parameters=params, return_annotation=return_ann)
         kinds = {name: p.kind for name, p in sig.parameters.items()}
         if kinds[ctx_name] is inspect.Parameter.POSITIONAL_ONLY:
             raise ConfigurationError(f"{fn.__qualname__}: {ctx_name!r} must not be positional-only")
@@ -271,6 +343,20 @@ def agent_endpoint(
             k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_POSITIONAL)
             for k in kinds.values()
         )
+        # under FastAPI a durable endpoint also takes the Request (X-Run-Id in) and the Response
+        # (X-Run-Id out); the function never sees them
+        extra: list[inspect.Parameter] = []
+        if http is not None and not {REQUEST_PARAM, RESPONSE_PARAM} & set(kinds):
+            kw = inspect.Parameter.KEYWORD_ONLY
+            extra = [
+                inspect.Parameter(REQUEST_PARAM, kw, default=None, annotation=http[0]),
+                inspect.Parameter(RESPONSE_PARAM, kw, default=None, annotation=http[1]),
+            ]
+        var_kw = [p for p in params if p.kind is inspect.Parameter.VAR_KEYWORD]
+        http_sig = public_sig.replace(
+            parameters=[p for p in params if p not in var_kw] + extra + var_kw
+        )
+        decode = result_decoder(return_ann) if durable else None
 
         def call_kwargs(bound: inspect.BoundArguments, ctx: AgentContext) -> dict[str, Any]:
             if by_position:
@@ -284,8 +370,16 @@ def agent_endpoint(
             out[ctx_name] = ctx
             return out
 
+        async def select(ctx: AgentContext) -> None:
+            ctx.memories = await strat.select(
+                mem, user_id=ctx.user_id, query=ctx.message or None, **ctx.scope(with_session=False)
+            )
+            ctx.memory_text = strat.render(ctx.memories)
+
         @functools.wraps(fn)
         async def wrapper(*args: Any, **kwargs: Any) -> R:
+            request = kwargs.pop(REQUEST_PARAM, None) if extra else None
+            response = kwargs.pop(RESPONSE_PARAM, None) if extra else None
             if ctx_name in kwargs:
                 raise TypeError(
                     f"{fn.__qualname__}: the {ctx_name!r} argument is supplied by agent_endpoint"
@@ -312,36 +406,91 @@ def agent_endpoint(
                 tenant_id=None if tenant_id is None else str(tenant_id),
                 agent_id=agent_id,
                 metadata=dict(base_meta),
+                runnable=runnable,
             )
-            ctx.memories = await strat.select(
-                mem, user_id=ctx.user_id, query=ctx.message or None, **ctx.scope(with_session=False)
-            )
-            ctx.memory_text = strat.render(ctx.memories)
-            result = await fn(*call_args, **call_kwargs(bound, ctx))
-            if store_turns and ctx.store:
-                await _store_turn(ctx, _answer_text(result, answer_field), raise_on_store_error)
-            return result
+            if store is None:
+                await select(ctx)
+                result = await fn(*call_args, **call_kwargs(bound, ctx))
+                if store_turns and ctx.store:
+                    await _store_turn(ctx, _answer_text(result, answer_field), raise_on_store_error)
+                return result
 
-        wrapper.__signature__ = public_sig  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {name: ann for name, ann in hints.items() if name != ctx_name}
-        wrapper.memory = mem  # type: ignore[attr-defined]
-        wrapper.strategy = strat  # type: ignore[attr-defined]
-        return wrapper
+            run_id = _lookup(arguments, run_id_field)
+            if run_id is None and request is not None:
+                run_id = request.headers.get(RUN_ID_HEADER)
+            run = DurableRun(
+                store, new_run_id() if run_id is None else str(run_id), ctx.user_id, ctx.tenant_id
+            )
+            async with run.locked():
+                await run.start()
+                ctx.run_id, ctx._run = run.run_id, run
+                ctx.resumed, ctx.resumed_state = run.status == "resumed", run.resumed_state
+                if run.finished is not None:
+                    assert decode is not None
+                    result = decode(run.result)
+                    pending = run.pending_turn
+                else:
+                    await select(ctx)
+                    result = await fn(*call_args, **call_kwargs(bound, ctx))
+                    pending = None
+                    if store_turns and ctx.store:
+                        messages = _turn_messages(ctx, _answer_text(result, answer_field))
+                        if messages:
+                            pending = {
+                                "messages": messages,
+                                "metadata": encode_result(ctx.metadata, "ctx.metadata"),
+                                "scope": ctx.scope(),
+                            }
+                    await run.finish(encode_result(result, fn.__qualname__), pending)
+                if pending is not None:
+                    await _add_turn(mem, ctx.user_id, pending, raise_on_store_error)
+                    await run.mark_turn_stored()
+            if response is not None:
+                response.headers[RUN_ID_HEADER] = run.run_id
+                response.headers[RUN_STATUS_HEADER] = run.status
+            out: R = with_run_id(result, run_id_field, run.run_id)
+            return out
+
+        wrapper.__signature__ = http_sig  # type: ignore[attr-defined]
+        annotations = {name: ann for name, ann in hints.items() if name != ctx_name}
+        annotations.update({p.name: p.annotation for p in extra})
+        wrapper.__annotations__ = annotations
+        endpoint = typing.cast(AgentEndpoint[R], wrapper)
+        endpoint.memory = mem
+        endpoint.strategy = strat
+        endpoint.path = path
+        endpoint.runnable = runnable
+        endpoint.durable = durable
+        endpoint.mount = make_mount(fn, wrapper, path)  # type: ignore[method-assign]
+        return endpoint
 
     return decorate
 
 
-async def _store_turn(ctx: AgentContext, answer: str, raise_on_error: bool) -> None:
+def _turn_messages(ctx: AgentContext, answer: str) -> list[dict[str, str]]:
     turn = [
         {"role": "user", "content": ctx.message},
         {"role": "assistant", "content": answer},
     ]
-    turn = [m for m in turn if m["content"].strip()]
+    return [m for m in turn if m["content"].strip()]
+
+
+async def _store_turn(ctx: AgentContext, answer: str, raise_on_error: bool) -> None:
+    turn = _turn_messages(ctx, answer)
     if not turn:
         return
+    pending = {"messages": turn, "metadata": ctx.metadata, "scope": ctx.scope()}
+    await _add_turn(ctx.memory, ctx.user_id, pending, raise_on_error)
+
+
+async def _add_turn(
+    memory: Any, user_id: str, pending: Mapping[str, Any], raise_on_error: bool
+) -> None:
     try:
-        await ctx.memory.add(ctx.user_id, turn, ctx.metadata, **ctx.scope())
+        await memory.add(
+            user_id, list(pending["messages"]), dict(pending["metadata"]), **pending["scope"]
+        )
     except MnemoplugError as exc:
         if raise_on_error:
             raise
-        logger.warning("mnemoplug: the turn of user %r was not stored: %s", ctx.user_id, exc)
+        logger.warning("mnemoplug: the turn of user %r was not stored: %s", user_id, exc)
