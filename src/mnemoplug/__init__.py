@@ -39,6 +39,7 @@ from .core.errors import (
 )
 from .core.forget import forget
 from .core.hookspecs import hookimpl
+from .core.instrumentation import OperationContext
 from .core.memory import Memory, create_memory
 from .core.migration import MigrationResult, migrate_memory
 from .core.plugins import hook, reset_global_hooks, unregister_hook
@@ -129,6 +130,7 @@ __all__ = [
     "MigrationResult",
     "MissingDependencyError",
     "MnemoplugError",
+    "OperationContext",
     "PostgresProvider",
     "PostgresSessionMemory",
     "ProviderError",

@@ -23,6 +23,7 @@ from .contexts import (
     MemoryUpdateContext,
     SessionMessageContext,
 )
+from .instrumentation import OperationContext
 
 hookspec = pluggy.HookspecMarker("mnemoplug")
 hookimpl = pluggy.HookimplMarker("mnemoplug")
@@ -82,6 +83,23 @@ def on_session_message(ctx: SessionMessageContext) -> Any:
 
 
 @hookspec
+def on_operation_start(ctx: OperationContext) -> Any:
+    """Called when a memory operation (``add``, ``search``, ``get``, ``get_all``, ``update``,
+    ``delete``, ``delete_all``, ``count``, ``forget``, ``list_users``, ``purge_expired``) begins,
+    with its name, scope and provider (never content). For instrumentation (metrics, tracing):
+    may keep data in ``ctx.state`` for ``on_operation_end``; may not change the operation. An
+    exception here is logged and ignored. Return value ignored."""
+
+
+@hookspec
+def on_operation_end(ctx: OperationContext) -> Any:
+    """Called when that operation ends, successfully or not: ``ctx.duration_ms``,
+    ``ctx.error`` (the exception, or None), ``ctx.result_count`` and ``ctx.phases`` (time spent
+    embedding and in the store). Notification only; an exception here is logged and ignored.
+    Return value ignored."""
+
+
+@hookspec
 def register_providers(register: Callable[..., None]) -> None:
     """Register long-term providers: ``register(name, factory, schemes=(...), extra=None)``.
 
@@ -104,4 +122,6 @@ HOOK_NAMES = (
     "on_memory_update",
     "on_memory_delete",
     "on_session_message",
+    "on_operation_start",
+    "on_operation_end",
 )

@@ -35,6 +35,7 @@ from .factory import (
     split_options,
 )
 from .filters import compile_filters
+from .instrumentation import instrumented, timed
 from .plugins import HookManager, mark_hook
 from .provider import MemoryProvider
 from .records import MemoryRecord, Scope
@@ -219,6 +220,14 @@ class Memory(MemoryProvider):
         assert self.store is not None
         return self.store
 
+    @property
+    def backend_name(self) -> str:
+        """The store's or provider's short name (for errors, metrics and traces)."""
+        if self._calls is not None:
+            return self._calls.name
+        assert self.store is not None
+        return self.store.name
+
     def _expiry(self, expires_at: Expiry, ttl: TTL, now: float) -> float | None:
         try:
             return expiry_ts(expires_at, ttl, now)
@@ -268,6 +277,7 @@ class Memory(MemoryProvider):
         ttl: TTL = None,
     ) -> str | list[str]: ...
 
+    @instrumented("add")
     async def add(
         self,
         user_id: str,
@@ -303,7 +313,7 @@ class Memory(MemoryProvider):
             self.hooks, scope, items, meta, now, exp, self.max_content_chars
         )
         if self._calls is not None:
-            ids = await self._calls.add_records(scope, records, single, exp)
+            ids = await timed("store", self._calls.add_records(scope, records, single, exp))
         else:
             vecs = await self._vectors.texts(
                 self.embedder, self.store, [r.content for r in records]
@@ -311,11 +321,12 @@ class Memory(MemoryProvider):
             if vecs is not None:
                 for r, v in zip(records, vecs, strict=True):
                     r.embedding = v
-            await self._store().insert(records)
+            await timed("store", self._store().insert(records))
             ids = [r.id for r in records]
         await notify_added(self.hooks, scope, records, ids, contexts)
         return ids[0] if single else ids
 
+    @instrumented("search")
     async def search(
         self,
         user_id: str,
@@ -337,7 +348,9 @@ class Memory(MemoryProvider):
         filt = compile_filters(filters)
         await self.open()
         if self._calls is not None:
-            results = await self._calls.search_records(scope, query, limit, filt, min_relevance)
+            results = await timed(
+                "store", self._calls.search_records(scope, query, limit, filt, min_relevance)
+            )
         else:
             req = SearchRequest(
                 query=query,
@@ -348,7 +361,7 @@ class Memory(MemoryProvider):
                 min_relevance=min_relevance,
                 config=retrieval or self.retrieval,
             )
-            hits = await self._store().search(scope, req)
+            hits = await timed("store", self._store().search(scope, req))
             results = [h.memory.to_record(score=h.score, similarity=h.similarity) for h in hits]
         if self.hooks.has("on_memory_search"):
             ctx = MemorySearchContext(
@@ -363,6 +376,7 @@ class Memory(MemoryProvider):
             results = ctx.memory_results
         return results
 
+    @instrumented("get")
     async def get(
         self,
         user_id: str,
@@ -389,10 +403,11 @@ class Memory(MemoryProvider):
         if "\x00" in memory_id:  # no memory has such an id (some stores cannot even look)
             return []
         if self._calls is not None:
-            return await self._calls.get_records(scope, memory_id)
-        m = await self._store().get(scope, memory_id, self._clock())
+            return await timed("store", self._calls.get_records(scope, memory_id))
+        m = await timed("store", self._store().get(scope, memory_id, self._clock()))
         return [] if m is None else [m.to_record()]
 
+    @instrumented("get_all")
     async def get_all(
         self,
         user_id: str,
@@ -413,11 +428,14 @@ class Memory(MemoryProvider):
         await self.open()
         if self._calls is not None:
             want = min(MAX_LIMIT, limit + offset) if not filt else MAX_LIMIT
-            recs = matching(await self._calls.all_records(scope, want), filt)
+            recs = matching(await timed("store", self._calls.all_records(scope, want)), filt)
             results = recs[offset : offset + limit]
         else:
-            rows = await self._store().list(
-                scope, limit=limit, offset=offset, filters=filt, now=self._clock()
+            rows = await timed(
+                "store",
+                self._store().list(
+                    scope, limit=limit, offset=offset, filters=filt, now=self._clock()
+                ),
             )
             results = [m.to_record() for m in rows]
         if self.hooks.has("on_memory_get"):
@@ -426,6 +444,7 @@ class Memory(MemoryProvider):
             results = ctx.memory_results
         return results
 
+    @instrumented("update")
     async def update(
         self,
         user_id: str,
@@ -471,26 +490,32 @@ class Memory(MemoryProvider):
                 )
             meta = None if ctx.metadata is None else check_metadata(ctx.metadata)
         if self._calls is not None:
-            return await self._calls.update_record(scope, memory_id, content, meta, exp)
+            return await timed(
+                "store", self._calls.update_record(scope, memory_id, content, meta, exp)
+            )
         if "\x00" in memory_id:
             raise MemoryNotFoundError(f"no memory {memory_id!r} for user {scope.user_id!r}")
         vec = None
         if content is not None:
             vecs = await self._vectors.texts(self.embedder, self.store, [content])
             vec = None if vecs is None else vecs[0]
-        new = await self._store().update(
-            scope,
-            memory_id,
-            content=content,
-            metadata=meta,
-            embedding=vec,
-            updated_at=now,
-            expires_at=exp,
+        new = await timed(
+            "store",
+            self._store().update(
+                scope,
+                memory_id,
+                content=content,
+                metadata=meta,
+                embedding=vec,
+                updated_at=now,
+                expires_at=exp,
+            ),
         )
         if new is None:
             raise MemoryNotFoundError(f"no memory {memory_id!r} for user {scope.user_id!r}")
         return new.to_record()
 
+    @instrumented("delete")
     async def delete(
         self,
         user_id: str,
@@ -505,9 +530,11 @@ class Memory(MemoryProvider):
         memory_id = check_memory_id(memory_id)
         await self.open()
         if self._calls is not None:
-            ok = await self._calls.delete_record(scope, memory_id)
+            ok = await timed("store", self._calls.delete_record(scope, memory_id))
         else:
-            ok = "\x00" not in memory_id and await self._store().delete(scope, memory_id)
+            ok = "\x00" not in memory_id and await timed(
+                "store", self._store().delete(scope, memory_id)
+            )
         if ok and self.hooks.has("on_memory_delete"):
             ctx = MemoryDeleteContext(
                 operation="delete", scope=scope, memory_ids=[memory_id], deleted_count=1
@@ -515,6 +542,7 @@ class Memory(MemoryProvider):
             await self.hooks.call("on_memory_delete", ctx)
         return ok
 
+    @instrumented("delete_all")
     async def delete_all(
         self,
         user_id: str,
@@ -527,15 +555,16 @@ class Memory(MemoryProvider):
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
         await self.open()
         if self._calls is not None:
-            n = await self._calls.delete_all_records(scope)
+            n = await timed("store", self._calls.delete_all_records(scope))
         else:
-            n = await self._store().delete_all(scope)
+            n = await timed("store", self._store().delete_all(scope))
         if self.hooks.has("on_memory_delete"):
             ctx = MemoryDeleteContext(operation="delete_all", scope=scope, deleted_count=n)
             await self.hooks.call("on_memory_delete", ctx)
         return n
 
     # -- beyond the seven --------------------------------------------------------------------
+    @instrumented("count")
     async def count(
         self,
         user_id: str,
@@ -548,9 +577,10 @@ class Memory(MemoryProvider):
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
         await self.open()
         if self._calls is not None:
-            return len(await self._calls.all_records(scope, MAX_LIMIT))
-        return await self._store().count(scope, self._clock())
+            return len(await timed("store", self._calls.all_records(scope, MAX_LIMIT)))
+        return await timed("store", self._store().count(scope, self._clock()))
 
+    @instrumented("forget")
     async def forget(self, user_id: str, *, tenant_id: str | None = None) -> dict[str, int]:
         """Forget the user everywhere (GDPR erasure): long-term memories, sessions, checkpoints,
         and the user's entries in audit logs. Returns the count per store, e.g.
@@ -561,6 +591,7 @@ class Memory(MemoryProvider):
         await self.open()
         return await forget(self, user_id, tenant_id=tenant_id)
 
+    @instrumented("list_users")
     async def list_users(self) -> list[tuple[str, str]]:
         """Every ``(tenant_id, user_id)`` holding memories ('' is the default tenant)."""
         await self.open()
@@ -568,8 +599,9 @@ class Memory(MemoryProvider):
             from .delegate import ProviderStoreView
 
             return await ProviderStoreView(self._calls.provider).list_users()
-        return await self._store().list_users()
+        return await timed("store", self._store().list_users())
 
+    @instrumented("purge_expired")
     async def purge_expired(self) -> int:
         """Delete expired memories of every user; return how many. (Expired memories are never
         returned even before they are purged.)"""
@@ -577,4 +609,4 @@ class Memory(MemoryProvider):
         if self._calls is not None:
             purge = getattr(self._calls.provider, "purge_expired", None)
             return int(await purge()) if purge is not None else 0
-        return await self._store().purge_expired(self._clock())
+        return await timed("store", self._store().purge_expired(self._clock()))

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .embedders import aembed
+from .instrumentation import phase
 
 __all__ = ["StoreVectors"]
 
@@ -26,7 +27,8 @@ class StoreVectors:
         """One normalised vector per text, or None without an embedder (or a store)."""
         if embedder is None or not texts or store is None:
             return None
-        vecs: np.ndarray = await aembed(embedder, texts)
+        with phase("embed"):
+            vecs: np.ndarray = await aembed(embedder, texts)
         if not self._checked:
             await store.check_embedder(str(embedder.name), int(vecs.shape[1]))
             self._checked = True
