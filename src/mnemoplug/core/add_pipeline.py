@@ -1,16 +1,17 @@
-"""The write path of ``add``: each memory through the ``on_memory_add`` hooks (which may
-rewrite or reject it) into a stored row, and ``on_memory_added`` once rows are stored."""
+"""The hook steps of Memory's operations: ``add`` (each memory through ``on_memory_add``,
+which may rewrite or reject it, into a stored row; ``on_memory_added`` once stored),
+``update`` (``on_memory_update``) and reads (``on_memory_get``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .contexts import MemoryAddContext
+from .contexts import MemoryAddContext, MemoryReadContext, MemoryUpdateContext
 from .plugins import HookManager
-from .records import Scope, StoredMemory, new_memory_id
+from .records import MemoryRecord, Scope, StoredMemory, new_memory_id
 from .validation import check_content, check_metadata
 
-__all__ = ["notify_added", "prepare_records"]
+__all__ = ["notify_added", "prepare_records", "read_hooks", "update_hooks"]
 
 
 async def prepare_records(
@@ -79,3 +80,44 @@ async def notify_added(
             mid,
         )
         await hooks.call("on_memory_added", ctx)
+
+
+async def update_hooks(
+    hooks: HookManager,
+    scope: Scope,
+    memory_id: str,
+    content: str | None,
+    meta: dict[str, Any] | None,
+    previous: MemoryRecord,
+    max_chars: int,
+) -> tuple[str | None, dict[str, Any] | None]:
+    """``(content, metadata)`` after ``on_memory_update`` (which may rewrite or reject)."""
+    ctx = MemoryUpdateContext(
+        operation="update",
+        scope=scope,
+        memory_id=memory_id,
+        memory_content=content,
+        metadata=meta,
+        previous=previous,
+    )
+    await hooks.call("on_memory_update", ctx, rejecting=True)
+    if ctx.memory_content is not None:
+        content = check_content(ctx.memory_content, max_chars, what="content after hooks")
+    return content, None if ctx.metadata is None else check_metadata(ctx.metadata)
+
+
+async def read_hooks(
+    hooks: HookManager,
+    operation: str,
+    scope: Scope,
+    results: list[MemoryRecord],
+    memory_id: str | None = None,
+) -> list[MemoryRecord]:
+    """The results of ``get``/``get_all`` after ``on_memory_get`` (which may filter them)."""
+    if not hooks.has("on_memory_get"):
+        return results
+    ctx = MemoryReadContext(
+        operation=operation, scope=scope, memory_results=results, memory_id=memory_id
+    )
+    await hooks.call("on_memory_get", ctx)
+    return ctx.memory_results

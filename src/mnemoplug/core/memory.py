@@ -10,12 +10,10 @@ from datetime import datetime, timedelta
 from typing import Any, overload
 
 from ._time import expiry_ts, now_ts
-from .add_pipeline import notify_added, prepare_records
+from .add_pipeline import notify_added, prepare_records, read_hooks, update_hooks
 from .contexts import (
     MemoryDeleteContext,
-    MemoryReadContext,
     MemorySearchContext,
-    MemoryUpdateContext,
 )
 from .delegate import matching
 from .embedders import Embedder
@@ -391,12 +389,7 @@ class Memory(MemoryProvider):
         memory_id = check_memory_id(memory_id)
         await self.open()
         results = await self._get(scope, memory_id)
-        if self.hooks.has("on_memory_get"):
-            ctx = MemoryReadContext(
-                operation="get", scope=scope, memory_results=results, memory_id=memory_id
-            )
-            await self.hooks.call("on_memory_get", ctx)
-            results = ctx.memory_results
+        results = await read_hooks(self.hooks, "get", scope, results, memory_id)
         return results[0] if results else None
 
     async def _get(self, scope: Scope, memory_id: str) -> list[MemoryRecord]:
@@ -438,11 +431,7 @@ class Memory(MemoryProvider):
                 ),
             )
             results = [m.to_record() for m in rows]
-        if self.hooks.has("on_memory_get"):
-            ctx = MemoryReadContext(operation="get_all", scope=scope, memory_results=results)
-            await self.hooks.call("on_memory_get", ctx)
-            results = ctx.memory_results
-        return results
+        return await read_hooks(self.hooks, "get_all", scope, results)
 
     @instrumented("update")
     async def update(
@@ -475,20 +464,9 @@ class Memory(MemoryProvider):
             prev = await self._get(scope, memory_id)
             if not prev:
                 raise MemoryNotFoundError(f"no memory {memory_id!r} for user {scope.user_id!r}")
-            ctx = MemoryUpdateContext(
-                operation="update",
-                scope=scope,
-                memory_id=memory_id,
-                memory_content=content,
-                metadata=meta,
-                previous=prev[0],
+            content, meta = await update_hooks(
+                self.hooks, scope, memory_id, content, meta, prev[0], self.max_content_chars
             )
-            await self.hooks.call("on_memory_update", ctx, rejecting=True)
-            if ctx.memory_content is not None:
-                content = check_content(
-                    ctx.memory_content, self.max_content_chars, what="content after hooks"
-                )
-            meta = None if ctx.metadata is None else check_metadata(ctx.metadata)
         if self._calls is not None:
             return await timed(
                 "store", self._calls.update_record(scope, memory_id, content, meta, exp)

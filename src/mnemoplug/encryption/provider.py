@@ -1,0 +1,85 @@
+"""``EncryptedProvider``: a :class:`~mnemoplug.Memory` over an :class:`EncryptingStore`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.errors import ConfigurationError
+from ..core.memory import Memory
+from ..core.stores import MemoryStore
+from .cipher import KeyInput
+from .store import EncryptingStore
+
+__all__ = ["EncryptedProvider"]
+
+
+class EncryptedProvider(Memory):
+    """Encrypt a provider's memories at rest (content and metadata values, Fernet).
+
+    >>> memory = EncryptedProvider(provider=SQLiteProvider("memory.db"),
+    ...                            encryption_key=os.environ["MY_KEY"])
+
+    Args:
+        provider: a built-in provider or any store-backed :class:`~mnemoplug.Memory`
+            (its embedder, hooks/plugins, retrieval settings, clock, TTL and attached
+            session/checkpoint stores are kept), a :class:`~mnemoplug.MemoryStore`, or a URL.
+        encryption_key: a Fernet key (str/bytes) or a list of keys — the first encrypts, all
+            decrypt, so ``[new, old]`` reads data written with either. None reads
+            ``$MNEMOPLUG_ENCRYPTION_KEY`` (comma-separated for several keys).
+        **options: ``Memory`` options, used only when ``provider`` is a store or URL.
+
+    Raises:
+        ConfigurationError: no key, a malformed key, or a provider without a store (your
+            own ``MemoryProvider`` does its own storing and cannot be wrapped).
+    """
+
+    name = "encrypted"
+
+    def __init__(
+        self,
+        provider: Memory | MemoryStore | str | None = None,
+        encryption_key: KeyInput | None = None,
+        **options: Any,
+    ) -> None:
+        if provider is None:
+            raise ConfigurationError(
+                "EncryptedProvider needs provider= (e.g. SQLiteProvider('memory.db'))"
+            )
+        if not isinstance(provider, Memory):
+            provider = Memory(provider, **options)
+        elif options:
+            raise ConfigurationError(
+                f"options {', '.join(sorted(options))} only apply when provider is a store or "
+                "URL; configure the provider itself instead"
+            )
+        inner = provider.store
+        if inner is None:
+            raise ConfigurationError(
+                "EncryptedProvider wraps a store-backed provider (SQLiteProvider, RedisProvider, "
+                f"PostgresProvider, Memory(store)); {type(provider).__name__} has no store"
+            )
+        if isinstance(inner, EncryptingStore):
+            raise ConfigurationError("this provider is encrypted already")
+        store = EncryptingStore(inner, encryption_key)
+        super().__init__(
+            store,
+            embedder=provider.embedder,
+            retrieval=provider.retrieval,
+            max_content_chars=provider.max_content_chars,
+            clock=provider._clock,
+            default_ttl=provider.default_ttl,
+            load_entry_points=False,
+            global_hooks=False,
+        )
+        # the wrapped provider's hooks (its plugins, entry points, process-wide hooks) run here
+        self.hooks = provider.hooks
+        self.session = provider.session
+        self.checkpoints = provider.checkpoints
+        #: the provider that was wrapped (do not write through it: it stores plaintext)
+        self.wrapped = provider
+
+    @property
+    def encrypting_store(self) -> EncryptingStore:
+        store = self.store
+        assert isinstance(store, EncryptingStore)
+        return store
