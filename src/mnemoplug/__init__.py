@@ -74,6 +74,8 @@ _LAZY = {
     "SQLiteProvider": "mnemoplug.providers.sqlite",
     "SQLiteSessionMemory": "mnemoplug.providers.sqlite",
     "ZepProvider": "mnemoplug.providers.zep",
+    "EncryptedProvider": "mnemoplug.encryption",
+    "DecryptionError": "mnemoplug.encryption",
 }
 
 
@@ -99,8 +101,10 @@ __all__ = [
     "CheckpointStore",
     "ConfigurationError",
     "ContentTooLargeError",
+    "DecryptionError",
     "Embedder",
     "EmbedderMismatchError",
+    "EncryptedProvider",
     "HookContext",
     "HookUser",
     "InMemoryProvider",
