@@ -159,6 +159,8 @@ async def _run(args: argparse.Namespace) -> int:
             )
         )
         return 0 if result.success else 1
+    if args.cmd == "rotate-key":
+        return await _rotate_key(args)
     memory = _memory(args.db)
     async with memory:
         if args.cmd == "add":
@@ -177,6 +179,40 @@ async def _run(args: argparse.Namespace) -> int:
             print(await memory.delete_all(args.user))
         elif args.cmd == "purge-expired":
             print(await memory.purge_expired())
+    return 0
+
+
+async def _rotate_key(args: argparse.Namespace) -> int:
+    """Re-encrypt every memory of an encrypted store with a new key (resumable)."""
+    import os
+
+    from .core.errors import ConfigurationError
+    from .core.memory import provider_from_url
+    from .core.registry import store_by_name
+    from .encryption import rotate
+
+    new_key = args.new_key or os.environ.get("MNEMOPLUG_NEW_ENCRYPTION_KEY")
+    if not new_key:
+        raise ConfigurationError(
+            "rotate-key needs the new key: --new-key KEY or $MNEMOPLUG_NEW_ENCRYPTION_KEY"
+        )
+    old_keys = args.old_key or [
+        k for k in os.environ.get("MNEMOPLUG_ENCRYPTION_KEY", "").split(",") if k.strip()
+    ]
+    store = provider_from_url(args.db) if args.db else store_by_name("memory", "sqlite")
+
+    def progress(p: object) -> None:
+        done, total = getattr(p, "users_done", 0), getattr(p, "users_total", 0)
+        print(f"\rrotating: {done}/{total} users", end="", file=sys.stderr, flush=True)
+
+    async with store:
+        result = await rotate(store, new_key, old_keys, progress=progress)
+    print(file=sys.stderr)
+    print(
+        json.dumps(
+            {"users": result.users, "rotated": result.rotated, "unchanged": result.unchanged}
+        )
+    )
     return 0
 
 
@@ -201,6 +237,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("source")
     p.add_argument("target")
     p.add_argument("--batch-size", type=int, default=500)
+    p = sub.add_parser(
+        "rotate-key",
+        help="re-encrypt an EncryptedProvider's store with a new key (safe to re-run)",
+    )
+    p.add_argument("--db", help="store URL (default: the SQLite default file)")
+    p.add_argument("--new-key", help="the new Fernet key (or $MNEMOPLUG_NEW_ENCRYPTION_KEY)")
+    p.add_argument(
+        "--old-key",
+        action="append",
+        help="a key the data is encrypted with now (repeatable; or $MNEMOPLUG_ENCRYPTION_KEY)",
+    )
     args = ap.parse_args(argv)
     _quiet_models()
     from .core.errors import MnemoplugError
