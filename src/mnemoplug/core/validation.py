@@ -176,3 +176,15 @@ def content_items(content: Any, max_chars: int) -> list[tuple[str | None, str]]:
         if role != "system":
             items.append((role, text))
     return items
+
+
+def content_or_messages(content: Any, messages: Any) -> Any:
+    """What to store from ``add(content=...)`` or, as Mem0 users write it,
+    ``add(messages=[...])`` (one of the two)."""
+    if messages is not None:
+        if content is not None:
+            raise InvalidContentError("pass content= or messages=, not both")
+        return list(messages)
+    if content is None:
+        raise InvalidContentError("add() needs content (text or messages) or messages=")
+    return content

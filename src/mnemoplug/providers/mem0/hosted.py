@@ -32,6 +32,8 @@ from ...core.errors import (
     ProviderUnavailableError,
 )
 from ...core.provider import MemoryProvider
+from ...core.roles import message_parts
+from ...core.validation import content_or_messages
 from .config import import_mem0
 
 __all__ = ["DEFAULT_HOST", "HostedMem0Provider", "hosted_requested"]
@@ -206,12 +208,7 @@ class HostedMem0Provider(MemoryProvider):
         session_id: str | None = None,
     ) -> str | list[str]:
         """Send text or chat messages to Mem0; the id (text) or ids (messages) it reports."""
-        if messages is not None:
-            if content is not None:
-                raise ConfigurationError("pass content= or messages=, not both")
-            content = messages
-        if content is None:
-            raise ConfigurationError("add() needs content (text or messages) or messages=")
+        content = content_or_messages(content, messages)
         single = isinstance(content, str)
         msgs = (
             [{"role": "user", "content": content}]
@@ -347,9 +344,8 @@ class HostedMem0Provider(MemoryProvider):
 def _message(m: Any) -> dict[str, str]:
     if isinstance(m, str):
         return {"role": "user", "content": m}
-    if isinstance(m, Mapping):
-        return {"role": str(m.get("role") or "user"), "content": str(m.get("content", ""))}
-    return {"role": str(getattr(m, "role", "user")), "content": str(getattr(m, "content", ""))}
+    role, content = message_parts(m)
+    return {"role": str(role or "user"), "content": "" if content is None else str(content)}
 
 
 def _status(exc: BaseException) -> int | None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ...core.errors import ConfigurationError, InvalidContentError
+from ...core.errors import ConfigurationError
 from ...core.factory import construct
 from ...core.memory import Memory, split_options
+from ...core.validation import content_or_messages
 from .hosted import HostedMem0Provider, hosted_requested
 from .memory_store import Mem0MemoryStore
 
@@ -66,10 +67,5 @@ class Mem0Provider(Memory):
     ) -> Any:
         """``add(user_id, content)`` or, as Mem0 users write it, ``add(user_id,
         messages=[...])``."""
-        if messages is not None:
-            if content is not None:
-                raise InvalidContentError("pass content= or messages=, not both")
-            content = list(messages)
-        if content is None:
-            raise InvalidContentError("add() needs content (text or messages) or messages=")
+        content = content_or_messages(content, messages)
         return await super().add(user_id, content, metadata, **kwargs)

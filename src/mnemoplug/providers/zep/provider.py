@@ -33,7 +33,6 @@ from typing import Any
 
 from ...core.errors import (
     ConfigurationError,
-    InvalidContentError,
     InvalidMetadataError,
     MemoryNotFoundError,
     MnemoplugError,
@@ -43,6 +42,8 @@ from ...core.errors import (
 from ...core.factory import construct
 from ...core.memory import Memory, split_options
 from ...core.provider import MemoryProvider
+from ...core.roles import message_parts
+from ...core.validation import content_or_messages
 from .._deps import import_optional
 
 __all__ = ["ZepMemoryProvider", "ZepProvider", "ZepUnsupportedError"]
@@ -232,12 +233,7 @@ class ZepMemoryProvider(MemoryProvider):
         session_id: str | None = None,
     ) -> str | list[str]:
         """Add text (one ``text`` episode) or messages (one ``message`` episode each)."""
-        if messages is not None:
-            if content is not None:
-                raise InvalidContentError("pass content= or messages=, not both")
-            content = messages
-        if content is None:
-            raise InvalidContentError("add() needs content (text or messages) or messages=")
+        content = content_or_messages(content, messages)
         meta = _check_metadata(metadata)
         if agent_id:
             meta[_AGENT] = agent_id
@@ -401,21 +397,15 @@ class ZepProvider(Memory):
         **kwargs: Any,
     ) -> Any:
         """``add(user_id, content)`` or ``add(user_id, messages=[...])``."""
-        if messages is not None:
-            if content is not None:
-                raise InvalidContentError("pass content= or messages=, not both")
-            content = list(messages)
-        if content is None:
-            raise InvalidContentError("add() needs content (text or messages) or messages=")
+        content = content_or_messages(content, messages)
         return await super().add(user_id, content, metadata, **kwargs)
 
 
 def _message(m: Any) -> tuple[str, str]:
     if isinstance(m, str):
         return "user", m
-    if isinstance(m, Mapping):
-        return str(m.get("role") or "user"), str(m.get("content", ""))
-    return str(getattr(m, "role", "user")), str(getattr(m, "content", ""))
+    role, content = message_parts(m)
+    return str(role or "user"), "" if content is None else str(content)
 
 
 def _scalar(v: Any) -> bool:
