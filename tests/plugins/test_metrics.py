@@ -209,3 +209,68 @@ def test_missing_fastapi_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(MissingDependencyError) as info:
         mount_metrics(object(), registry=CollectorRegistry())
     assert info.value.extra == "fastapi"
+
+
+# -- the default plugin ------------------------------------------------------------------------
+def _global_ops(provider: str) -> dict[str, float]:
+    from prometheus_client import REGISTRY
+
+    return ops(samples(REGISTRY), provider)
+
+
+async def test_default_metrics_count_every_memory_without_configuration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MNEMOPLUG_METRICS", raising=False)
+    before = _global_ops("memory")
+    async with Memory("memory://", embedder=None, load_entry_points=False) as m:
+        await m.add("u1", "the default metrics plugin counts this")
+        await m.search("u1", "metrics")
+    after = _global_ops("memory")
+    assert after.get("add", 0) - before.get("add", 0) == 1
+    assert after.get("search", 0) - before.get("search", 0) == 1
+    # the exposition a /metrics route serves shows it
+    app = mount_metrics(FastAPI())
+    body = TestClient(app).get("/metrics").text
+    assert 'mnemoplug_memory_operations_total{operation="add",provider="memory"}' in body
+
+
+@pytest.mark.parametrize("how", ["argument", "environment"])
+async def test_default_metrics_switch_off(how: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    kw: dict[str, Any] = {}
+    if how == "argument":
+        kw["metrics"] = False
+    else:
+        monkeypatch.setenv("MNEMOPLUG_METRICS", "0")
+    before = _global_ops("memory")
+    async with Memory("memory://", embedder=None, load_entry_points=False, **kw) as m:
+        assert "mnemoplug.plugins.default_metrics" not in {
+            m.hooks.pm.get_name(p) for p in m.hooks.pm.get_plugins()
+        }
+        await m.add("u1", "not counted")
+    assert _global_ops("memory") == before
+
+
+async def test_own_metrics_plugin_replaces_the_default_one() -> None:
+    registry = CollectorRegistry()
+    before = _global_ops("memory")
+    async with make_memory("memory://", registry) as m:
+        await m.add("u1", "counted once, in my registry")
+    assert ops(samples(registry), "memory") == {"add": 1.0}
+    assert _global_ops("memory") == before
+
+
+def test_default_metrics_off_without_prometheus(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from mnemoplug.plugins import default_metrics
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "prometheus_client" else real(name, *a),
+    )
+    assert default_metrics.enabled() is False
+    m = Memory("memory://", embedder=None, load_entry_points=False)
+    assert m.hooks.pm.get_plugin("mnemoplug.plugins.default_metrics") is None

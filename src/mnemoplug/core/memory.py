@@ -88,6 +88,8 @@ class Memory(MemoryProvider):
             and timestamps; tests pass a fake one.
         default_ttl: expiry (seconds or timedelta) for memories added without ``ttl`` or
             ``expires_at``; None keeps them until deleted.
+        metrics: run the built-in Prometheus metrics plugin (default True; it is active only
+            when ``mnemoplug[metrics]`` is installed and ``$MNEMOPLUG_METRICS`` is not ``0``).
     """
 
     name = "memory"
@@ -107,6 +109,7 @@ class Memory(MemoryProvider):
         durable_store: Any = None,
         clock: Callable[[], float] | None = None,
         default_ttl: TTL = None,
+        metrics: bool = True,
     ) -> None:
         plugin_list = check_options(plugins, retrieval, clock, max_content_chars, default_ttl)
         if durable_store is not None:
@@ -126,7 +129,11 @@ class Memory(MemoryProvider):
         if isinstance(inner, Memory) and inner_hooks is not None and inner_hooks.global_hooks:
             global_hooks = False  # the wrapped Memory runs the process-wide hooks already
         self.hooks = HookManager(
-            plugin_list, load_entry_points=load_entry_points, global_hooks=global_hooks
+            plugin_list,
+            load_entry_points=load_entry_points,
+            global_hooks=global_hooks,
+            # a wrapped Memory counts its own operations already
+            metrics=metrics and not isinstance(inner, Memory),
         )
         self.retrieval = retrieval or RetrievalConfig()
         self.max_content_chars = max_content_chars

@@ -51,6 +51,10 @@ TRACE_ENV = "MNEMOPLUG_TRACE_HOOKS"
 
 #: built-in plugins, registered exactly like third-party ones (datasette's DEFAULT_PLUGINS)
 DEFAULT_PLUGINS = ("mnemoplug.providers",)
+#: the built-in metrics plugin: on when prometheus_client is installed (``metrics=False`` or
+#: ``MNEMOPLUG_METRICS=0`` switch it off); a plugin with ``replaces_default_metrics = True``
+#: (``MemoryMetrics``) takes its place on that manager
+DEFAULT_METRICS_PLUGIN = "mnemoplug.plugins.default_metrics"
 
 
 # -- marking functions ----------------------------------------------------------------------
@@ -204,6 +208,8 @@ class HookManager:
         plugins: plugin objects, modules or ``@hook`` functions for this manager.
         load_entry_points: load the ``mnemoplug`` entry-point group.
         global_hooks: also run the process-wide ``@hook`` functions.
+        metrics: register the built-in Prometheus metrics plugin (when ``prometheus_client``
+            is installed and ``$MNEMOPLUG_METRICS`` does not switch it off).
     """
 
     def __init__(
@@ -212,6 +218,7 @@ class HookManager:
         *,
         load_entry_points: bool = True,
         global_hooks: bool = True,
+        metrics: bool = True,
     ) -> None:
         self.pm = pluggy.PluginManager("mnemoplug")
         self.pm.add_hookspecs(hookspecs)
@@ -224,6 +231,10 @@ class HookManager:
         self._sync_lock = threading.Lock()
         for modname in DEFAULT_PLUGINS:
             self.register(importlib.import_module(modname), name=modname)
+        if metrics:
+            default_metrics = importlib.import_module(DEFAULT_METRICS_PLUGIN)
+            if default_metrics.enabled():
+                self.register(default_metrics, name=DEFAULT_METRICS_PLUGIN)
         if load_entry_points:
             for name, obj in entry_point_plugins():
                 if self.pm.is_registered(obj):
@@ -249,6 +260,10 @@ class HookManager:
         return plugin
 
     def _add(self, plugin: Any, name: str | None) -> None:
+        if getattr(plugin, "replaces_default_metrics", False):
+            default = self.pm.get_plugin(DEFAULT_METRICS_PLUGIN)
+            if default is not None:
+                self.pm.unregister(default)
         try:
             self.pm.register(plugin, name=name)
         except ValueError as exc:

@@ -135,7 +135,9 @@ def provider_registry(
         cached = _cache.get(load_entry_points)
         if cached is not None and not extra:
             return cached
-        hm = HookManager(extra, load_entry_points=load_entry_points, global_hooks=False)
+        hm = HookManager(
+            extra, load_entry_points=load_entry_points, global_hooks=False, metrics=False
+        )
         reg = Registry()
         hm.pm.hook.register_providers(register=reg.register_store)
         hm.pm.hook.register_embedders(register=reg.register_embedder)

@@ -95,10 +95,15 @@ class FieldCipher:
     """Encrypts and decrypts the content and metadata values of :class:`StoredMemory` rows."""
 
     def __init__(self, keys: KeyInput | None = None) -> None:
-        self.fernets = load_keys(keys)
+        self.set_keys(keys)
+
+    def set_keys(self, keys: KeyInput | None) -> None:
+        """Use other keys from now on (in place: every store sharing this cipher follows)."""
+        fernets = load_keys(keys)
+        self.fernets = fernets
         #: the key that encrypts (the first one)
-        self.primary = self.fernets[0]
-        self.keys = MultiFernet(self.fernets)
+        self.primary = fernets[0]
+        self.keys = MultiFernet(fernets)
 
     # -- single fields -------------------------------------------------------------------
     def encrypt_text(self, text: str) -> str:
@@ -166,3 +171,33 @@ class FieldCipher:
             meta[k], c = self.rotate_token(v, f"metadata {k!r} of memory {m.id}")
             changed = changed or c
         return m.copy(content=content, metadata=meta) if changed else None
+
+    # -- bytes (checkpoint state) ------------------------------------------------------------
+    def encrypt_bytes(self, raw: bytes) -> bytes:
+        return PREFIX.encode("ascii") + self.keys.encrypt(raw)
+
+    def decrypt_bytes(self, token: Any, where: str) -> bytes:
+        prefix = PREFIX.encode("ascii")
+        if not isinstance(token, bytes | bytearray) or not bytes(token).startswith(prefix):
+            raise DecryptionError(
+                f"{where} is not encrypted (was it written without encryption? clear it or "
+                "write it again through the encrypted store)"
+            )
+        try:
+            return self.keys.decrypt(bytes(token)[len(prefix) :])
+        except (InvalidToken, ValueError):
+            raise DecryptionError(
+                f"{where} cannot be decrypted with the configured keys: it was encrypted with "
+                "another key or altered. Pass the old key too (encryption_key=[new, old])"
+            ) from None
+
+    def rotate_bytes(self, token: bytes, where: str) -> tuple[bytes, bool]:
+        """:meth:`rotate_token` for bytes fields."""
+        self.decrypt_bytes(token, where)
+        raw = bytes(token)[len(PREFIX) :]
+        try:
+            self.primary.decrypt(raw)
+            return bytes(token), False
+        except InvalidToken:
+            pass
+        return PREFIX.encode("ascii") + self.keys.rotate(raw), True

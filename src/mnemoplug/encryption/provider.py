@@ -6,8 +6,10 @@ from typing import Any
 
 from ..core.errors import ConfigurationError
 from ..core.memory import Memory
-from ..core.stores import MemoryStore
+from ..core.stores import CheckpointStore, MemoryStore, SessionStore
+from .checkpoints import EncryptingCheckpointStore
 from .cipher import KeyInput
+from .sessions import EncryptingSessionStore
 from .store import EncryptingStore
 
 __all__ = ["EncryptedProvider"]
@@ -26,6 +28,11 @@ class EncryptedProvider(Memory):
         encryption_key: a Fernet key (str/bytes) or a list of keys — the first encrypts, all
             decrypt, so ``[new, old]`` reads data written with either. None reads
             ``$MNEMOPLUG_ENCRYPTION_KEY`` (comma-separated for several keys).
+        encrypt_sessions: encrypt the provider's session messages (content and metadata
+            values) with the same keys; default True. A session memory of your own that is
+            not a :class:`~mnemoplug.SessionStore` cannot be wrapped: pass False to keep it.
+        encrypt_checkpoints: encrypt the provider's checkpoints (state and metadata values);
+            default True.
         **options: ``Memory`` options, used only when ``provider`` is a store or URL.
 
     Raises:
@@ -39,6 +46,9 @@ class EncryptedProvider(Memory):
         self,
         provider: Memory | MemoryStore | str | None = None,
         encryption_key: KeyInput | None = None,
+        *,
+        encrypt_sessions: bool = True,
+        encrypt_checkpoints: bool = True,
         **options: Any,
     ) -> None:
         if provider is None:
@@ -73,8 +83,8 @@ class EncryptedProvider(Memory):
         )
         # the wrapped provider's hooks (its plugins, entry points, process-wide hooks) run here
         self.hooks = provider.hooks
-        self.session = provider.session
-        self.checkpoints = provider.checkpoints
+        self.session = _encrypted_session(provider.session, store, encrypt_sessions)
+        self.checkpoints = _encrypted_checkpoints(provider.checkpoints, store, encrypt_checkpoints)
         #: the provider that was wrapped (do not write through it: it stores plaintext)
         self.wrapped = provider
 
@@ -83,3 +93,26 @@ class EncryptedProvider(Memory):
         store = self.store
         assert isinstance(store, EncryptingStore)
         return store
+
+
+def _encrypted_session(session: Any, store: EncryptingStore, enabled: bool) -> Any:
+    if session is None or not enabled or isinstance(session, EncryptingSessionStore):
+        return session
+    if not isinstance(session, SessionStore):
+        raise ConfigurationError(
+            f"cannot encrypt a {type(session).__name__} session memory (only built-in session "
+            "stores, subclasses of mnemoplug.SessionStore, can be wrapped); pass "
+            "encrypt_sessions=False to keep it unencrypted"
+        )
+    return EncryptingSessionStore(session, cipher=store.cipher)
+
+
+def _encrypted_checkpoints(checkpoints: Any, store: EncryptingStore, enabled: bool) -> Any:
+    if checkpoints is None or not enabled or isinstance(checkpoints, EncryptingCheckpointStore):
+        return checkpoints
+    if not isinstance(checkpoints, CheckpointStore):
+        raise ConfigurationError(
+            f"cannot encrypt a {type(checkpoints).__name__} checkpoint store (only subclasses of "
+            "mnemoplug.CheckpointStore can be wrapped); pass encrypt_checkpoints=False"
+        )
+    return EncryptingCheckpointStore(checkpoints, cipher=store.cipher)

@@ -94,7 +94,7 @@ class EncryptingStore(MemoryStore):
 
     def set_keys(self, keys: KeyInput) -> None:
         """Use other keys from now on (after :func:`~mnemoplug.encryption.rotate`)."""
-        self.cipher = FieldCipher(keys)
+        self.cipher.set_keys(keys)
         self._cache.clear()
 
     # -- lifecycle ---------------------------------------------------------------------------

@@ -162,6 +162,9 @@ class MemoryMetrics:
         for provider, n in (initial_counts or {}).items():
             self._c.count.labels(provider=provider).set(n)
 
+    #: a Memory given this plugin does not also run the default metrics plugin
+    replaces_default_metrics = True
+
     def __repr__(self) -> str:
         return f"MemoryMetrics(namespace={self.namespace!r})"
 
