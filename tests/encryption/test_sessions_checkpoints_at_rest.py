@@ -182,3 +182,72 @@ async def test_opting_out_and_unwrappable_session_memories(tmp_path: Path) -> No
         EncryptedProvider(provider=base, encryption_key=KEY)
     kept = EncryptedProvider(provider=base, encryption_key=KEY, encrypt_sessions=False)
     assert isinstance(kept.session, MySessions)
+
+
+# -- key rotation ---------------------------------------------------------------------------------
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("backend", ["inprocess", *sorted(BACKENDS)])
+async def test_rotation_covers_sessions_and_checkpoints_and_resumes(
+    backend: str, tmp_path: Path
+) -> None:
+    from mnemoplug.encryption import rotate
+    from tests.stores.backends import inprocess
+
+    mod = inprocess if backend == "inprocess" else BACKENDS[backend]
+    async with mod.session_store(tmp_path) as sess, mod.checkpoint_store(tmp_path) as cps:
+        old = provider(sess, cps)
+        for i in range(3):
+            await old.session.add_messages(
+                f"s{i}",
+                [
+                    {"role": "user", "content": f"{SECRET} #{i}", "metadata": {"tag": META}},
+                    {"role": "assistant", "content": f"answer {i}"},
+                ],
+                user_id=f"u{i}",
+                tenant_id="acme" if i == 2 else None,
+            )
+            await old.checkpoints.save(
+                f"run-{i}", {"i": i}, user_id=f"u{i}", metadata={"tag": META}
+            )
+        await old.checkpoints.save("run-0", BLOB, user_id="u0")
+        before = {
+            i: [m.model_dump() for m in await old.session.get_messages(f"s{i}")] for i in range(3)
+        }
+        new_key = Fernet.generate_key()
+        m = provider(sess, cps)
+
+        # interrupted after the first session
+        async def stop_after_first_session(p: Any) -> None:
+            if p.kind == "sessions":
+                raise Stop
+
+        with pytest.raises(Stop):
+            await rotate(m, new_key, KEY, progress=stop_after_first_session)
+        seen: list[Any] = []
+        res = await rotate(m, new_key, KEY, progress=seen.append)
+        assert res.sessions == 3 and res.messages_rotated == 4 and res.messages_unchanged == 2
+        assert res.checkpoints_rotated == 4 and res.checkpoints_unchanged == 0
+        assert {p.kind for p in seen} == {"sessions", "checkpoints"}
+        again = await rotate(m, new_key, KEY)
+        assert again.messages_rotated == 0 and again.checkpoints_rotated == 0
+
+        # only the new key now reads everything, unchanged, in order
+        fresh = provider(sess, cps, key=new_key)
+        for i in range(3):
+            after = [x.model_dump() for x in await fresh.session.get_messages(f"s{i}")]
+            assert after == before[i]
+            cp = await fresh.checkpoints.load(f"run-{i}", user_id=f"u{i}")
+            assert cp is not None and cp.state == (BLOB if i == 0 else {"i": i})
+        assert [c.state for c in await fresh.checkpoints.list(user_id="u0")] == [BLOB, {"i": 0}]
+        with pytest.raises(DecryptionError):
+            await provider(sess, cps).session.get_messages("s0")
+        assert_no_plaintext_for(backend, tmp_path)
+
+
+def assert_no_plaintext_for(backend: str, tmp_path: Path) -> None:
+    if backend == "sqlite":
+        assert_no_plaintext(files_bytes(tmp_path), "SQLite after rotation")

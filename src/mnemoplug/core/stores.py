@@ -20,7 +20,7 @@ import builtins
 import inspect
 import math
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import EllipsisType
 from typing import Any, ClassVar
@@ -221,6 +221,16 @@ class SessionStore(SessionMemory):
             await self._clear(info.session_id)
             n += 1
         return n
+
+    async def _rewrite(
+        self, session_id: str, transform: Callable[[Message], Message | None]
+    ) -> int:
+        """Replace stored messages in place, atomically per session (for key rotation):
+        ``transform`` gets each stored message, oldest first, and returns its replacement
+        (same id, role and timestamp) or None to keep it; an exception it raises leaves the
+        session unchanged. Return how many messages changed. Optional: backends that cannot
+        do it leave this default, which raises NotImplementedError."""
+        raise NotImplementedError(f"{type(self).__name__} cannot rewrite messages in place")
 
     async def close(self) -> None:
         """Release connections. The store may be used again afterwards (it reopens)."""
@@ -459,6 +469,11 @@ class CheckpointStore(ABC):
     @abstractmethod
     async def _delete_user(self, owner: tuple[str, str]) -> int:
         """Delete every checkpoint of the owner; return how many."""
+
+    async def _owners(self) -> builtins.list[tuple[str, str]]:
+        """Every ``(tenant, user)`` with checkpoints (for key rotation). Optional: backends
+        that cannot list them leave this default, which raises NotImplementedError."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list checkpoint owners")
 
     async def close(self) -> None:  # noqa: B027 - optional
         """Release connections (the store reopens on next use)."""

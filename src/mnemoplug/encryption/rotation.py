@@ -1,27 +1,34 @@
-"""Key rotation: re-encrypt every stored memory with a new key."""
+"""Key rotation: re-encrypt every stored memory, session message and checkpoint with a new key."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from cryptography.fernet import Fernet
 
 from ..core.errors import ConfigurationError
 from ..core.memory import Memory
 from ..core.records import StoredMemory
-from ..core.stores import MemoryStore
+from ..core.session import Message
+from ..core.stores import CheckpointStore, MemoryStore, SessionStore
+from .checkpoints import EncryptingCheckpointStore
 from .cipher import FieldCipher, load_keys
+from .sessions import EncryptingSessionStore
 from .store import EncryptingStore
 
 __all__ = ["RotationProgress", "RotationResult", "rotate"]
 
+Kind = Literal["memories", "sessions", "checkpoints"]
+
 
 @dataclass(frozen=True, slots=True)
 class RotationProgress:
-    """Reported after each user: who, how far, and that user's counts."""
+    """Reported after each user (memories, checkpoints) or session (``kind="sessions"``,
+    with the session's owner): who, how far (``users_done`` of ``users_total`` items of this
+    kind), and that item's counts."""
 
     tenant_id: str
     user_id: str
@@ -29,31 +36,80 @@ class RotationProgress:
     users_total: int
     rotated: int
     unchanged: int
+    kind: Kind = "memories"
 
 
 @dataclass(frozen=True, slots=True)
 class RotationResult:
-    """``users`` visited; ``rotated`` rows re-encrypted; ``unchanged`` rows already under the
-    new key (from an earlier, interrupted run)."""
+    """``users`` visited; ``rotated`` memories re-encrypted; ``unchanged`` memories already
+    under the new key (from an earlier, interrupted run); likewise for session messages
+    (``sessions`` visited) and checkpoints."""
 
     users: int
     rotated: int
     unchanged: int
+    sessions: int = 0
+    messages_rotated: int = 0
+    messages_unchanged: int = 0
+    checkpoints_rotated: int = 0
+    checkpoints_unchanged: int = 0
 
 
 Progress = Callable[[RotationProgress], Awaitable[Any] | Any]
 
 
-def _inner_store(target: Any) -> tuple[MemoryStore, EncryptingStore | None]:
-    store = target.store if isinstance(target, Memory) else target
-    if isinstance(store, EncryptingStore):
-        return store.inner, store
-    if isinstance(store, MemoryStore):
-        return store, None
-    raise ConfigurationError(
-        "rotate() takes an EncryptedProvider, an EncryptingStore or the MemoryStore holding "
-        f"the encrypted rows, got {type(target).__name__}"
-    )
+@dataclass(slots=True)
+class _Targets:
+    memories: MemoryStore | None = None
+    sessions: SessionStore | None = None
+    checkpoints: CheckpointStore | None = None
+    ciphers: tuple[FieldCipher, ...] = ()
+    wrapper: EncryptingStore | None = None
+
+
+def _targets(target: Any) -> _Targets:
+    """What ``target`` holds that rotation re-encrypts, and the ciphers to switch over."""
+    t = _Targets()
+    ciphers: list[FieldCipher] = []
+    if isinstance(target, Memory):
+        session, checkpoints = target.session, target.checkpoints
+        if isinstance(session, EncryptingSessionStore):
+            t.sessions = session.inner
+            ciphers.append(session.cipher)
+        if isinstance(checkpoints, EncryptingCheckpointStore):
+            t.checkpoints = checkpoints.inner
+            ciphers.append(checkpoints.cipher)
+        target = target.store
+    if isinstance(target, EncryptingStore):
+        t.memories, t.wrapper = target.inner, target
+        ciphers.append(target.cipher)
+    elif isinstance(target, MemoryStore):
+        t.memories = target
+    elif isinstance(target, EncryptingSessionStore):
+        t.sessions = target.inner
+        ciphers.append(target.cipher)
+    elif isinstance(target, SessionStore):
+        t.sessions = target
+    elif isinstance(target, EncryptingCheckpointStore):
+        t.checkpoints = target.inner
+        ciphers.append(target.cipher)
+    elif isinstance(target, CheckpointStore):
+        t.checkpoints = target
+    if t.memories is None and t.sessions is None and t.checkpoints is None:
+        raise ConfigurationError(
+            "rotate() takes an EncryptedProvider, an encrypting store (memories, sessions or "
+            "checkpoints) or the store holding the encrypted rows, got "
+            f"{type(target).__name__}"
+        )
+    t.ciphers = tuple({id(c): c for c in ciphers}.values())
+    return t
+
+
+async def _report(progress: Progress | None, p: RotationProgress) -> None:
+    if progress is not None:
+        res = progress(p)
+        if inspect.isawaitable(res):
+            await res
 
 
 async def rotate(
@@ -64,31 +120,59 @@ async def rotate(
     progress: Progress | None = None,
     batch_size: int = 500,
 ) -> RotationResult:
-    """Re-encrypt every memory of every user with ``new_key``.
+    """Re-encrypt every memory of every user — and, for an ``EncryptedProvider``, every session
+    message and checkpoint — with ``new_key``.
 
-    Rows are read with ``new_key`` or any of ``old_keys`` and written back (``upsert``: ids,
-    timestamps and vectors kept) user by user. Rows already under ``new_key`` are left
-    alone, so the rotation is idempotent and resumable: after an interruption, run it again
-    with the same keys and it finishes the job. Only after it returns may the old keys be
-    dropped. When given an ``EncryptedProvider``/``EncryptingStore`` it uses ``new_key``
-    first afterwards (and still reads ``old_keys``).
+    Rows are read with ``new_key`` or any of ``old_keys`` and written back in place (memories
+    by ``upsert``: ids, timestamps and vectors kept; a session's messages in one atomic
+    rewrite; each checkpoint re-saved under its id, keeping its position). Anything already
+    under ``new_key`` is left alone, so the rotation is idempotent and resumable: after an
+    interruption, run it again with the same keys and it finishes the job. Only after it
+    returns may the old keys be dropped. Given an encrypted provider or store, it encrypts
+    with ``new_key`` from the start (and still reads ``old_keys``).
 
-    ``progress`` (sync or async) is called with a :class:`RotationProgress` after each user;
-    an exception it raises stops the rotation (what was written stays written).
+    ``progress`` (sync or async) is called with a :class:`RotationProgress` after each user
+    (and each session); an exception it raises stops the rotation (what was written stays).
 
     Raises:
-        DecryptionError: a row none of the keys decrypts (nothing of that user's batch
-            is written).
+        DecryptionError: a row none of the keys decrypts (nothing of that user's batch, that
+            session or that checkpoint is written).
+        ConfigurationError: a session or checkpoint store that cannot rewrite in place.
     """
     if batch_size < 1:
         raise ConfigurationError("batch_size must be >= 1")
     olds = load_keys(old_keys, what="old_keys") if old_keys not in ((), [], None) else []
     keys = [*load_keys(new_key, what="new_key"), *olds]
     cipher = FieldCipher(keys)
-    inner, wrapper = _inner_store(provider_or_store)
-    if wrapper is not None:
+    t = _targets(provider_or_store)
+    for c in t.ciphers:
         # write and read with the new key from now on, even if interrupted below
-        wrapper.set_keys(keys + [f for f in wrapper.cipher.fernets if f not in keys])
+        c.set_keys(keys + [f for f in c.fernets if f not in keys])
+    result = RotationResult(users=0, rotated=0, unchanged=0)
+    if t.memories is not None:
+        result = await _rotate_memories(t.memories, t.wrapper, cipher, progress, batch_size)
+    if t.sessions is not None:
+        sessions, rotated, unchanged = await _rotate_sessions(t.sessions, cipher, progress)
+        result = _with(
+            result, sessions=sessions, messages_rotated=rotated, messages_unchanged=unchanged
+        )
+    if t.checkpoints is not None:
+        rotated, unchanged = await _rotate_checkpoints(t.checkpoints, cipher, progress)
+        result = _with(result, checkpoints_rotated=rotated, checkpoints_unchanged=unchanged)
+    return result
+
+
+def _with(r: RotationResult, **changes: int) -> RotationResult:
+    return replace(r, **changes)
+
+
+async def _rotate_memories(
+    inner: MemoryStore,
+    wrapper: EncryptingStore | None,
+    cipher: FieldCipher,
+    progress: Progress | None,
+    batch_size: int,
+) -> RotationResult:
     users = sorted(await inner.list_users())
     rotated = unchanged = 0
     for done, (tenant, user) in enumerate(users, 1):
@@ -106,17 +190,113 @@ async def rotate(
             wrapper._drop((tenant, user))
         rotated += len(changed)
         unchanged += len(rows) - len(changed)
-        if progress is not None:
-            res = progress(
-                RotationProgress(
-                    tenant_id=tenant,
-                    user_id=user,
-                    users_done=done,
-                    users_total=len(users),
-                    rotated=len(changed),
-                    unchanged=len(rows) - len(changed),
-                )
-            )
-            if inspect.isawaitable(res):
-                await res
+        await _report(
+            progress,
+            RotationProgress(
+                tenant_id=tenant,
+                user_id=user,
+                users_done=done,
+                users_total=len(users),
+                rotated=len(changed),
+                unchanged=len(rows) - len(changed),
+            ),
+        )
     return RotationResult(users=len(users), rotated=rotated, unchanged=unchanged)
+
+
+def _rotated_message(cipher: FieldCipher, m: Message, session_id: str) -> Message | None:
+    where = f"message {m.id} of session {session_id!r}"
+    content, changed = cipher.rotate_token(m.content, where)
+    meta: dict[str, Any] = {}
+    for k, v in m.metadata.items():
+        meta[k], c = cipher.rotate_token(v, f"metadata {k!r} of {where}")
+        changed = changed or c
+    return m.model_copy(update={"content": content, "metadata": meta}) if changed else None
+
+
+async def _rotate_sessions(
+    inner: SessionStore, cipher: FieldCipher, progress: Progress | None
+) -> tuple[int, int, int]:
+    infos = await inner._list(None, None, None)
+    rotated = unchanged = 0
+    for done, info in enumerate(infos, 1):
+        seen = 0
+
+        def transform(m: Message, sid: str = info.session_id) -> Message | None:
+            nonlocal seen
+            seen += 1
+            return _rotated_message(cipher, m, sid)
+
+        try:
+            n = await inner._rewrite(info.session_id, transform)
+        except NotImplementedError as exc:
+            raise ConfigurationError(
+                f"{exc}: its session messages cannot be re-encrypted; keep the old key in "
+                "encryption_key=[new, old] until those sessions expire or are cleared"
+            ) from None
+        rotated += n
+        unchanged += seen - n
+        await _report(
+            progress,
+            RotationProgress(
+                tenant_id=info.tenant_id or "",
+                user_id=info.user_id or "",
+                users_done=done,
+                users_total=len(infos),
+                rotated=n,
+                unchanged=seen - n,
+                kind="sessions",
+            ),
+        )
+    return len(infos), rotated, unchanged
+
+
+async def _rotate_checkpoints(
+    inner: CheckpointStore, cipher: FieldCipher, progress: Progress | None
+) -> tuple[int, int]:
+    try:
+        owners = await inner._owners()
+    except NotImplementedError as exc:
+        raise ConfigurationError(
+            f"{exc}: its checkpoints cannot be re-encrypted; keep the old key in "
+            "encryption_key=[new, old] until they are deleted"
+        ) from None
+    rotated = unchanged = 0
+    for done, owner in enumerate(owners, 1):
+        n = kept = 0
+        for cp in await inner._list(owner, None, 2**62, None):
+            where = f"checkpoint {cp.checkpoint_id} of run {cp.run_id!r}"
+            state, changed = cipher.rotate_bytes(cp.state, where)
+            meta: dict[str, Any] = {}
+            for k, v in cp.metadata.items():
+                meta[k], c = cipher.rotate_token(v, f"metadata {k!r} of {where}")
+                changed = changed or c
+            if not changed:
+                kept += 1
+                continue
+            await inner._save(
+                owner,
+                cp.run_id,
+                cp.checkpoint_id,
+                cp.parent_id,
+                "bytes",
+                state,
+                meta,
+                cp.created_at.timestamp(),
+            )
+            n += 1
+        rotated += n
+        unchanged += kept
+        await _report(
+            progress,
+            RotationProgress(
+                tenant_id=owner[0],
+                user_id=owner[1],
+                users_done=done,
+                users_total=len(owners),
+                rotated=n,
+                unchanged=kept,
+                kind="checkpoints",
+            ),
+        )
+    return rotated, unchanged

@@ -110,3 +110,6 @@ class InMemoryCheckpointStore(CheckpointStore):
     async def _delete_user(self, owner: tuple[str, str]) -> int:
         runs = self._rows.pop(owner, {})
         return sum(len(r) for r in runs.values())
+
+    async def _owners(self) -> list[tuple[str, str]]:
+        return [owner for owner, runs in self._rows.items() if runs]

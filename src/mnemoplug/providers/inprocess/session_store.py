@@ -14,6 +14,7 @@ Safe for concurrent tasks of one event loop (every primitive runs without awaiti
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -151,6 +152,18 @@ class InMemorySessionMemory(SessionStore):
         for sid in old:
             del self._sessions[sid]
         return len(old)
+
+    async def _rewrite(
+        self, session_id: str, transform: Callable[[Message], Message | None]
+    ) -> int:
+        s = self._live(session_id, touch=False)
+        if s is None:
+            return 0
+        new = [transform(m.model_copy(deep=True)) for m in s.messages]  # all or nothing
+        for i, m in enumerate(new):
+            if m is not None:
+                s.messages[i] = m
+        return sum(m is not None for m in new)
 
     def session_ids(self) -> list[str]:
         """Live session ids, least recently used first (for inspection and tests)."""

@@ -165,8 +165,48 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
                 )
         return int(n)
 
+    async def _owners(self) -> list[tuple[str, str]]:
+        head = f"{self.prefix}runs:".encode()
+        owners = set()
+        with self._errors():
+            async for key in self.client.scan_iter(match=_glob_escape(head) + b"*", count=500):
+                parsed = _parse_owner(bytes(key)[len(head) :])
+                if parsed is not None:
+                    owners.add(parsed)
+        return sorted(owners)
+
     async def _delete_user(self, owner: tuple[str, str]) -> int:
         n = 0
         for r in await self._runs(owner):
             n += await self._delete(owner, r, None)
         return n
+
+
+def _glob_escape(raw: bytes) -> bytes:
+    """``raw`` with Redis glob metacharacters escaped (a prefix may contain them)."""
+    out = bytearray()
+    for b in raw:
+        if b in b"*?[]\\":
+            out += b"\\"
+        out.append(b)
+    return bytes(out)
+
+
+def _parse_owner(rest: bytes) -> tuple[str, str] | None:
+    """``(tenant, user)`` from ``<byte length>:<tenant>:<byte length>:<user>`` (None when the
+    key is not one of ours)."""
+    parts: list[str] = []
+    for _ in range(2):
+        head, sep, tail = rest.partition(b":")
+        if not sep or not head.isdigit():
+            return None
+        n = int(head)
+        if len(tail) < n:
+            return None
+        parts.append(tail[:n].decode("utf-8", "replace"))
+        rest = tail[n:]
+        if len(parts) == 1:
+            if rest[:1] != b":":
+                return None
+            rest = rest[1:]
+    return (parts[0], parts[1]) if not rest else None

@@ -20,7 +20,7 @@ sorted-set entries, dropped when next listed. Connections, timeouts and errors: 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -205,6 +205,36 @@ class RedisSessionMemory(RedisClientMixin, SessionStore):
         for sid in sids:
             n += await self._delete(sid) >= 0
         return n
+
+    async def _rewrite(
+        self, session_id: str, transform: Callable[[Message], Message | None]
+    ) -> int:
+        from redis.exceptions import WatchError
+
+        key = self._k_msgs(session_id)
+        while True:  # optimistic: redone when an append or trim touched the list meanwhile
+            with self._errors():
+                async with self.client.pipeline(transaction=True) as pipe:
+                    try:
+                        await pipe.watch(key)
+                        raw = await pipe.lrange(key, 0, -1)
+                        changes = []
+                        for i, item in enumerate(raw):
+                            new = transform(decode_session_message(item))
+                            if new is not None:
+                                changes.append(
+                                    (i, encode_session_message(new, compress=self.compress))
+                                )
+                        if not changes:
+                            await pipe.unwatch()
+                            return 0
+                        pipe.multi()
+                        for i, blob in changes:
+                            pipe.lset(key, i, blob)
+                        await pipe.execute()
+                        return len(changes)
+                    except WatchError:
+                        continue
 
     async def ttl_remaining(self, session_id: str) -> float | None:
         """Seconds until the session expires (None without a TTL or when absent)."""

@@ -343,6 +343,34 @@ class SQLSessionMemory(_SQLBase, SessionStore):
     async def _clear_older(self, cutoff: float) -> int:
         return await self._delete_where("updated_at < :c", {"c": cutoff})
 
+    async def _rewrite(
+        self, session_id: str, transform: Callable[[Message], Message | None]
+    ) -> int:
+        t = self.table
+        eng = await self.open()
+        async with self._wlock(), eng.begin() as conn:
+            # lock the session row (PostgreSQL) so no append or trim interleaves
+            await conn.execute(
+                text(f"SELECT session_id FROM {t} WHERE session_id = :s{self.dialect.for_update}"),
+                {"s": session_id},
+            )
+            rows = (
+                await conn.execute(
+                    text(f"SELECT seq, data FROM {t}_messages WHERE session_id = :s ORDER BY seq"),
+                    {"s": session_id},
+                )
+            ).all()
+            changes = []
+            for seq, data in rows:
+                new = transform(decode_message(data))
+                if new is not None:
+                    changes.append({"q": seq, "d": encode_message(new)})
+            if changes:
+                await conn.execute(
+                    text(f"UPDATE {t}_messages SET data = :d WHERE seq = :q"), changes
+                )
+        return len(changes)
+
 
 class SQLCheckpointStore(_SQLBase, CheckpointStore):
     """Checkpoints in one SQL table (see the module docstring)."""
@@ -474,6 +502,18 @@ class SQLCheckpointStore(_SQLBase, CheckpointStore):
             f"DELETE FROM {self.table} WHERE tenant_id = :t AND user_id = :u",
             {"t": owner[0], "u": owner[1]},
         )
+
+    async def _owners(self) -> list[tuple[str, str]]:
+        async with await self._tx() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        f"SELECT DISTINCT tenant_id, user_id FROM {self.table}"
+                        f" ORDER BY tenant_id, user_id"
+                    )
+                )
+            ).all()
+        return [(r[0], r[1]) for r in rows]
 
     async def _exec_count(self, sql: str, p: dict[str, Any]) -> int:
         eng = await self.open()
