@@ -159,6 +159,9 @@ class MemoryMetrics:
         self.registry: CollectorRegistry = prom.REGISTRY if registry is None else registry
         self.namespace = namespace
         self._c = _collectors(self.registry, namespace)
+        # (provider, operation) -> its counter and histogram children: ``labels()`` costs
+        # more than the update itself
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
         for provider, n in (initial_counts or {}).items():
             self._c.count.labels(provider=provider).set(n)
 
@@ -198,8 +201,15 @@ class MemoryMetrics:
         c = self._c
         provider = ctx.provider or "unknown"
         operation = ctx.operation
-        c.operations.labels(provider=provider, operation=operation).inc()
-        c.latency.labels(provider=provider, operation=operation).observe(ctx.duration_ms)
+        children = self._children.get((provider, operation))
+        if children is None:
+            children = (
+                c.operations.labels(provider=provider, operation=operation),
+                c.latency.labels(provider=provider, operation=operation),
+            )
+            self._children[(provider, operation)] = children
+        children[0].inc()
+        children[1].observe(ctx.duration_ms)
         if ctx.error is not None:
             c.errors.labels(
                 provider=provider, operation=operation, error=type(ctx.error).__name__
