@@ -108,9 +108,9 @@ async def test_select_without_memory_is_an_error() -> None:
         await inject_memory().select(user_id="u", query="q")
 
 
-def test_time_window_filter_uses_created_at() -> None:
+def test_time_window_filter_uses_occurred_at() -> None:
     s = inject_memory("recent", time_window_hours=2)
     f = s._filters()
-    assert f is not None and f["created_at"]["$gte"] > datetime.now(UTC) - timedelta(
+    assert f is not None and f["occurred_at"]["$gte"] > datetime.now(UTC) - timedelta(
         hours=2, seconds=5
     )

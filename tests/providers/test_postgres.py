@@ -138,9 +138,9 @@ async def test_schema_version_recorded_and_newer_refused(tables: Callable[[], st
     async with raw() as conn:
         assert (
             await conn.fetchval(f"SELECT value FROM \"{t}_meta\" WHERE key = 'schema_version'")
-            == "1"
+            == "2"
         )
-        await conn.execute(f"UPDATE \"{t}_meta\" SET value = '2' WHERE key = 'schema_version'")
+        await conn.execute(f"UPDATE \"{t}_meta\" SET value = '3' WHERE key = 'schema_version'")
     newer = PostgresMemoryStore(POSTGRES_URL, table=t)
     with pytest.raises(ProviderError, match=r"newer mnemoplug.*upgrade mnemoplug") as info:
         await newer.open()
@@ -149,7 +149,7 @@ async def test_schema_version_recorded_and_newer_refused(tables: Callable[[], st
     async with raw() as conn:  # refused without touching anything
         assert (
             await conn.fetchval(f"SELECT value FROM \"{t}_meta\" WHERE key = 'schema_version'")
-            == "2"
+            == "3"
         )
         assert await conn.fetchval(f'SELECT count(*) FROM "{t}"') == 1
 
@@ -719,3 +719,30 @@ async def test_pgvector_search_agrees_with_exact_ranking(pgvector_url: str) -> N
     finally:
         await fast.close()
         await exact.close()
+
+
+async def test_version_1_table_is_migrated_and_keeps_its_memories(
+    tables: Callable[[], str],
+) -> None:
+    from mnemoplug.providers.postgres import PostgresMemoryStore
+
+    t = tables()
+    p = PostgresMemoryStore(POSTGRES_URL, table=t)
+    await p.insert([row("u", "The user lives in Lisbon")])
+    await p.close()
+    async with raw() as conn:  # back to what version 1 created
+        for col in ("occurred_at", "speaker", "seq"):
+            await conn.execute(f'ALTER TABLE "{t}" DROP COLUMN {col}')
+        await conn.execute(f"UPDATE \"{t}_meta\" SET value = '1' WHERE key = 'schema_version'")
+    m = Memory(PostgresMemoryStore(POSTGRES_URL, table=t), embedder=None)
+    old = (await m.get_all("u"))[0]
+    assert old.content == "The user lives in Lisbon" and old.occurred_at == old.created_at
+    ids = await m.add("u", [{"role": "user", "name": "Ana", "content": "Lisbon is sunny"}])
+    assert (await m.get("u", ids[0])).speaker == "Ana"  # type: ignore[union-attr]
+    assert await m.count("u") == 2
+    await m.close()
+    async with raw() as conn:
+        assert (
+            await conn.fetchval(f"SELECT value FROM \"{t}_meta\" WHERE key = 'schema_version'")
+            == "2"
+        )

@@ -33,7 +33,7 @@ async def test_wal_schema_version_and_newer_schema_refused(tmp_path: Path) -> No
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert (
             con.execute("SELECT value FROM mnemoplug_meta WHERE key='schema_version'").fetchone()[0]
-            == "1"
+            == "2"
         )
         con.execute("UPDATE mnemoplug_meta SET value='99' WHERE key='schema_version'")
     m2 = Memory.from_url(f"sqlite:///{db}", embedder=None)
@@ -110,3 +110,36 @@ async def test_survives_reopen_with_all_fields(tmp_path: Path) -> None:
     after = await m2.get("u", mid, tenant_id="t")
     assert after == before
     await m2.close()
+
+
+async def test_version_1_file_is_migrated_and_keeps_its_memories(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    m0 = Memory.from_url(f"sqlite:///{db}", embedder=None)
+    old_id = await m0.add("u", "The user lives in Lisbon")
+    await m0.close()
+    with sqlite3.connect(db) as con:  # back to what version 1 created
+        for col in ("occurred_at", "speaker", "seq"):
+            con.execute(f"ALTER TABLE mnemoplug_memories DROP COLUMN {col}")
+        con.execute("UPDATE mnemoplug_meta SET value = '1' WHERE key = 'schema_version'")
+    m = Memory.from_url(f"sqlite:///{db}", embedder=None)
+    old = await m.get("u", old_id)
+    assert old is not None and old.content == "The user lives in Lisbon"
+    assert old.occurred_at == old.created_at and old.speaker is None  # NULL reads as created_at
+    new = await m.add(
+        "u",
+        [{"role": "user", "name": "Ana", "content": "Lisbon is sunny"}],
+        occurred_at="2020-01-01T00:00:00Z",
+    )
+    assert {r.id for r in await m.search("u", "Lisbon")} == {new[0], old_id}
+    assert (await m.get("u", new[0])).speaker == "Ana"  # type: ignore[union-attr]
+    early = {"occurred_at": {"$lt": "2021-01-01T00:00:00Z"}}
+    assert [r.id for r in await m.get_all("u", filters=early)] == new
+    await m.close()
+    with sqlite3.connect(db) as con:
+        version = "SELECT value FROM mnemoplug_meta WHERE key='schema_version'"
+        assert con.execute(version).fetchone() == ("2",)
+        cols = {r[1] for r in con.execute("PRAGMA table_info(mnemoplug_memories)")}
+        assert {"occurred_at", "speaker", "seq"} <= cols
+    again = Memory.from_url(f"sqlite:///{db}", embedder=None)  # opening again is harmless
+    assert await again.count("u") == 2
+    await again.close()

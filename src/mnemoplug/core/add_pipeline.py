@@ -9,7 +9,7 @@ from typing import Any
 from .contexts import MemoryAddContext, MemoryReadContext, MemoryUpdateContext
 from .plugins import HookManager
 from .records import MemoryRecord, Scope, StoredMemory, new_memory_id
-from .validation import check_content, check_metadata
+from .validation import AddItem, check_content, check_metadata
 
 __all__ = ["notify_added", "prepare_records", "read_hooks", "update_hooks"]
 
@@ -17,17 +17,20 @@ __all__ = ["notify_added", "prepare_records", "read_hooks", "update_hooks"]
 async def prepare_records(
     hooks: HookManager,
     scope: Scope,
-    items: list[tuple[str | None, str]],
+    items: list[AddItem],
     meta: dict[str, Any],
     now: float,
     exp: float | None,
     max_chars: int,
+    occurred_at: float | None = None,
 ) -> tuple[list[StoredMemory], list[MemoryAddContext]]:
-    """Rows for ``items`` (role, text) after the hooks; the hook contexts when hooks ran."""
+    """Rows for ``items`` after the hooks; the hook contexts when hooks ran. Each row keeps
+    its position in the call (``seq``) and happened at its item's own time, else at
+    ``occurred_at``, else now."""
     records: list[StoredMemory] = []
     contexts: list[MemoryAddContext] = []
     run_hooks = hooks.has("on_memory_add")
-    for role, text in items:
+    for seq, (role, text, speaker, when) in enumerate(items):
         mid = new_memory_id()
         m_meta = dict(meta)
         if run_hooks:
@@ -56,6 +59,13 @@ async def prepare_records(
                 created_at=now,
                 updated_at=now,
                 expires_at=exp,
+                occurred_at=when
+                if when is not None
+                else now
+                if occurred_at is None
+                else occurred_at,
+                speaker=speaker,
+                seq=seq,
             )
         )
     return records, contexts

@@ -72,8 +72,9 @@ def to_record(obj: Any, scope: Scope, *, what: str = "result") -> MemoryRecord:
         "created_at": created,
         "updated_at": _time(obj.get("updated_at")) or created,
         "expires_at": _time(obj.get("expires_at")),
+        "occurred_at": _time(obj.get("occurred_at")) or created,
     }
-    for key in ("agent_id", "session_id", "role"):
+    for key in ("agent_id", "session_id", "role", "speaker"):
         if isinstance(obj.get(key), str):
             fields[key] = obj[key]
     for key in ("score", "similarity"):
@@ -200,7 +201,12 @@ class ProviderCalls:
             r = records[0]
             res = await calls.provider.add(scope.user_id, r.content, r.metadata or None, **kw)
             return [str(res)]
-        messages = [{"role": r.role or "user", "content": r.content} for r in records]
+        messages: list[dict[str, Any]] = [
+            {"role": r.role or "user", "content": r.content} for r in records
+        ]
+        for msg, r in zip(messages, records, strict=True):
+            if r.speaker is not None:
+                msg["name"] = r.speaker
         res = await calls.provider.add(scope.user_id, messages, records[0].metadata or None, **kw)
         if isinstance(res, str):
             return [res]

@@ -7,7 +7,8 @@ Grammar::
 
 * A field is a metadata key (``"topic"``, dotted for nesting: ``"source.app"``, or spelled
   ``"metadata.topic"``) or one of the record fields ``category`` (= ``metadata["category"]``),
-  ``role``, ``agent_id``, ``session_id``, ``created_at``, ``updated_at``, ``expires_at``.
+  ``role``, ``speaker``, ``agent_id``, ``session_id``, ``created_at``, ``updated_at``,
+  ``expires_at``, ``occurred_at``.
 * Equality on a list-valued field matches when the list contains the value (so
   ``{"category": "work"}`` matches ``metadata={"category": ["work", "travel"]}``).
 * ``$gt/$gte/$lt/$lte`` take numbers or timestamps (``datetime`` or ISO-8601 strings); metadata
@@ -28,14 +29,16 @@ from .records import StoredMemory
 __all__ = ["OPERATORS", "Filter", "compile_filters"]
 
 OPERATORS = ("$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$exists", "$contains")
-_TIME_FIELDS = {"created_at", "updated_at", "expires_at"}
-_RECORD_FIELDS = {"role", "agent_id", "session_id"} | _TIME_FIELDS
+_TIME_FIELDS = {"created_at", "updated_at", "expires_at", "occurred_at"}
+_RECORD_FIELDS = {"role", "speaker", "agent_id", "session_id"} | _TIME_FIELDS
 _MISSING = object()
 
 Predicate = Callable[[StoredMemory], bool]
 
 
 def _getter(field: str) -> Callable[[StoredMemory], Any]:
+    if field == "occurred_at":
+        return lambda m: m.when
     if field in _RECORD_FIELDS:
         return lambda m: getattr(m, field)
     path = field.removeprefix("metadata.").split(".")
@@ -82,7 +85,7 @@ def _eq(actual: Any, expected: Any) -> bool:
 
 
 def _time_operand(field: str, op: str, value: Any) -> Any:
-    """Times given to equality on ``created_at``/``updated_at``/``expires_at`` as epoch
+    """Times given to equality on ``created_at``/``updated_at``/``expires_at``/``occurred_at`` as epoch
     seconds (how they are stored); None stays None (``expires_at`` of a memory that never
     expires)."""
     if value is None:

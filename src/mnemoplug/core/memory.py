@@ -46,6 +46,7 @@ from .validation import (
     check_limit,
     check_memory_id,
     check_metadata,
+    check_occurred_at,
     content_items,
     make_scope,
 )
@@ -252,6 +253,7 @@ class Memory(MemoryProvider):
         session_id: str | None = None,
         expires_at: Expiry = None,
         ttl: TTL = None,
+        occurred_at: Expiry = None,
     ) -> str: ...
 
     @overload
@@ -280,6 +282,7 @@ class Memory(MemoryProvider):
         session_id: str | None = None,
         expires_at: Expiry = None,
         ttl: TTL = None,
+        occurred_at: Expiry = None,
     ) -> str | list[str]: ...
 
     @instrumented("add")
@@ -294,6 +297,7 @@ class Memory(MemoryProvider):
         session_id: str | None = None,
         expires_at: Expiry = None,
         ttl: TTL = None,
+        occurred_at: Expiry = None,
     ) -> str | list[str]:
         """Store ``content`` for the user; return its id.
 
@@ -309,13 +313,14 @@ class Memory(MemoryProvider):
         if expires_at is None and ttl is None:
             ttl = self.default_ttl
         exp = self._expiry(expires_at, ttl, now)
+        when = None if occurred_at is None else check_occurred_at(occurred_at)
         single = isinstance(content, str)
         items = content_items(content, self.max_content_chars)
         if not items:
             return []
         await self.open()
         records, contexts = await prepare_records(
-            self.hooks, scope, items, meta, now, exp, self.max_content_chars
+            self.hooks, scope, items, meta, now, exp, self.max_content_chars, when
         )
         if self._calls is not None:
             ids = await timed("store", self._calls.add_records(scope, records, single, exp))

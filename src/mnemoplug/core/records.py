@@ -79,7 +79,12 @@ class Scope:
 @dataclass(slots=True)
 class StoredMemory:
     """A memory as providers store it. Times are UTC epoch seconds; ``tenant_id`` is '' for the
-    default tenant; ``embedding`` is a normalised float32 vector or None."""
+    default tenant; ``embedding`` is a normalised float32 vector or None.
+
+    ``occurred_at`` is when it was said or happened (None in rows written before it existed:
+    :attr:`when` falls back to ``created_at``); ``speaker`` is who said it (a chat message's
+    ``name``); ``seq`` is its position in the ``add`` call that stored it, which orders the
+    memories of one call (they share ``created_at``)."""
 
     id: str
     user_id: str
@@ -93,6 +98,14 @@ class StoredMemory:
     updated_at: float = 0.0
     expires_at: float | None = None
     embedding: np.ndarray | None = None
+    occurred_at: float | None = None
+    speaker: str | None = None
+    seq: int = 0
+
+    @property
+    def when(self) -> float:
+        """When it happened: ``occurred_at``, else ``created_at``."""
+        return self.created_at if self.occurred_at is None else self.occurred_at
 
     def is_expired(self, now: float) -> bool:
         return self.expires_at is not None and self.expires_at <= now
@@ -115,6 +128,8 @@ class StoredMemory:
             created_at=to_dt(self.created_at),  # type: ignore[arg-type]
             updated_at=to_dt(self.updated_at),  # type: ignore[arg-type]
             expires_at=to_dt(self.expires_at),
+            occurred_at=to_dt(self.when),
+            speaker=self.speaker,
             score=score,
             similarity=similarity,
         )
@@ -126,6 +141,8 @@ class MemoryRecord(BaseModel):
     ``score`` is set on search hits: the fused ranking score in [0, 1].
     ``similarity`` is the cosine similarity of the query and the memory (None without an
     embedder); ``min_relevance`` thresholds apply to it.
+    ``occurred_at`` is when it was said or happened (``add(occurred_at=...)`` or a message's
+    own timestamp; else when it was added); ``speaker`` is who said it (a message's ``name``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -141,6 +158,8 @@ class MemoryRecord(BaseModel):
     created_at: datetime
     updated_at: datetime
     expires_at: datetime | None = None
+    occurred_at: datetime | None = None
+    speaker: str | None = None
     score: float | None = None
     similarity: float | None = None
 
@@ -187,4 +206,6 @@ def stored_from_record(r: MemoryRecord) -> StoredMemory:
         created_at=r.created_at.timestamp(),
         updated_at=r.updated_at.timestamp(),
         expires_at=None if r.expires_at is None else r.expires_at.timestamp(),
+        occurred_at=None if r.occurred_at is None else r.occurred_at.timestamp(),
+        speaker=r.speaker,
     )

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import snowballstemmer
 
+from .conversation import Threads, rerank
 from .errors import ConfigurationError
 from .filters import Filter
 from .records import Scope, StoredMemory
@@ -102,6 +103,18 @@ class RetrievalConfig:
     common_term_ratio: float | None = 0.05
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
+    #: conversation structure (see :mod:`mnemoplug.core.conversation`; 0 turns one off):
+    #: each turn gains this share of its best neighbour's (previous/next turn in its session)
+    #: margin over the lowest candidate score
+    neighbour_weight: float = 0.5
+    #: each turn moves this share of the way to its session's best score
+    session_weight: float = 0.3
+    #: turns by a speaker the question names gain this share of the candidates' score span
+    speaker_weight: float = 0.2
+    #: turns that occurred on a date the question names gain this share of the span
+    date_weight: float = 0.2
+    #: how many of the best fused candidates the adjustments re-score
+    structure_candidates: int = 100
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -112,13 +125,33 @@ class RetrievalConfig:
                 raise ConfigurationError(
                     f"RetrievalConfig.{f.name} must be a number, got {value!r}"
                 )
-        for name in ("dense_weight", "lexical_weight", "recency_weight"):
+        for name in (
+            "dense_weight",
+            "lexical_weight",
+            "recency_weight",
+            "neighbour_weight",
+            "session_weight",
+            "speaker_weight",
+            "date_weight",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigurationError(f"RetrievalConfig.{name} must be >= 0")
+        if not isinstance(self.structure_candidates, int) or self.structure_candidates < 1:
+            raise ConfigurationError(
+                "RetrievalConfig.structure_candidates must be an integer >= 1, got "
+                f"{self.structure_candidates!r}"
+            )
         if self.dense_weight + self.lexical_weight + self.recency_weight <= 0:
             raise ConfigurationError("RetrievalConfig needs at least one positive weight")
         if self.recency_half_life_hours <= 0:
             raise ConfigurationError("RetrievalConfig.recency_half_life_hours must be > 0")
+
+    @property
+    def uses_structure(self) -> bool:
+        """Whether any conversation-structure adjustment is on."""
+        return (
+            self.neighbour_weight + self.session_weight + self.speaker_weight + self.date_weight > 0
+        )
 
 
 @dataclass(slots=True)
@@ -214,6 +247,14 @@ class UserIndex:
         self._created = np.zeros(16, dtype=np.float64)
         self._expires = np.full(16, np.inf, dtype=np.float64)
         self.bm25: BM25Index | None = BM25Index() if lexical else None
+        self._threads: Threads | None = None  # built on the first structured search
+
+    @property
+    def threads(self) -> Threads:
+        """The memories' thread structure (rebuilt after a change)."""
+        if self._threads is None:
+            self._threads = Threads(self.records)
+        return self._threads
 
     def __len__(self) -> int:
         return len(self.records)
@@ -254,6 +295,7 @@ class UserIndex:
             self._matrix[i] = 0.0
 
     def upsert(self, m: StoredMemory) -> None:
+        self._threads = None
         i = self.pos.get(m.id)
         if i is None:
             i = len(self.records)
@@ -274,6 +316,7 @@ class UserIndex:
         i = self.pos.pop(memory_id, None)
         if i is None:
             return None
+        self._threads = None
         gone = self.records[i]
         last = len(self.records) - 1
         if i != last:
@@ -318,9 +361,13 @@ class UserIndex:
         idx = np.flatnonzero(self.mask(scope, filters, now))
         if not len(idx):
             return []
-        # newest first; ids are time-ordered, which breaks ties within one timestamp
+        # newest first by when it happened, then was added; within one add call the later
+        # message first (ids are time-ordered, which breaks the remaining ties)
+        recs = self.records
         order = sorted(
-            idx.tolist(), key=lambda i: (self._created[i], self.records[i].id), reverse=True
+            idx.tolist(),
+            key=lambda i: (recs[i].when, self._created[i], recs[i].seq, recs[i].id),
+            reverse=True,
         )
         return [self.records[i] for i in order[offset : offset + limit]]
 
@@ -387,6 +434,17 @@ class UserIndex:
                 score = np.where(sim >= req.min_relevance, score, -np.inf)
             else:  # lexical only: the threshold applies to the normalised lexical score
                 score = np.where(score / max(weight, 1e-9) >= req.min_relevance, score, -np.inf)
+        norm = max(weight, 1e-9)
+        if cfg.uses_structure and n > 1:
+            order, final = rerank(score, self.records, self.threads, req.query, cfg, req.limit)
+            return [
+                ScoredMemory(
+                    memory=self.records[i],
+                    score=min(float(f / norm), 1.0),
+                    similarity=None if sim is None else float(sim[i]),
+                )
+                for i, f in zip(order.tolist(), final.tolist(), strict=True)
+            ]
         k = min(req.limit, n)
         if k < n:
             top_idx = np.argpartition(-score, k - 1)[:k]
@@ -394,7 +452,6 @@ class UserIndex:
             top_idx = np.arange(n)
         top_idx = top_idx[np.isfinite(score[top_idx])]
         order = top_idx[np.argsort(-score[top_idx], kind="stable")]
-        norm = max(weight, 1e-9)
         return [
             ScoredMemory(
                 memory=self.records[i],

@@ -122,9 +122,9 @@ class InjectionStrategy:
         if self.time_window_hours is not None:
             since = datetime.now(UTC) - timedelta(hours=self.time_window_hours)
             f = (
-                {"$and": [f, {"created_at": {"$gte": since}}]}
+                {"$and": [f, {"occurred_at": {"$gte": since}}]}
                 if f
-                else {"created_at": {"$gte": since}}
+                else {"occurred_at": {"$gte": since}}
             )
         return f or None
 
@@ -291,12 +291,13 @@ def inject_memory(
       ``max_memories``, dropping hits whose cosine similarity is under ``min_relevance``
       (default: the embedder's calibrated floor, 0.25 for all-MiniLM-L6-v2). With no query,
       the newest.
-    * ``"recent"``: the newest ``max_memories``, newest first.
+    * ``"recent"``: the newest ``max_memories``, newest first (by ``occurred_at``: when they
+      were said or happened).
     * ``"all"``: every memory (up to ``max_memories``, or 1,000), newest first.
     * ``"custom"``: ``selector(ctx, memories)`` (sync or async) picks from the user's newest
       1,000 memories; ``ctx`` is a :class:`SelectionContext`.
 
-    ``time_window_hours`` keeps only memories created in that window. ``template`` is a string
+    ``time_window_hours`` keeps only memories that occurred in that window. ``template`` is a string
     with ``{memories}`` (each memory rendered by ``item_template``, default ``"- {content}"``)
     or a callable ``template(memories) -> str``. ``provider`` (a Memory, your own
     :class:`~mnemoplug.MemoryProvider` — wrapped as ``Memory(provider=...)`` — or a URL) is

@@ -118,6 +118,7 @@ class SyncMemory:
         session_id: str | None = None,
         expires_at: Expiry = None,
         ttl: TTL = None,
+        occurred_at: Expiry = None,
     ) -> str: ...
 
     @overload
@@ -146,6 +147,7 @@ class SyncMemory:
         session_id: str | None = None,
         expires_at: Expiry = None,
         ttl: TTL = None,
+        occurred_at: Expiry = None,
     ) -> str | list[str]: ...
 
     def add(
@@ -159,6 +161,7 @@ class SyncMemory:
         session_id: str | None = None,
         expires_at: Expiry = None,
         ttl: TTL = None,
+        occurred_at: Expiry = None,
     ) -> str | list[str]:
         """Store text (its id) or chat messages (their ids); see :meth:`Memory.add`."""
         memory: Any = self.memory  # one call for both content kinds
@@ -172,6 +175,7 @@ class SyncMemory:
                 session_id=session_id,
                 expires_at=expires_at,
                 ttl=ttl,
+                occurred_at=occurred_at,
             )
         )
         return res

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
+from ._time import to_ts
 from .errors import (
     ContentTooLargeError,
     InvalidContentError,
@@ -21,6 +23,8 @@ MAX_ID_CHARS = 256
 DEFAULT_MAX_CONTENT_CHARS = 32_768
 #: most memories one call returns (search, get_all)
 MAX_LIMIT = 10_000
+#: the epoch seconds of 0001-01-01 and 9999-12-31T23:59:59.999999 (UTC): what a datetime holds
+_FIRST_TS, _LAST_TS = -62_135_596_800.0, 253_402_300_799.999999
 
 
 def check_id(name: str, value: Any, *, required: bool) -> str | None:
@@ -142,6 +146,57 @@ def check_memory_id(memory_id: Any) -> str:
     return memory_id
 
 
+class AddItem(NamedTuple):
+    """One memory an ``add`` call writes: its role, text, speaker and own time (or None)."""
+
+    role: str | None
+    text: str
+    speaker: str | None = None
+    occurred_at: float | None = None
+
+
+def check_occurred_at(value: Any, what: str = "occurred_at") -> float:
+    """``value`` (a datetime, epoch seconds or an ISO-8601 string; naive = UTC) as epoch
+    seconds, finite and within years 1 to 9999, else MemoryValidationError."""
+    hint = (
+        f"pass {what} as a datetime, epoch seconds or an ISO-8601 string such as "
+        f"'2023-05-08T13:56:00Z'"
+    )
+    if isinstance(value, bool) or not isinstance(value, datetime | int | float | str):
+        raise MemoryValidationError(f"{what} is a {type(value).__name__}; {hint}")
+    try:
+        ts = to_ts(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise MemoryValidationError(f"{what} {value!r} is not a time ({exc}); {hint}") from None
+    if not math.isfinite(ts) or not _FIRST_TS <= ts <= _LAST_TS:
+        raise MemoryValidationError(f"{what} {value!r} is outside years 1 to 9999; {hint}")
+    return ts
+
+
+def _message_speaker(item: Any, i: int) -> str | None:
+    name = item.get("name") if isinstance(item, Mapping) else getattr(item, "name", None)
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name.strip() or "\x00" in name:
+        raise InvalidContentError(
+            f"message {i} has name {name!r}; a message's name (its speaker) must be a "
+            f"non-empty string without NUL characters"
+        )
+    if len(name) > MAX_ID_CHARS:
+        raise InvalidContentError(
+            f"message {i} name is {len(name)} characters; the limit is {MAX_ID_CHARS}"
+        )
+    return name
+
+
+def _message_time(item: Any, i: int) -> float | None:
+    for key in ("occurred_at", "timestamp"):
+        value = item.get(key) if isinstance(item, Mapping) else getattr(item, key, None)
+        if value is not None:
+            return check_occurred_at(value, what=f"message {i} {key}")
+    return None
+
+
 def _message_item(item: Any, i: int) -> tuple[str, Any]:
     role, content = message_parts(item)
     if not isinstance(role, str) or not role:
@@ -156,25 +211,28 @@ def _message_item(item: Any, i: int) -> tuple[str, Any]:
     return canonical, content
 
 
-def content_items(content: Any, max_chars: int) -> list[tuple[str | None, str]]:
-    """(role, text) per memory an ``add(content)`` writes; system messages are skipped."""
+def content_items(content: Any, max_chars: int) -> list[AddItem]:
+    """One :class:`AddItem` per memory an ``add(content)`` writes, in order; system messages
+    are skipped. A message's ``name`` is its speaker, its ``occurred_at`` (or ``timestamp``)
+    its own time."""
     if isinstance(content, str):
-        return [(None, check_content(content, max_chars))]
+        return [AddItem(None, check_content(content, max_chars))]
     if not isinstance(content, Sequence) or isinstance(content, bytes | bytearray):
         raise InvalidContentError(
             f"content must be a string or a list of chat messages, got {type(content).__name__}"
         )
     if not content:
         raise InvalidContentError("content is an empty list; pass text or chat messages")
-    items: list[tuple[str | None, str]] = []
+    items: list[AddItem] = []
     for i, item in enumerate(content):
         if isinstance(item, str):
-            items.append((None, check_content(item, max_chars, what=f"content[{i}]")))
+            items.append(AddItem(None, check_content(item, max_chars, what=f"content[{i}]")))
             continue
         role, text = _message_item(item, i)
         text = check_content(text, max_chars, what=f"message {i} content")
+        speaker, when = _message_speaker(item, i), _message_time(item, i)
         if role != "system":
-            items.append((role, text))
+            items.append(AddItem(role, text, speaker, when))
     return items
 
 

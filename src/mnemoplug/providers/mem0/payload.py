@@ -1,7 +1,7 @@
 """mnemoplug's memories in mem0's payloads, and back.
 
-mem0 makes its own ids and times. mnemoplug keeps its id, tenant, role, session, times, expiry
-and metadata in mem0's metadata payload (keys ``mnemoplug_*``; your metadata sits under
+mem0 makes its own ids and times. mnemoplug keeps its id, tenant, role, session, times, expiry,
+speaker, position and metadata in mem0's metadata payload (keys ``mnemoplug_*``; your metadata sits under
 ``mnemoplug_metadata``; ``created_at`` is passed as mem0's own ISO ``created_at``) and maps them
 back; ``session_id`` is mem0's ``run_id``; tenants other than the default one are stored under
 mem0 user id ``"<tenant>/<user>"``. Memories that mem0 wrote on its own read back under their
@@ -51,6 +51,9 @@ def mem0_metadata(m: StoredMemory, mem0_dims: int | None) -> dict[str, Any]:
         P + "created_at": m.created_at,
         P + "updated_at": m.updated_at,
         P + "expires_at": m.expires_at,
+        P + "occurred_at": m.occurred_at,
+        P + "speaker": m.speaker,
+        P + "seq": m.seq,
         "created_at": datetime.fromtimestamp(m.created_at, tz=UTC).isoformat(),
     }
 
@@ -83,6 +86,9 @@ def memory_from_payload(
             created_at=float(payload[P + "created_at"]),
             updated_at=float(payload.get(P + "updated_at") or payload[P + "created_at"]),
             expires_at=payload.get(P + "expires_at"),
+            occurred_at=payload.get(P + "occurred_at"),
+            speaker=payload.get(P + "speaker"),
+            seq=int(payload.get(P + "seq") or 0),
             embedding=emb,
         )
     # written by mem0 itself

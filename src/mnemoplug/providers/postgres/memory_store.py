@@ -35,7 +35,14 @@ from ...core.stores import MemoryStore
 from .._changes import MemoryChanges, add_inserted
 from .._options import non_negative_int, positive_int, positive_seconds
 from ..sql.names import check_identifier
-from ..sql.rows import COLUMNS, LIVE, memory_from_row, scope_where, update_assignments
+from ..sql.rows import (
+    COLUMNS,
+    LIVE,
+    N_COLUMNS,
+    memory_from_row,
+    scope_where,
+    update_assignments,
+)
 from .errors import PostgresErrors
 from .generations import Generations
 from .rows import ARRAY_TYPES, check_changes, row_params
@@ -315,12 +322,12 @@ class PostgresMemoryStore(MemoryStore):
         )
         async with self._tx("update a memory") as conn:
             row = (await conn.execute(text(sql), p)).first()
-            if row is not None and row[13]:  # another store added the vector column meanwhile
-                await self._vec.adopt(conn, self.tables, [memory_from_row(row[:12])])
+            if row is not None and row[N_COLUMNS + 1]:  # another store added the vector column
+                await self._vec.adopt(conn, self.tables, [memory_from_row(row[:N_COLUMNS])])
         if row is None:
             return None
-        new = memory_from_row(row[:12])
-        gens = {scope.user_key: int(row[12])}
+        new = memory_from_row(row[:N_COLUMNS])
+        gens = {scope.user_key: int(row[N_COLUMNS])}
         self._cache.after_write(gens, lambda key, idx: idx.upsert(new))
         return new
 
@@ -449,8 +456,8 @@ class PostgresMemoryStore(MemoryStore):
             await self._vec.configure_search(conn)
             rows = (await conn.execute(text(sql), p)).all()
         idx = UserIndex(lexical=False)
-        idx.extend(memory_from_row(r[:12]) for r in rows)
-        lexical = {r[0]: float(r[12]) for r in rows if r[12] is not None}
+        idx.extend(memory_from_row(r[:N_COLUMNS]) for r in rows)
+        lexical = {r[0]: float(r[N_COLUMNS]) for r in rows if r[N_COLUMNS] is not None}
         return idx.search(scope, request, lexical=lexical)
 
     async def list_users(self) -> _Users:

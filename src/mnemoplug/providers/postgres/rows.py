@@ -17,7 +17,8 @@ __all__ = ["ARRAY_TYPES", "VALUES", "check_changes", "row_params"]
 #: VALUES of one row of :data:`~mnemoplug.providers.sql.rows.COLUMNS`
 VALUES = (
     "(:id, :tenant_id, :user_id, :agent_id, :session_id, :role, :content, "
-    "CAST(:metadata AS jsonb), :embedding, :created_at, :updated_at, :expires_at)"
+    "CAST(:metadata AS jsonb), :embedding, :created_at, :updated_at, :expires_at, "
+    ":occurred_at, :speaker, :seq)"
 )
 #: the array type of each column in a bulk ``unnest`` insert
 ARRAY_TYPES = {
@@ -33,6 +34,9 @@ ARRAY_TYPES = {
     "created_at": "float8",
     "updated_at": "float8",
     "expires_at": "float8",
+    "occurred_at": "float8",
+    "speaker": "text",
+    "seq": "int4",
 }
 
 _NUL_CONTENT = "PostgreSQL text cannot hold NUL characters ('\\x00'); remove them from the content"

@@ -7,10 +7,12 @@ Tables (``T`` is the ``table`` option, all in ``schema`` when given)::
                with pgvector, ``embedding_vec`` (see :mod:`.vector_index`)
     T_users    (tenant_id, user_id) -> generation, bumped by every write to the user in the
                same transaction as the write
-    T_meta     key/value: ``schema_version`` (1) and the embedder name and dimension
+    T_meta     key/value: ``schema_version`` (2) and the embedder name and dimension
 
 The schema is created on first use under an advisory lock (``CREATE … IF NOT EXISTS`` races
-otherwise); a newer ``schema_version`` is refused.
+otherwise); a newer ``schema_version`` is refused. Version 1 had no ``occurred_at``,
+``speaker`` and ``seq`` columns: opening its tables adds them (``occurred_at`` NULL reads as
+``created_at``) and records version 2.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ from ..sql.names import check_identifier
 
 __all__ = ["SCHEMA_VERSION", "Tables", "create_schema"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: columns added after version 1, with their declarations
+_ADDED_COLUMNS = {
+    "occurred_at": "DOUBLE PRECISION",
+    "speaker": "TEXT",
+    "seq": "INTEGER NOT NULL DEFAULT 0",
+}
 #: the longest suffix of a name derived from the table (``<table>_users_scope_idx``)
 _SUFFIX_ROOM = len("_users_scope_idx")
 
@@ -109,6 +117,9 @@ async def create_schema(
             created_at DOUBLE PRECISION NOT NULL,
             updated_at DOUBLE PRECISION NOT NULL,
             expires_at DOUBLE PRECISION,
+            occurred_at DOUBLE PRECISION,
+            speaker TEXT,
+            seq INTEGER NOT NULL DEFAULT 0,
             fts TSVECTOR GENERATED ALWAYS AS
                 (to_tsvector('{cfg}'::regconfig, content)) STORED
         )""",
@@ -125,11 +136,13 @@ async def create_schema(
         )""",
     ):
         await conn.exec_driver_sql(stmt)
-    if row is None:
-        await conn.execute(
-            text(
-                f"INSERT INTO {tables.meta} (key, value) VALUES ('schema_version', :v) "
-                "ON CONFLICT (key) DO NOTHING"
-            ),
-            {"v": str(SCHEMA_VERSION)},
-        )
+    if row is not None and int(row[0]) < SCHEMA_VERSION:
+        for col, decl in _ADDED_COLUMNS.items():
+            await conn.exec_driver_sql(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {col} {decl}")
+    await conn.execute(
+        text(
+            f"INSERT INTO {tables.meta} (key, value) VALUES ('schema_version', :v) "
+            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+        ),
+        {"v": str(SCHEMA_VERSION)},
+    )

@@ -3,7 +3,7 @@
 A memory is one point of the memories collection: the named dense vector ``"dense"`` (absent
 without an embedding: lexical only) and a payload with our id (``mid``), ``tenant_id``,
 ``user_id``, ``agent_id``, ``session_id``, ``role``, ``content``, ``metadata``, ``created_at``,
-``updated_at``, ``expires_at``. Point ids are our ids when they are canonical UUIDs (what
+``updated_at``, ``expires_at``, ``occurred_at``, ``speaker``, ``seq``. Point ids are our ids when they are canonical UUIDs (what
 :func:`mnemoplug.core.records.new_memory_id` makes), else ``uuid5`` of the id; the original id
 always stays in the payload, so migrated stores keep any string id. The users collection holds
 one point per (tenant, user) with its generation token, and one meta point.
@@ -75,6 +75,9 @@ def payload(m: StoredMemory) -> dict[str, Any]:
         "created_at": m.created_at,
         "updated_at": m.updated_at,
         "expires_at": m.expires_at,
+        "occurred_at": m.occurred_at,
+        "speaker": m.speaker,
+        "seq": m.seq,
     }
 
 
@@ -97,6 +100,9 @@ def memory_from_point(pl: dict[str, Any], vector: Any) -> StoredMemory:
         created_at=float(pl["created_at"]),
         updated_at=float(pl["updated_at"]),
         expires_at=None if pl.get("expires_at") is None else float(pl["expires_at"]),
+        occurred_at=None if pl.get("occurred_at") is None else float(pl["occurred_at"]),
+        speaker=pl.get("speaker"),
+        seq=int(pl.get("seq") or 0),
         embedding=emb,
     )
 

@@ -2,8 +2,9 @@
 
 * Memories: a hash per memory, ``j`` = the record as compact JSON (short field names: ``id``,
   ``t`` tenant, ``u`` user, ``a`` agent, ``s`` session, ``r`` role, ``c`` content, ``md``
-  metadata, ``ca``/``ua``/``ea`` created/updated/expires at) and ``e`` = the embedding as
-  float32 bytes (absent without one).
+  metadata, ``ca``/``ua``/``ea``/``oa`` created/updated/expires/occurred at, ``sp`` speaker,
+  ``q`` position in its add call) and ``e`` = the embedding as float32 bytes (absent without
+  one).
 * Session messages: JSON, zlib-compressed when the store compresses (reads tell them apart).
 * Checkpoints: ``<4-byte header length><JSON header><raw state bytes>``.
 """
@@ -61,6 +62,12 @@ def memory_json(m: StoredMemory) -> str:
         d["r"] = m.role
     if m.expires_at is not None:
         d["ea"] = float(m.expires_at)
+    if m.occurred_at is not None:
+        d["oa"] = float(m.occurred_at)
+    if m.speaker is not None:
+        d["sp"] = m.speaker
+    if m.seq:
+        d["q"] = int(m.seq)
     return compact_json(d, ascii_only=False)
 
 
@@ -92,6 +99,9 @@ def decode_memory(j: bytes | str | None, e: bytes | None = None) -> StoredMemory
             created_at=float(d["ca"]),
             updated_at=float(d["ua"]),
             expires_at=None if d.get("ea") is None else float(d["ea"]),
+            occurred_at=None if d.get("oa") is None else float(d["oa"]),
+            speaker=d.get("sp"),
+            seq=int(d.get("q") or 0),
         )
     except (ValueError, KeyError, TypeError):
         return None

@@ -15,6 +15,8 @@ from .._codec import compact_json, vector_bytes, vector_from_bytes
 __all__ = [
     "COLUMNS",
     "LIVE",
+    "N_COLUMNS",
+    "PLACEHOLDERS",
     "columns_of",
     "memory_from_row",
     "memory_params",
@@ -25,8 +27,12 @@ __all__ = [
 #: the memory columns, in the order :func:`memory_from_row` reads them
 COLUMNS = (
     "id, tenant_id, user_id, agent_id, session_id, role, content, metadata, embedding, "
-    "created_at, updated_at, expires_at"
+    "created_at, updated_at, expires_at, occurred_at, speaker, seq"
 )
+#: how many :data:`COLUMNS` there are
+N_COLUMNS = len(COLUMNS.split(", "))
+#: ``:id, :tenant_id, …``: one bind parameter a column, named after it
+PLACEHOLDERS = ", ".join(f":{c}" for c in COLUMNS.split(", "))
 
 
 def columns_of(alias: str) -> str:
@@ -56,6 +62,9 @@ def memory_from_row(r: Any) -> StoredMemory:
         created_at=float(r[9]),
         updated_at=float(r[10]),
         expires_at=None if r[11] is None else float(r[11]),
+        occurred_at=None if r[12] is None else float(r[12]),
+        speaker=r[13],
+        seq=int(r[14] or 0),
     )
 
 
@@ -74,6 +83,9 @@ def memory_params(m: StoredMemory) -> dict[str, Any]:
         "created_at": float(m.created_at),
         "updated_at": float(m.updated_at),
         "expires_at": None if m.expires_at is None else float(m.expires_at),
+        "occurred_at": None if m.occurred_at is None else float(m.occurred_at),
+        "speaker": m.speaker,
+        "seq": int(m.seq),
     }
 
 

@@ -42,6 +42,7 @@ from .._options import non_negative_int, positive_int
 from ..sql.rows import (
     COLUMNS,
     LIVE,
+    PLACEHOLDERS,
     memory_from_row,
     memory_params,
     scope_where,
@@ -55,9 +56,7 @@ from .schema import create_schema
 __all__ = ["SQLiteMemoryStore"]
 
 _INSERT = (
-    f"INSERT INTO mnemoplug_memories ({COLUMNS}, scope_token) VALUES (:id, :tenant_id, "
-    ":user_id, :agent_id, :session_id, :role, :content, :metadata, :embedding, :created_at, "
-    ":updated_at, :expires_at, :scope_token)"
+    f"INSERT INTO mnemoplug_memories ({COLUMNS}, scope_token) VALUES ({PLACEHOLDERS}, :scope_token)"
 )
 _GENERATION = "SELECT generation FROM mnemoplug_users WHERE tenant_id = :t AND user_id = :u"
 

@@ -7,6 +7,9 @@ version (a file written by a newer mnemoplug is refused).
   triggers, and ``mnemoplug_fts_vocab`` over it (document frequencies);
 * ``mnemoplug_users``: a generation counter per user, bumped by every write to the user;
 * ``mnemoplug_meta``: ``schema_version`` and the embedder name and dimension.
+
+Versions: 1 had no ``occurred_at``, ``speaker`` and ``seq`` columns; opening such a file adds
+them (``occurred_at`` NULL reads as ``created_at``) and records version 2.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from ...core.errors import ProviderError
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "create_schema"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: columns added after version 1, with their declarations
+_ADDED_COLUMNS = {"occurred_at": "REAL", "speaker": "TEXT", "seq": "INTEGER NOT NULL DEFAULT 0"}
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS mnemoplug_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
@@ -36,7 +41,10 @@ SCHEMA = [
         created_at REAL NOT NULL,
         updated_at REAL NOT NULL,
         expires_at REAL,
-        scope_token TEXT NOT NULL DEFAULT ''
+        scope_token TEXT NOT NULL DEFAULT '',
+        occurred_at REAL,
+        speaker TEXT,
+        seq INTEGER NOT NULL DEFAULT 0
     )""",
     """CREATE INDEX IF NOT EXISTS ix_mnemoplug_memories_scope
         ON mnemoplug_memories (tenant_id, user_id, created_at)""",
@@ -87,3 +95,18 @@ async def create_schema(conn: AsyncConnection, *, where: str, name: str, url: st
             provider=name,
             url=url,
         )
+    elif int(row[0]) < SCHEMA_VERSION:
+        await _migrate(conn)
+
+
+async def _migrate(conn: AsyncConnection) -> None:
+    """Bring a version-1 file to the current version (in the caller's transaction)."""
+    info = await conn.exec_driver_sql("SELECT name FROM pragma_table_info('mnemoplug_memories')")
+    have = {str(r[0]) for r in info.all()}
+    for col, decl in _ADDED_COLUMNS.items():
+        if col not in have:
+            await conn.exec_driver_sql(f"ALTER TABLE mnemoplug_memories ADD COLUMN {col} {decl}")
+    await conn.execute(
+        text("UPDATE mnemoplug_meta SET value = :v WHERE key = 'schema_version'"),
+        {"v": str(SCHEMA_VERSION)},
+    )

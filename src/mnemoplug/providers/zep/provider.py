@@ -51,7 +51,8 @@ __all__ = ["ZepMemoryProvider", "ZepProvider", "ZepUnsupportedError"]
 _ROLE = "mnemoplug_role"
 _AGENT = "mnemoplug_agent_id"
 _SESSION = "mnemoplug_session_id"
-_OWN_KEYS = (_ROLE, _AGENT, _SESSION)
+_SPEAKER = "mnemoplug_speaker"
+_OWN_KEYS = (_ROLE, _AGENT, _SESSION, _SPEAKER)
 _MAX_USER_KEYS = 7
 _PAGE = 100
 
@@ -215,6 +216,8 @@ class ZepMemoryProvider(MemoryProvider):
             out["agent_id"] = str(own[_AGENT])
         if own.get(_SESSION):
             out["session_id"] = str(own[_SESSION])
+        if own.get(_SPEAKER):
+            out["speaker"] = str(own[_SPEAKER])
         score = ep.score if ep.score is not None else ep.relevance
         if score is not None:
             out["score"] = float(score)
@@ -241,17 +244,18 @@ class ZepMemoryProvider(MemoryProvider):
             meta[_SESSION] = session_id
         graph = await self._graph(self._zep_user(user_id, tenant_id), create=True)
         ids: list[str] = []
-        items: list[tuple[str | None, str]] = (
-            [(None, content)] if isinstance(content, str) else [_message(m) for m in content]
+        items: list[tuple[str | None, str, str | None]] = (
+            [(None, content, None)] if isinstance(content, str) else [_message(m) for m in content]
         )
-        for role, text in items:
+        for role, text, speaker in items:
             if role is None:
                 kw: dict[str, Any] = {"data": text, "type": "text", "metadata": meta or None}
             else:
+                own = {_ROLE: role} if speaker is None else {_ROLE: role, _SPEAKER: speaker}
                 kw = {
                     "data": f"{role}: {text}",
                     "type": "message",
-                    "metadata": {**meta, _ROLE: role},
+                    "metadata": {**meta, **own},
                 }
             kw = {k: v for k, v in kw.items() if v is not None}
             res = await self._call("add", self._client.graph.episode.add, graph, **kw)
@@ -401,11 +405,13 @@ class ZepProvider(Memory):
         return await super().add(user_id, content, metadata, **kwargs)
 
 
-def _message(m: Any) -> tuple[str, str]:
+def _message(m: Any) -> tuple[str, str, str | None]:
     if isinstance(m, str):
-        return "user", m
+        return "user", m, None
     role, content = message_parts(m)
-    return str(role or "user"), "" if content is None else str(content)
+    name = m.get("name") if isinstance(m, Mapping) else getattr(m, "name", None)
+    speaker = name if isinstance(name, str) and name else None
+    return str(role or "user"), "" if content is None else str(content), speaker
 
 
 def _scalar(v: Any) -> bool:

@@ -1,0 +1,225 @@
+"""Conversation-aware adjustments of the fused ranking (issue 10), shared by every provider.
+
+Memories of a conversation have structure: the thread they belong to, their order in it, who
+said them and when. A *thread* is a session (same ``agent_id`` and ``session_id``, ordered by
+when it happened, then when it was added, then position in its ``add`` call) or, without a
+session, the memories of one ``add`` call in their order. After the dense + lexical fusion,
+the best ``structure_candidates`` memories (the pool) are re-scored::
+
+    final = fused
+          + neighbour_weight * max(0, best fused score of its previous/next turn - floor)
+          + session_weight   * (best fused score in its thread - fused)
+          + speaker_weight   * span   when the question names the memory's speaker
+          + date_weight      * span   when the question names the date it occurred on
+
+where ``floor`` is the lowest fused score in the pool and ``span`` the highest minus the
+lowest. A memory alone in its thread (added on its own, without a session) gets no neighbour
+or session term, so memories added one by one rank exactly as by the fusion alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from .records import StoredMemory
+
+if TYPE_CHECKING:
+    from .retrieval import RetrievalConfig
+
+__all__ = ["QueryDate", "Threads", "query_dates", "rerank", "speakers_named"]
+
+_MONTHS = {
+    name: i + 1
+    for i, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ]
+    )
+    for name in names
+}
+_SHORT = {name for name in _MONTHS if len(name) <= 4 and name not in ("may", "june", "july")}
+_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DATE_PATTERNS = [
+    re.compile(r"\b(?P<year>\d{4})-(?P<mnum>\d{1,2})-(?P<day>\d{1,2})\b"),
+    # 8 May 2023, 8 May, 2023, 8th of May 2023, 8 May
+    re.compile(
+        r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?(?:\s+of)?\s+"
+        + _MONTH
+        + r"(?:,?\s+(?P<year>\d{4}))?\b",
+        re.IGNORECASE,
+    ),
+    # May 8, 2023, May 8th 2023, May 2023, May
+    re.compile(
+        r"\b" + _MONTH + r"(?:\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?)?(?:,?\s+(?P<year>\d{4}))?\b",
+        re.IGNORECASE,
+    ),
+]
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class QueryDate(NamedTuple):
+    """A date a question names, as precise as it is given (None = not given)."""
+
+    year: int | None
+    month: int
+    day: int | None
+
+    def matches(self, d: date) -> bool:
+        return (
+            d.month == self.month
+            and (self.year is None or d.year == self.year)
+            and (self.day is None or d.day == self.day)
+        )
+
+
+def query_dates(query: str) -> list[QueryDate]:
+    """The dates ``query`` names with at least a month ("8 May 2023", "May 8, 2023",
+    "2023-05-08", "May 2023", "in June"); a year alone is too vague to count."""
+    found: list[QueryDate] = []
+    taken: list[tuple[int, int]] = []
+    for pattern in _DATE_PATTERNS:
+        for m in pattern.finditer(query):
+            if any(a < m.end() and m.start() < b for a, b in taken):
+                continue
+            g = m.groupdict()
+            month = int(g["mnum"]) if g.get("mnum") else _MONTHS[g["month"].lower()]
+            alone = g.get("month") and not (g.get("day") or g.get("year"))
+            if alone and (not m.group(0)[0].isupper() or g["month"].lower() in _SHORT):
+                continue  # a month alone: capitalised and spelled out ("may", "march", "Jan")
+            day = int(g["day"]) if g.get("day") else None
+            year = int(g["year"]) if g.get("year") else None
+            if not 1 <= month <= 12 or (day is not None and not 1 <= day <= 31):
+                continue
+            taken.append((m.start(), m.end()))
+            found.append(QueryDate(year, month, day))
+    return found
+
+
+def speakers_named(query: str, speakers: Sequence[str]) -> set[str]:
+    """The speakers whose name, or its first word, is a word of ``query`` (case-sensitive, or
+    ignoring case when the query has no capital letters)."""
+    fold = query == query.lower()
+    words = {w.lower() if fold else w for w in _WORD.findall(query)}
+    padded = f" {' '.join(_WORD.findall(query.lower() if fold else query))} "
+    named = set()
+    for s in speakers:
+        name = s.lower() if fold else s
+        parts = _WORD.findall(name)
+        if not parts:
+            continue
+        if parts[0] in words or (len(parts) > 1 and f" {' '.join(parts)} " in padded):
+            named.add(s)
+    return named
+
+
+class Threads:
+    """The thread structure of a user's memories (rows of a ``UserIndex``): each row's previous
+    and next row in its thread (-1 when none), its thread's number, and its speaker's number
+    (-1 when none) with the speakers' names."""
+
+    __slots__ = ("next", "prev", "speaker", "speakers", "thread")
+
+    def __init__(self, records: Sequence[StoredMemory]) -> None:
+        n = len(records)
+        threads: dict[tuple[object, ...], int] = {}
+        speakers: dict[str, int] = {}
+        thread = np.empty(n, dtype=np.int64)
+        speaker = np.full(n, -1, dtype=np.int64)
+        when = np.empty(n, dtype=np.float64)
+        created = np.empty(n, dtype=np.float64)
+        seq = np.empty(n, dtype=np.int64)
+        for i, r in enumerate(records):
+            key: tuple[object, ...] = (
+                (r.agent_id, r.session_id)
+                if r.session_id is not None
+                else (r.agent_id, None, r.created_at)
+            )
+            thread[i] = threads.setdefault(key, len(threads))
+            if r.speaker is not None:
+                speaker[i] = speakers.setdefault(r.speaker, len(speakers))
+            when[i], created[i], seq[i] = r.when, r.created_at, r.seq
+        self.thread, self.speaker = thread, speaker
+        self.speakers = list(speakers)
+        self.prev = np.full(n, -1, dtype=np.int64)
+        self.next = np.full(n, -1, dtype=np.int64)
+        if n > 1:
+            order = np.lexsort((np.arange(n), seq, created, when, thread))
+            a, b = order[:-1], order[1:]
+            same = thread[a] == thread[b]
+            self.prev[b[same]] = a[same]
+            self.next[a[same]] = b[same]
+
+
+def _day(ts: float) -> date | None:
+    try:
+        return datetime.fromtimestamp(ts, tz=UTC).date()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def rerank(
+    score: np.ndarray,
+    records: Sequence[StoredMemory],
+    threads: Threads,
+    query: str,
+    cfg: RetrievalConfig,
+    limit: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``limit`` rows after the adjustments (best first) and their final scores.
+    ``score`` is every row's fused score, -inf where excluded (scope, filters, expiry,
+    ``min_relevance``); excluded rows never count, not even as neighbours."""
+    cand = np.flatnonzero(np.isfinite(score))
+    pool = max(cfg.structure_candidates, limit)
+    if len(cand) > pool:
+        cand = cand[np.argpartition(-score[cand], pool - 1)[:pool]]
+    fused = score[cand]
+    final = fused.copy()
+    if len(cand) > 1:
+        floor = float(fused.min())
+        span = float(fused.max()) - floor
+        if cfg.neighbour_weight > 0:
+            p, q = threads.prev[cand], threads.next[cand]
+            ps = np.where(p >= 0, score[np.maximum(p, 0)], -np.inf)
+            qs = np.where(q >= 0, score[np.maximum(q, 0)], -np.inf)
+            margin = np.maximum(ps, qs) - floor
+            final += cfg.neighbour_weight * np.where(margin > 0, margin, 0.0)
+        if cfg.session_weight > 0:
+            _, inv = np.unique(threads.thread[cand], return_inverse=True)
+            best = np.full(int(inv.max()) + 1, -np.inf)
+            np.maximum.at(best, inv, fused)
+            final += cfg.session_weight * (best[inv] - fused)
+        if cfg.speaker_weight > 0 and threads.speakers and span > 0:
+            named = speakers_named(query, threads.speakers)
+            if named:
+                codes = [i for i, s in enumerate(threads.speakers) if s in named]
+                final += cfg.speaker_weight * span * np.isin(threads.speaker[cand], codes)
+        if cfg.date_weight > 0 and span > 0:
+            dates = query_dates(query)
+            if dates:
+                hit = np.zeros(len(cand), dtype=bool)
+                for j, i in enumerate(cand.tolist()):
+                    d = _day(records[i].when)
+                    hit[j] = d is not None and any(qd.matches(d) for qd in dates)
+                final += cfg.date_weight * span * hit
+    k = min(limit, len(cand))
+    if k <= 0:
+        return cand[:0], final[:0]
+    top = np.argpartition(-final, k - 1)[:k] if k < len(cand) else np.arange(len(cand))
+    top = top[np.lexsort((cand[top], -fused[top], -final[top]))]
+    return cand[top], final[top]
