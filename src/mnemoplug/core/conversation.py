@@ -9,11 +9,11 @@ the best ``structure_candidates`` memories (the pool) are re-scored::
     final = fused
           + neighbour_weight * max(0, best fused score of its previous/next turn - floor)
           + session_weight   * (best fused score in its thread - fused)
-          + speaker_weight   * span   when the question names the memory's speaker
-          + date_weight      * span   when the question names the date it occurred on
+          + speaker_weight   * unit   when the question names the memory's speaker
+          + date_weight      * unit   when the question names the date it occurred on
 
-where ``floor`` is the lowest fused score in the pool and ``span`` the highest minus the
-lowest. A memory alone in its thread (added on its own, without a session) gets no neighbour
+where ``floor`` is the lowest fused score in the pool and ``unit`` the fusion's weight sum
+(what a perfect fused score is: the boosts add to the reported 0..1 score directly). A memory alone in its thread (added on its own, without a session) gets no neighbour
 or session term, so memories added one by one rank exactly as by the fusion alone.
 """
 
@@ -128,42 +128,97 @@ def speakers_named(query: str, speakers: Sequence[str]) -> set[str]:
     return named
 
 
+def thread_key(m: StoredMemory) -> tuple[object, ...]:
+    """The thread of a memory: its session, or (without one) its ``add`` call."""
+    if m.session_id is not None:
+        return (m.agent_id, m.session_id)
+    return (m.agent_id, None, m.created_at)
+
+
+def _position(m: StoredMemory) -> tuple[float, float, int]:
+    return (m.when, m.created_at, m.seq)
+
+
 class Threads:
     """The thread structure of a user's memories (rows of a ``UserIndex``): each row's previous
     and next row in its thread (-1 when none), its thread's number, and its speaker's number
-    (-1 when none) with the speakers' names."""
+    (-1 when none) with the speakers' names. Built once, then extended row by row while new
+    memories come after the last of their thread (a live conversation); anything else makes
+    the owner rebuild it."""
 
-    __slots__ = ("next", "prev", "speaker", "speakers", "thread")
+    __slots__ = (
+        "_speaker_ids",
+        "_tails",
+        "_threads",
+        "next",
+        "prev",
+        "speaker",
+        "speakers",
+        "thread",
+    )
 
     def __init__(self, records: Sequence[StoredMemory]) -> None:
         n = len(records)
-        threads: dict[tuple[object, ...], int] = {}
-        speakers: dict[str, int] = {}
-        thread = np.empty(n, dtype=np.int64)
-        speaker = np.full(n, -1, dtype=np.int64)
+        cap = max(16, n)
+        self._threads: dict[tuple[object, ...], int] = {}
+        self._speaker_ids: dict[str, int] = {}
+        self.speakers: list[str] = []
+        self.thread = np.empty(cap, dtype=np.int64)
+        self.speaker = np.full(cap, -1, dtype=np.int64)
+        self.prev = np.full(cap, -1, dtype=np.int64)
+        self.next = np.full(cap, -1, dtype=np.int64)
+        #: per thread number: (its last row, that row's position)
+        self._tails: dict[int, tuple[int, tuple[float, float, int]]] = {}
         when = np.empty(n, dtype=np.float64)
         created = np.empty(n, dtype=np.float64)
         seq = np.empty(n, dtype=np.int64)
         for i, r in enumerate(records):
-            key: tuple[object, ...] = (
-                (r.agent_id, r.session_id)
-                if r.session_id is not None
-                else (r.agent_id, None, r.created_at)
-            )
-            thread[i] = threads.setdefault(key, len(threads))
-            if r.speaker is not None:
-                speaker[i] = speakers.setdefault(r.speaker, len(speakers))
+            self._label(i, r)
             when[i], created[i], seq[i] = r.when, r.created_at, r.seq
-        self.thread, self.speaker = thread, speaker
-        self.speakers = list(speakers)
-        self.prev = np.full(n, -1, dtype=np.int64)
-        self.next = np.full(n, -1, dtype=np.int64)
-        if n > 1:
+        if n:
+            thread = self.thread[:n]
             order = np.lexsort((np.arange(n), seq, created, when, thread))
             a, b = order[:-1], order[1:]
             same = thread[a] == thread[b]
             self.prev[b[same]] = a[same]
             self.next[a[same]] = b[same]
+            last = np.append(~same, True)  # the last row of each thread in ``order``
+            for i in order[last].tolist():
+                self._tails[int(thread[i])] = (i, _position(records[i]))
+
+    def _label(self, i: int, r: StoredMemory) -> int:
+        t = self._threads.setdefault(thread_key(r), len(self._threads))
+        self.thread[i] = t
+        if r.speaker is not None:
+            code = self._speaker_ids.get(r.speaker)
+            if code is None:
+                code = self._speaker_ids[r.speaker] = len(self.speakers)
+                self.speakers.append(r.speaker)
+            self.speaker[i] = code
+        else:
+            self.speaker[i] = -1
+        return t
+
+    def append(self, i: int, r: StoredMemory) -> bool:
+        """Add row ``i`` (the newest row); False when it does not come after the last row
+        of its thread (then rebuild)."""
+        cap = len(self.thread)
+        if i >= cap:
+            grow = max(i + 1, 2 * cap) - cap
+            self.thread = np.append(self.thread, np.zeros(grow, dtype=np.int64))
+            self.speaker = np.append(self.speaker, np.full(grow, -1, dtype=np.int64))
+            self.prev = np.append(self.prev, np.full(grow, -1, dtype=np.int64))
+            self.next = np.append(self.next, np.full(grow, -1, dtype=np.int64))
+        t = self._label(i, r)
+        pos = _position(r)
+        tail = self._tails.get(t)
+        self.prev[i] = self.next[i] = -1
+        if tail is not None:
+            if pos < tail[1]:
+                return False
+            self.prev[i], self.next[tail[0]] = tail[0], i
+        self._tails[t] = (i, pos)
+        return True
 
 
 def _day(ts: float) -> date | None:
@@ -180,6 +235,7 @@ def rerank(
     query: str,
     cfg: RetrievalConfig,
     limit: int,
+    unit: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The best ``limit`` rows after the adjustments (best first) and their final scores.
     ``score`` is every row's fused score, -inf where excluded (scope, filters, expiry,
@@ -192,7 +248,6 @@ def rerank(
     final = fused.copy()
     if len(cand) > 1:
         floor = float(fused.min())
-        span = float(fused.max()) - floor
         if cfg.neighbour_weight > 0:
             p, q = threads.prev[cand], threads.next[cand]
             ps = np.where(p >= 0, score[np.maximum(p, 0)], -np.inf)
@@ -204,19 +259,19 @@ def rerank(
             best = np.full(int(inv.max()) + 1, -np.inf)
             np.maximum.at(best, inv, fused)
             final += cfg.session_weight * (best[inv] - fused)
-        if cfg.speaker_weight > 0 and threads.speakers and span > 0:
+        if cfg.speaker_weight > 0 and threads.speakers:
             named = speakers_named(query, threads.speakers)
             if named:
                 codes = [i for i, s in enumerate(threads.speakers) if s in named]
-                final += cfg.speaker_weight * span * np.isin(threads.speaker[cand], codes)
-        if cfg.date_weight > 0 and span > 0:
+                final += cfg.speaker_weight * unit * np.isin(threads.speaker[cand], codes)
+        if cfg.date_weight > 0:
             dates = query_dates(query)
             if dates:
                 hit = np.zeros(len(cand), dtype=bool)
                 for j, i in enumerate(cand.tolist()):
                     d = _day(records[i].when)
                     hit[j] = d is not None and any(qd.matches(d) for qd in dates)
-                final += cfg.date_weight * span * hit
+                final += cfg.date_weight * unit * hit
     k = min(limit, len(cand))
     if k <= 0:
         return cand[:0], final[:0]

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import snowballstemmer
 
-from .conversation import Threads, rerank
+from .conversation import Threads, rerank, thread_key
 from .errors import ConfigurationError
 from .filters import Filter
 from .records import Scope, StoredMemory
@@ -109,10 +109,10 @@ class RetrievalConfig:
     neighbour_weight: float = 0.5
     #: each turn moves this share of the way to its session's best score
     session_weight: float = 0.3
-    #: turns by a speaker the question names gain this share of the candidates' score span
-    speaker_weight: float = 0.2
-    #: turns that occurred on a date the question names gain this share of the span
-    date_weight: float = 0.2
+    #: turns by a speaker the question names gain this much score
+    speaker_weight: float = 0.05
+    #: turns that occurred on a date the question names gain this much score
+    date_weight: float = 0.05
     #: how many of the best fused candidates the adjustments re-score
     structure_candidates: int = 100
 
@@ -295,14 +295,23 @@ class UserIndex:
             self._matrix[i] = 0.0
 
     def upsert(self, m: StoredMemory) -> None:
-        self._threads = None
         i = self.pos.get(m.id)
         if i is None:
             i = len(self.records)
             self._grow(i + 1, None if m.embedding is None else int(m.embedding.shape[-1]))
             self.records.append(m)
             self.pos[m.id] = i
+            if self._threads is not None and not self._threads.append(i, m):
+                self._threads = None
         else:
+            old = self.records[i]
+            if (thread_key(old), old.when, old.seq, old.speaker) != (
+                thread_key(m),
+                m.when,
+                m.seq,
+                m.speaker,
+            ):
+                self._threads = None
             self.records[i] = m
         self._set_row(i, m)
         if self.bm25 is not None:
@@ -436,7 +445,9 @@ class UserIndex:
                 score = np.where(score / max(weight, 1e-9) >= req.min_relevance, score, -np.inf)
         norm = max(weight, 1e-9)
         if cfg.uses_structure and n > 1:
-            order, final = rerank(score, self.records, self.threads, req.query, cfg, req.limit)
+            order, final = rerank(
+                score, self.records, self.threads, req.query, cfg, req.limit, norm
+            )
             return [
                 ScoredMemory(
                     memory=self.records[i],
