@@ -118,7 +118,7 @@ async def test_speaker_named_in_the_question_is_preferred(memory: Memory) -> Non
         u,
         say(
             ("Caroline", "Last weekend I went hiking in the mountains with friends."),
-            ("Melanie", "I went hiking too."),
+            ("Melanie", "Same here, we did a long walk up the hill."),
         ),
         session_id="s1",
     )
@@ -291,3 +291,29 @@ def test_threads_grow_with_new_turns_as_if_rebuilt() -> None:
     assert idx2.threads.prev[:5].tolist() == fresh.prev[:5].tolist()
     assert idx2.threads.next[:5].tolist() == fresh.next[:5].tolist()
     assert idx2.threads.speakers == ["p0", "p1", "p2"]
+
+
+async def test_a_turn_embeds_who_said_it(memory: Memory, embedder: Any) -> None:
+    import numpy as np
+
+    u = uid()
+    [mid] = await memory.add(u, say(("Sam", "The cello, for two years now.")))
+    plain = await memory.add(u, "The cello, for two years now.")
+
+    async def vector(i: str) -> Any:
+        assert memory.store is not None
+        async for batch in memory.store.export("", u):
+            for m in batch:
+                if m.id == i:
+                    return m.embedding
+        raise AssertionError(i)
+
+    said, alone = embedder.embed(
+        ["Sam: The cello, for two years now.", "The cello, for two years now."]
+    )
+    assert np.allclose(await vector(mid), said, atol=1e-5)
+    assert np.allclose(await vector(plain), alone, atol=1e-5)
+    await memory.update(u, mid, "The violin, since May.")
+    assert np.allclose(
+        await vector(mid), embedder.embed(["Sam: The violin, since May."])[0], atol=1e-5
+    )

@@ -268,6 +268,7 @@ class Memory(MemoryProvider):
         session_id: str | None = None,
         expires_at: Expiry = None,
         ttl: TTL = None,
+        occurred_at: Expiry = None,
     ) -> list[str]: ...
 
     @overload
@@ -306,6 +307,13 @@ class Memory(MemoryProvider):
         give one memory each. A list returns the list of ids (in order). Embedding happens in
         one batch. ``expires_at`` (datetime/epoch/ISO) or ``ttl`` (seconds or timedelta) make
         the memory expire. ``on_memory_add`` hooks may rewrite or reject each memory first.
+
+        ``occurred_at`` (datetime/epoch/ISO, default now) is when it was said or happened; a
+        message's own ``occurred_at`` (or ``timestamp``) wins, and its ``name`` is kept as the
+        memory's ``speaker`` (and embedded with it: ``"name: content"``). The messages of one
+        call keep their order; search ranks a turn with its neighbours in its session (or,
+        without ``session_id``, in its call). Import a past conversation as one ``add`` per
+        session, with its date as ``occurred_at``.
         """
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
         meta = check_metadata(metadata)
@@ -326,7 +334,7 @@ class Memory(MemoryProvider):
             ids = await timed("store", self._calls.add_records(scope, records, single, exp))
         else:
             vecs = await self._vectors.texts(
-                self.embedder, self.store, [r.content for r in records]
+                self.embedder, self.store, [r.embedded_text for r in records]
             )
             if vecs is not None:
                 for r, v in zip(records, vecs, strict=True):
@@ -486,8 +494,10 @@ class Memory(MemoryProvider):
         if "\x00" in memory_id:
             raise MemoryNotFoundError(f"no memory {memory_id!r} for user {scope.user_id!r}")
         vec = None
-        if content is not None:
-            vecs = await self._vectors.texts(self.embedder, self.store, [content])
+        if content is not None and self.embedder is not None:
+            old = await self._store().get(scope, memory_id, now)  # its speaker, if any
+            text = content if old is None or old.speaker is None else f"{old.speaker}: {content}"
+            vecs = await self._vectors.texts(self.embedder, self.store, [text])
             vec = None if vecs is None else vecs[0]
         new = await timed(
             "store",

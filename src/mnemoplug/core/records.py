@@ -107,6 +107,12 @@ class StoredMemory:
         """When it happened: ``occurred_at``, else ``created_at``."""
         return self.created_at if self.occurred_at is None else self.occurred_at
 
+    @property
+    def embedded_text(self) -> str:
+        """What its vector embeds: the content, said by its speaker when it has one
+        (``"Melanie: I adopted a dog."``), so that who said it is part of what it means."""
+        return self.content if self.speaker is None else f"{self.speaker}: {self.content}"
+
     def is_expired(self, now: float) -> bool:
         return self.expires_at is not None and self.expires_at <= now
 

@@ -133,6 +133,7 @@ class SyncMemory:
         session_id: str | None = None,
         expires_at: Expiry = None,
         ttl: TTL = None,
+        occurred_at: Expiry = None,
     ) -> list[str]: ...
 
     @overload
