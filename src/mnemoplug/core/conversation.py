@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -221,11 +221,25 @@ class Threads:
         return True
 
 
-def _day(ts: float) -> date | None:
-    try:
-        return datetime.fromtimestamp(ts, tz=UTC).date()
-    except (OverflowError, OSError, ValueError):
-        return None
+def _on_dates(
+    records: Sequence[StoredMemory], rows: np.ndarray, dates: list[QueryDate]
+) -> np.ndarray:
+    """Whether each of ``rows`` occurred (UTC) on one of ``dates``."""
+    when = np.fromiter((records[i].when for i in rows.tolist()), dtype=np.float64, count=len(rows))
+    t = when.astype("datetime64[s]")
+    months = t.astype("datetime64[M]")
+    year = months.astype(np.int64) // 12 + 1970
+    month = months.astype(np.int64) % 12 + 1
+    day = (t.astype("datetime64[D]") - months.astype("datetime64[D]")).astype(np.int64) + 1
+    hit = np.zeros(len(rows), dtype=bool)
+    for qd in dates:
+        m = month == qd.month
+        if qd.year is not None:
+            m &= year == qd.year
+        if qd.day is not None:
+            m &= day == qd.day
+        hit |= m
+    return hit
 
 
 def rerank(
@@ -267,11 +281,7 @@ def rerank(
         if cfg.date_weight > 0:
             dates = query_dates(query)
             if dates:
-                hit = np.zeros(len(cand), dtype=bool)
-                for j, i in enumerate(cand.tolist()):
-                    d = _day(records[i].when)
-                    hit[j] = d is not None and any(qd.matches(d) for qd in dates)
-                final += cfg.date_weight * unit * hit
+                final += cfg.date_weight * unit * _on_dates(records, cand, dates)
     k = min(limit, len(cand))
     if k <= 0:
         return cand[:0], final[:0]
