@@ -731,8 +731,13 @@ async def test_version_1_table_is_migrated_and_keeps_its_memories(
     await p.insert([row("u", "The user lives in Lisbon")])
     await p.close()
     async with raw() as conn:  # back to what version 1 created
+        await conn.execute(f'ALTER TABLE "{t}" DROP COLUMN fts')
         for col in ("occurred_at", "speaker", "seq"):
             await conn.execute(f'ALTER TABLE "{t}" DROP COLUMN {col}')
+        await conn.execute(
+            f'ALTER TABLE "{t}" ADD COLUMN fts TSVECTOR GENERATED ALWAYS AS '
+            "(to_tsvector('english'::regconfig, content)) STORED"
+        )
         await conn.execute(f"UPDATE \"{t}_meta\" SET value = '1' WHERE key = 'schema_version'")
     m = Memory(PostgresMemoryStore(POSTGRES_URL, table=t), embedder=None)
     old = (await m.get_all("u"))[0]
@@ -740,6 +745,7 @@ async def test_version_1_table_is_migrated_and_keeps_its_memories(
     ids = await m.add("u", [{"role": "user", "name": "Ana", "content": "Lisbon is sunny"}])
     assert (await m.get("u", ids[0])).speaker == "Ana"  # type: ignore[union-attr]
     assert await m.count("u") == 2
+    assert [r.id for r in await m.search("u", "Ana")] == ids  # the speaker is indexed
     await m.close()
     async with raw() as conn:
         assert (

@@ -112,14 +112,37 @@ async def test_survives_reopen_with_all_fields(tmp_path: Path) -> None:
     await m2.close()
 
 
+#: the FTS triggers of schema version 1 (content only)
+_V1_TRIGGERS = [
+    """CREATE TRIGGER mnemoplug_memories_ai AFTER INSERT ON mnemoplug_memories BEGIN
+        INSERT INTO mnemoplug_fts(rowid, content, scope_token)
+            VALUES (new.rowid, new.content, new.scope_token);
+    END""",
+    """CREATE TRIGGER mnemoplug_memories_ad AFTER DELETE ON mnemoplug_memories BEGIN
+        INSERT INTO mnemoplug_fts(mnemoplug_fts, rowid, content, scope_token)
+            VALUES ('delete', old.rowid, old.content, old.scope_token);
+    END""",
+    """CREATE TRIGGER mnemoplug_memories_au AFTER UPDATE OF content ON mnemoplug_memories BEGIN
+        INSERT INTO mnemoplug_fts(mnemoplug_fts, rowid, content, scope_token)
+            VALUES ('delete', old.rowid, old.content, old.scope_token);
+        INSERT INTO mnemoplug_fts(rowid, content, scope_token)
+            VALUES (new.rowid, new.content, new.scope_token);
+    END""",
+]
+
+
 async def test_version_1_file_is_migrated_and_keeps_its_memories(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     m0 = Memory.from_url(f"sqlite:///{db}", embedder=None)
     old_id = await m0.add("u", "The user lives in Lisbon")
     await m0.close()
     with sqlite3.connect(db) as con:  # back to what version 1 created
+        for name in ("ai", "ad", "au"):
+            con.execute(f"DROP TRIGGER mnemoplug_memories_{name}")
         for col in ("occurred_at", "speaker", "seq"):
             con.execute(f"ALTER TABLE mnemoplug_memories DROP COLUMN {col}")
+        for stmt in _V1_TRIGGERS:
+            con.execute(stmt)
         con.execute("UPDATE mnemoplug_meta SET value = '1' WHERE key = 'schema_version'")
     m = Memory.from_url(f"sqlite:///{db}", embedder=None)
     old = await m.get("u", old_id)
@@ -131,6 +154,7 @@ async def test_version_1_file_is_migrated_and_keeps_its_memories(tmp_path: Path)
         occurred_at="2020-01-01T00:00:00Z",
     )
     assert {r.id for r in await m.search("u", "Lisbon")} == {new[0], old_id}
+    assert [r.id for r in await m.search("u", "Ana")] == new  # the speaker is indexed
     assert (await m.get("u", new[0])).speaker == "Ana"  # type: ignore[union-attr]
     early = {"occurred_at": {"$lt": "2021-01-01T00:00:00Z"}}
     assert [r.id for r in await m.get_all("u", filters=early)] == new
@@ -142,4 +166,6 @@ async def test_version_1_file_is_migrated_and_keeps_its_memories(tmp_path: Path)
         assert {"occurred_at", "speaker", "seq"} <= cols
     again = Memory.from_url(f"sqlite:///{db}", embedder=None)  # opening again is harmless
     assert await again.count("u") == 2
+    assert await again.delete("u", old_id) and await again.delete("u", new[0])
+    assert await again.search("u", "Lisbon") == []
     await again.close()

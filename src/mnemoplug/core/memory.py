@@ -334,7 +334,7 @@ class Memory(MemoryProvider):
             ids = await timed("store", self._calls.add_records(scope, records, single, exp))
         else:
             vecs = await self._vectors.texts(
-                self.embedder, self.store, [r.embedded_text for r in records]
+                self.embedder, self.store, [r.indexed_text for r in records]
             )
             if vecs is not None:
                 for r, v in zip(records, vecs, strict=True):

@@ -258,7 +258,7 @@ async def _fit_vectors(
         ]
     if not todo:
         return rows
-    vecs = await aembed(embedder, [rows[i].embedded_text for i in todo])
+    vecs = await aembed(embedder, [rows[i].indexed_text for i in todo])
     out = list(rows)
     for i, v in zip(todo, vecs, strict=True):
         out[i] = rows[i].copy(embedding=v)

@@ -317,7 +317,7 @@ class UserIndex:
             self.records[i] = m
         self._set_row(i, m)
         if self.bm25 is not None:
-            self.bm25.add(m.id, m.content)
+            self.bm25.add(m.id, m.indexed_text)
 
     def extend(self, items: Iterable[StoredMemory]) -> None:
         for m in items:

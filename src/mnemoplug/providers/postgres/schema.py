@@ -12,7 +12,8 @@ Tables (``T`` is the ``table`` option, all in ``schema`` when given)::
 The schema is created on first use under an advisory lock (``CREATE … IF NOT EXISTS`` races
 otherwise); a newer ``schema_version`` is refused. Version 1 had no ``occurred_at``,
 ``speaker`` and ``seq`` columns: opening its tables adds them (``occurred_at`` NULL reads as
-``created_at``) and records version 2.
+``created_at``), recomputes ``fts`` (which now covers ``"speaker: content"``) and records
+version 2.
 """
 
 from __future__ import annotations
@@ -88,6 +89,12 @@ async def create_schema(
     from sqlalchemy import text
 
     t, cfg = tables.memories, text_search_config
+    # full text of each row's "speaker: content" (or content)
+    fts = (
+        f"TSVECTOR GENERATED ALWAYS AS (to_tsvector('{cfg}'::regconfig, "
+        "coalesce(speaker || ': ', '') || content)) STORED"
+    )
+    fts_index = f"CREATE INDEX IF NOT EXISTS {tables.index('fts_idx')} ON {t} USING GIN (fts)"
     await lock(conn, tables)
     if tables.schema:
         await conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{tables.schema}"')
@@ -120,8 +127,7 @@ async def create_schema(
             occurred_at DOUBLE PRECISION,
             speaker TEXT,
             seq INTEGER NOT NULL DEFAULT 0,
-            fts TSVECTOR GENERATED ALWAYS AS
-                (to_tsvector('{cfg}'::regconfig, content)) STORED
+            fts {fts}
         )""",
         f"CREATE INDEX IF NOT EXISTS {tables.index('scope_idx')} ON {t} "
         "(tenant_id, user_id, created_at)",
@@ -129,7 +135,7 @@ async def create_schema(
         "(tenant_id, user_id, agent_id, session_id)",
         f"CREATE INDEX IF NOT EXISTS {tables.index('expires_idx')} ON {t} (expires_at) "
         "WHERE expires_at IS NOT NULL",
-        f"CREATE INDEX IF NOT EXISTS {tables.index('fts_idx')} ON {t} USING GIN (fts)",
+        fts_index,
         f"""CREATE TABLE IF NOT EXISTS {tables.users} (
             tenant_id TEXT NOT NULL, user_id TEXT NOT NULL,
             generation BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (tenant_id, user_id)
@@ -139,6 +145,10 @@ async def create_schema(
     if row is not None and int(row[0]) < SCHEMA_VERSION:
         for col, decl in _ADDED_COLUMNS.items():
             await conn.exec_driver_sql(f"ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {col} {decl}")
+        # the full text covers the speaker now: computed again (with its index)
+        await conn.exec_driver_sql(f"ALTER TABLE {t} DROP COLUMN IF EXISTS fts")
+        await conn.exec_driver_sql(f"ALTER TABLE {t} ADD COLUMN fts {fts}")
+        await conn.exec_driver_sql(fts_index)
     await conn.execute(
         text(
             f"INSERT INTO {tables.meta} (key, value) VALUES ('schema_version', :v) "

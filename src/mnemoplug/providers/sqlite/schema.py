@@ -3,13 +3,14 @@ version (a file written by a newer mnemoplug is refused).
 
 * ``mnemoplug_memories``: one row a memory (JSON metadata, float32 embedding blob) plus the
   per-user ``scope_token`` the FTS5 index is narrowed by;
-* ``mnemoplug_fts``: external-content FTS5 index (``porter unicode61``) kept in sync by
-  triggers, and ``mnemoplug_fts_vocab`` over it (document frequencies);
+* ``mnemoplug_fts``: external-content FTS5 index (``porter unicode61``) of each row's
+  ``"speaker: content"`` (or content), kept in sync by triggers, and ``mnemoplug_fts_vocab`` over it (document frequencies);
 * ``mnemoplug_users``: a generation counter per user, bumped by every write to the user;
 * ``mnemoplug_meta``: ``schema_version`` and the embedder name and dimension.
 
 Versions: 1 had no ``occurred_at``, ``speaker`` and ``seq`` columns; opening such a file adds
-them (``occurred_at`` NULL reads as ``created_at``) and records version 2.
+them (``occurred_at`` NULL reads as ``created_at``), replaces the triggers and records
+version 2.
 """
 
 from __future__ import annotations
@@ -24,6 +25,25 @@ __all__ = ["SCHEMA", "SCHEMA_VERSION", "create_schema"]
 SCHEMA_VERSION = 2
 #: columns added after version 1, with their declarations
 _ADDED_COLUMNS = {"occurred_at": "REAL", "speaker": "TEXT", "seq": "INTEGER NOT NULL DEFAULT 0"}
+
+#: what the FTS5 index holds of a row (``new`` or ``old``): its content, said by its speaker
+_INDEXED = "coalesce({r}.speaker || ': ', '') || {r}.content"
+TRIGGERS = [
+    f"""CREATE TRIGGER IF NOT EXISTS mnemoplug_memories_ai AFTER INSERT ON mnemoplug_memories BEGIN
+        INSERT INTO mnemoplug_fts(rowid, content, scope_token)
+            VALUES (new.rowid, {_INDEXED.format(r="new")}, new.scope_token);
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS mnemoplug_memories_ad AFTER DELETE ON mnemoplug_memories BEGIN
+        INSERT INTO mnemoplug_fts(mnemoplug_fts, rowid, content, scope_token)
+            VALUES ('delete', old.rowid, {_INDEXED.format(r="old")}, old.scope_token);
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS mnemoplug_memories_au AFTER UPDATE OF content ON mnemoplug_memories BEGIN
+        INSERT INTO mnemoplug_fts(mnemoplug_fts, rowid, content, scope_token)
+            VALUES ('delete', old.rowid, {_INDEXED.format(r="old")}, old.scope_token);
+        INSERT INTO mnemoplug_fts(rowid, content, scope_token)
+            VALUES (new.rowid, {_INDEXED.format(r="new")}, new.scope_token);
+    END""",
+]
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS mnemoplug_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
@@ -58,20 +78,7 @@ SCHEMA = [
         content, scope_token, content='mnemoplug_memories', content_rowid='rowid',
         tokenize='porter unicode61'
     )""",
-    """CREATE TRIGGER IF NOT EXISTS mnemoplug_memories_ai AFTER INSERT ON mnemoplug_memories BEGIN
-        INSERT INTO mnemoplug_fts(rowid, content, scope_token)
-            VALUES (new.rowid, new.content, new.scope_token);
-    END""",
-    """CREATE TRIGGER IF NOT EXISTS mnemoplug_memories_ad AFTER DELETE ON mnemoplug_memories BEGIN
-        INSERT INTO mnemoplug_fts(mnemoplug_fts, rowid, content, scope_token)
-            VALUES ('delete', old.rowid, old.content, old.scope_token);
-    END""",
-    """CREATE TRIGGER IF NOT EXISTS mnemoplug_memories_au AFTER UPDATE OF content ON mnemoplug_memories BEGIN
-        INSERT INTO mnemoplug_fts(mnemoplug_fts, rowid, content, scope_token)
-            VALUES ('delete', old.rowid, old.content, old.scope_token);
-        INSERT INTO mnemoplug_fts(rowid, content, scope_token)
-            VALUES (new.rowid, new.content, new.scope_token);
-    END""",
+    *TRIGGERS,
     """CREATE VIRTUAL TABLE IF NOT EXISTS mnemoplug_fts_vocab USING fts5vocab(mnemoplug_fts, 'row')""",
 ]
 
@@ -106,6 +113,11 @@ async def _migrate(conn: AsyncConnection) -> None:
     for col, decl in _ADDED_COLUMNS.items():
         if col not in have:
             await conn.exec_driver_sql(f"ALTER TABLE mnemoplug_memories ADD COLUMN {col} {decl}")
+    # the triggers index the speaker now (version-1 rows have none: their entries stay right)
+    for name in ("ai", "ad", "au"):
+        await conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS mnemoplug_memories_{name}")
+    for stmt in TRIGGERS:
+        await conn.exec_driver_sql(stmt)
     await conn.execute(
         text("UPDATE mnemoplug_meta SET value = :v WHERE key = 'schema_version'"),
         {"v": str(SCHEMA_VERSION)},
