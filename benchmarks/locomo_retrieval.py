@@ -7,9 +7,10 @@
   session's date as ``occurred_at``.
 
 Each question of categories 1-4 with evidence is one search of that user's memories; a hit@k
-when an evidence turn is among the top k. Rows compare plain BM25 (SQLite FTS5), plain dense
-(all-MiniLM-L6-v2 cosine), the fusion without the conversation adjustments and the default
-(fusion + adjustments, see ``mnemoplug.core.conversation``) on the SQLite default provider.
+when an evidence turn is among the top k. Rows compare BM25 (SQLite FTS5) and dense
+(all-MiniLM-L6-v2 cosine) alone (each with the conversation adjustments, which change nothing
+for memories stored one by one), the fusion without the adjustments and the default (fusion +
+adjustments, see ``mnemoplug.core.conversation``) on the SQLite default provider.
 The last table is search latency (p50/p95, query embedding excluded) at 10,000 memories.
 
     HF_HUB_OFFLINE=1 python benchmarks/locomo_retrieval.py --data ../shared/data/locomo-dev.json
@@ -244,10 +245,10 @@ async def run(args: argparse.Namespace) -> str:
         print(f"{way}: stored {len(id_to_dia)} turns in {time.perf_counter() - t0:.1f}s",
               file=sys.stderr)  # fmt: skip
         configs = {
-            "bm25 (FTS5 on SQLite, else in-process)": RetrievalConfig(
+            "bm25 (FTS5 on SQLite, else in-process) + adjustments": RetrievalConfig(
                 dense_weight=0.0, lexical_weight=1.0
             ),
-            "dense (MiniLM)": RetrievalConfig(dense_weight=1.0, lexical_weight=0.0),
+            "dense (MiniLM) + adjustments": RetrievalConfig(dense_weight=1.0, lexical_weight=0.0),
             "fusion only": FUSION_ONLY,
             "mnemoplug default": RetrievalConfig(),
         }

@@ -54,11 +54,11 @@ async def test_neighbour_smoothing_lifts_the_answer_after_its_question(memory: M
     u = uid()
     ids = await memory.add(
         u,
-        say(
-            ("Ana", "Which instrument have you been learning, Sam?"),
-            ("Sam", "The cello, for two years now."),
-            ("Ana", "Nice, see you at the weekend."),
-        ),
+        [
+            {"role": "user", "content": "Which instrument have you been learning, Sam?"},
+            {"role": "assistant", "content": "The cello, for two years now."},
+            {"role": "user", "content": "Nice, see you at the weekend."},
+        ],
         session_id="s1",
     )
     for text in [
@@ -195,7 +195,12 @@ async def test_same_ranking_on_every_provider(tmp_path: Path, embedder: Any) -> 
                     occurred_at="2023-05-08T10:00:00Z",
                 )
                 await m.add(u, say(("Sam", "I went to a jazz concert.")), session_id="s2")
-                hits = await m.search(u, "What instrument did Sam learn on 8 May 2023?")
+                # dense + the adjustments (lexical scores are each backend's own: FTS5, BM25)
+                hits = await m.search(
+                    u,
+                    "What instrument did Sam learn on 8 May 2023?",
+                    retrieval=RetrievalConfig(lexical_weight=0.0),
+                )
                 orders.append([(h.content, round(h.score or 0, 6)) for h in hits])
                 await m.close()
     assert len(orders) >= 2 and all(o == orders[0] for o in orders)
