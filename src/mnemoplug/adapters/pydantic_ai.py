@@ -379,6 +379,7 @@ class MnemoplugConversationStore(ConversationStore):
         self.tenant_id = tenant_id
         self._where: dict[str, str] = {}  # entry id -> conversation id holding it
         self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._record_ta: TypeAdapter[ConversationRecord] = TypeAdapter(ConversationRecord)
 
     # -- encoding ---------------------------------------------------------------------------
@@ -450,8 +451,10 @@ class MnemoplugConversationStore(ConversationStore):
         return None
 
     def _get_lock(self) -> asyncio.Lock:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
+        """This store's lock in the running event loop (a new loop gets a new lock)."""
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
         return self._lock
 
     # -- the five primitives (+ read_history in one read) -------------------------------------
