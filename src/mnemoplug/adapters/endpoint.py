@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import logging
 import typing
 from collections.abc import Awaitable, Callable, Mapping
@@ -55,6 +54,7 @@ from typing import Any, TypeVar
 from ..core.errors import ConfigurationError, MissingDependencyError, MnemoplugError
 from ..core.records import MemoryRecord
 from ..core.strategies import InjectionStrategy, as_memory, inject_memory
+from ._answers import answer_text
 from ._checks import check_field, check_metadata_arg, check_optional_str
 from ._endpoint_route import AgentEndpoint, make_mount
 from .durable import (
@@ -78,7 +78,6 @@ logger = logging.getLogger("mnemoplug.adapters.endpoint")
 
 R = TypeVar("R")
 FieldSpec = str | Callable[[Mapping[str, Any]], Any] | None
-_ANSWER_KEYS = ("answer", "response", "reply", "output", "content", "text", "message")
 
 
 def require_fastapi(feature: str = "mounting an agent_endpoint on FastAPI") -> Any:
@@ -172,31 +171,6 @@ def _lookup(arguments: Mapping[str, Any], spec: FieldSpec) -> Any:
             if found is not None and not callable(found):
                 return found
     return None
-
-
-def _answer_text(value: Any, answer_field: FieldSpec) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if answer_field is not None:
-        found = _lookup({"return": value}, answer_field)
-        return (
-            ""
-            if found is None
-            else (found if isinstance(found, str) else json.dumps(found, default=str))
-        )
-    for key in _ANSWER_KEYS:
-        found = _lookup({"return": value}, key)
-        if isinstance(found, str):
-            return found
-    dump = getattr(value, "model_dump_json", None)
-    if callable(dump):
-        return str(dump())
-    try:
-        return json.dumps(value, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return str(value)
 
 
 def _as_strategy(
@@ -412,7 +386,7 @@ def agent_endpoint(
                 await select(ctx)
                 result = await fn(*call_args, **call_kwargs(bound, ctx))
                 if store_turns and ctx.store:
-                    await _store_turn(ctx, _answer_text(result, answer_field), raise_on_store_error)
+                    await _store_turn(ctx, answer_text(result, answer_field), raise_on_store_error)
                 return result
 
             run_id = _lookup(arguments, run_id_field)
@@ -434,7 +408,7 @@ def agent_endpoint(
                     result = await fn(*call_args, **call_kwargs(bound, ctx))
                     pending = None
                     if store_turns and ctx.store:
-                        messages = _turn_messages(ctx, _answer_text(result, answer_field))
+                        messages = _turn_messages(ctx, answer_text(result, answer_field))
                         if messages:
                             pending = {
                                 "messages": messages,
