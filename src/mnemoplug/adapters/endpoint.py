@@ -57,6 +57,7 @@ from ..core.strategies import InjectionStrategy, as_memory, inject_memory
 from ._answers import answer_text
 from ._checks import check_field, check_metadata_arg, check_optional_str
 from ._endpoint_route import AgentEndpoint, make_mount
+from ._responses import is_response, is_streaming, response_answer, tee_stream
 from .durable import (
     REQUEST_PARAM,
     RESPONSE_PARAM,
@@ -252,8 +253,11 @@ def agent_endpoint(
             bound arguments by parameter name, e.g. to read an authenticated user).
         agent_id: scope memories to this agent.
         answer_field: the field of the returned value holding the answer text (default: the
-            value itself if it is a string, else its first field among answer, response, reply,
-            output, content, text, message; else its JSON).
+            value itself if it is a string, else its first string field among answer, response,
+            reply, output, content, text, message; else its JSON). A returned FastAPI
+            ``Response`` is read by its body (JSON by that field, text as it is); a
+            ``StreamingResponse`` is stored once its whole body has been sent (server-sent
+            events by their ``data:``), and not at all when the client abandons it.
         store_turns: store the message and the answer after a successful call.
         metadata: stored with every turn (default ``{"source": "agent_endpoint"}``).
         raise_on_store_error: re-raise a failed write (e.g. a hook's MemoryRejectedError) instead
@@ -386,7 +390,14 @@ def agent_endpoint(
                 await select(ctx)
                 result = await fn(*call_args, **call_kwargs(bound, ctx))
                 if store_turns and ctx.store:
-                    await _store_turn(ctx, answer_text(result, answer_field), raise_on_store_error)
+                    if is_streaming(result):  # stored once the body has been sent
+
+                        async def store_streamed(answer: str, ctx: AgentContext = ctx) -> None:
+                            await _store_turn(ctx, answer, raise_on_store_error)
+
+                        tee_stream(result, answer_field, store_streamed)
+                        return result
+                    await _store_turn(ctx, _answer(result, answer_field), raise_on_store_error)
                 return result
 
             run_id = _lookup(arguments, run_id_field)
@@ -439,6 +450,13 @@ def agent_endpoint(
         return endpoint
 
     return decorate
+
+
+def _answer(result: Any, answer_field: FieldSpec) -> str:
+    """The answer text of what the function returned (a Response: its body)."""
+    if is_response(result):
+        return response_answer(result, answer_field)
+    return answer_text(result, answer_field)
 
 
 def _turn_messages(ctx: AgentContext, answer: str) -> list[dict[str, str]]:
