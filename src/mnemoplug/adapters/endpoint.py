@@ -57,6 +57,7 @@ from ..core.strategies import InjectionStrategy, as_memory, inject_memory
 from ._answers import answer_text
 from ._checks import check_field, check_metadata_arg, check_optional_str
 from ._endpoint_route import AgentEndpoint, make_mount
+from ._lookup import select_memories
 from ._responses import is_response, is_streaming, response_answer, tee_stream
 from .durable import (
     REQUEST_PARAM,
@@ -236,6 +237,7 @@ def agent_endpoint(
     store_turns: bool = True,
     metadata: Mapping[str, Any] | None = None,
     raise_on_store_error: bool = False,
+    raise_on_lookup_error: bool = False,
     durable: bool = False,
     run_id_field: FieldSpec = "run_id",
 ) -> Callable[[Callable[..., Awaitable[R]]], AgentEndpoint[R]]:
@@ -262,6 +264,10 @@ def agent_endpoint(
         metadata: stored with every turn (default ``{"source": "agent_endpoint"}``).
         raise_on_store_error: re-raise a failed write (e.g. a hook's MemoryRejectedError) instead
             of logging it and returning the answer.
+        raise_on_lookup_error: let a failing memory lookup (a provider error, a raising
+            ``on_memory_search`` hook) fail the call; by default the function runs with no
+            memories (``ctx.memories == []``) and the cause is logged on
+            ``mnemoplug.adapters.endpoint``.
         durable: make every call a run in the Memory's checkpoint store (``memory.checkpoints``;
             ConfigurationError without one): ``ctx.checkpoint(state)`` saves progress, a call
             with the run id of an unfinished run resumes (``ctx.resumed_state``), a call with
@@ -349,8 +355,14 @@ def agent_endpoint(
             return out
 
         async def select(ctx: AgentContext) -> None:
-            ctx.memories = await strat.select(
-                mem, user_id=ctx.user_id, query=ctx.message or None, **ctx.scope(with_session=False)
+            ctx.memories = await select_memories(
+                strat,
+                mem,
+                user_id=ctx.user_id,
+                query=ctx.message or None,
+                raise_on_error=raise_on_lookup_error,
+                logger=logger,
+                **ctx.scope(with_session=False),
             )
             ctx.memory_text = strat.render(ctx.memories)
 

@@ -53,6 +53,7 @@ from ..core.session import SessionMemory, SessionOwnershipError, session_memory_
 from ..core.stores import SessionStore
 from ..core.strategies import InjectionStrategy, as_memory, inject_memory
 from ._checks import check_field, check_metadata_arg
+from ._lookup import select_memories
 from ._pydantic_ai_messages import (
     last_user_text,
     message_role,
@@ -120,6 +121,9 @@ class MnemoplugCapability(AbstractCapability[Any]):
         metadata: metadata stored with every turn and ``save_memory`` memory.
         raise_on_store_error: re-raise a failed turn write (e.g. a hook's
             :class:`~mnemoplug.MemoryRejectedError`) instead of logging it.
+        raise_on_lookup_error: let a failing memory lookup (a provider error, a raising
+            ``on_memory_search`` hook) fail the run; by default the run goes on without
+            memories and the cause is logged on ``mnemoplug.adapters.pydantic_ai``.
     """
 
     memory: Any = None
@@ -132,6 +136,7 @@ class MnemoplugCapability(AbstractCapability[Any]):
     agent_id: ScopeValue = None
     metadata: dict[str, Any] = field(default_factory=lambda: {"source": "pydantic_ai"})
     raise_on_store_error: bool = False
+    raise_on_lookup_error: bool = False
     # per-run state, set on the copy that for_run returns
     _memories: list[MemoryRecord] | None = field(default=None, init=False, repr=False)
     _text: str = field(default="", init=False, repr=False)
@@ -220,10 +225,13 @@ class MnemoplugCapability(AbstractCapability[Any]):
             return
         user_id = self.resolve_user_id(ctx)
         query = prompt_text(ctx.prompt) or last_user_text(ctx.messages)
-        memories = await self._strategy.select(
+        memories = await select_memories(
+            self._strategy,
             self.memory,
             user_id=user_id,
             query=query or None,
+            raise_on_error=self.raise_on_lookup_error,
+            logger=logger,
             **self._scope(ctx, with_session=False),
         )
         self._memories = memories

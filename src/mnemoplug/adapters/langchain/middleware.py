@@ -29,6 +29,7 @@ from ...core.errors import ConfigurationError, MnemoplugError
 from ...core.strategies import InjectionStrategy, inject_memory
 from .._answers import answer_text
 from .._checks import check_metadata_arg, check_optional_str, check_roles
+from .._lookup import select_memories
 from ._runner import MemoryRunner
 
 __all__ = ["MnemoplugMiddleware", "MnemoplugState"]
@@ -162,6 +163,9 @@ class MnemoplugMiddleware(AgentMiddleware[MnemoplugState, Any, Any]):
         store_roles: which roles to store ("user", "assistant").
         metadata: extra metadata for stored messages.
         raise_on_store_error: re-raise store errors instead of logging them.
+        raise_on_lookup_error: let a failing memory lookup (a provider error, a raising
+            ``on_memory_search`` hook) fail the run; by default the run goes on without
+            memories and the cause is logged on ``mnemoplug.adapters.langchain``.
     """
 
     state_schema = MnemoplugState
@@ -179,6 +183,7 @@ class MnemoplugMiddleware(AgentMiddleware[MnemoplugState, Any, Any]):
         store_roles: Sequence[str] = ("user", "assistant"),
         metadata: Mapping[str, Any] | None = None,
         raise_on_store_error: bool = False,
+        raise_on_lookup_error: bool = False,
     ) -> None:
         super().__init__()
         if strategy is not None and not isinstance(strategy, InjectionStrategy):
@@ -196,6 +201,7 @@ class MnemoplugMiddleware(AgentMiddleware[MnemoplugState, Any, Any]):
         self.store_roles = check_roles(store_roles)
         self.metadata = {"source": "langchain", **check_metadata_arg(metadata)}
         self.raise_on_store_error = raise_on_store_error
+        self.raise_on_lookup_error = raise_on_lookup_error
         self.tools = []
 
     # -- scope ---------------------------------------------------------------------------
@@ -232,10 +238,13 @@ class MnemoplugMiddleware(AgentMiddleware[MnemoplugState, Any, Any]):
         self, state: MnemoplugState, user_id: str, session_id: str | None
     ) -> dict[str, Any]:
         query = _last_human_text(state.get("messages", []))
-        memories = await self.strategy.select(
+        memories = await select_memories(
+            self.strategy,
             self.memory,
             user_id=user_id,
             query=query,
+            raise_on_error=self.raise_on_lookup_error,
+            logger=logger,
             **self._scope_kwargs(session_id, read=True),
         )
         return {MEMORIES_KEY: self.strategy.render(memories) or None}
