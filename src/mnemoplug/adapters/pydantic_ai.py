@@ -15,8 +15,10 @@ Per run, the capability
 
 * selects the user's memories **once** with its :class:`~mnemoplug.InjectionStrategy` (query:
   the run's user prompt) in ``before_run`` and adds them to the instructions of every model
-  request of that run (PydanticAI re-resolves instruction functions on every request; the
-  capability is copied per run by ``for_run`` and the text is cached on the copy);
+  request of that run, for that request only (``prepare_model_request``): they are never
+  persisted in ``result.all_messages()``, so ``message_history`` and a conversation store keep
+  the conversation without them (the capability is copied per run by ``for_run`` and the text
+  is cached on the copy);
 * with ``tools=True``, offers ``search_memory(query)`` and ``save_memory(content)`` tools;
 * in ``after_run`` stores the new turn (the user prompt and the run's output) as two memories.
   A failing run never reaches ``after_run``, so it stores nothing. A write that a hook rejects
@@ -43,7 +45,7 @@ import asyncio
 import copy
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from ..core.errors import ConfigurationError, MissingDependencyError, MnemoplugError
@@ -71,7 +73,8 @@ try:
         ConversationRecord,
         ConversationStore,
     )
-    from pydantic_ai.messages import ModelMessagesTypeAdapter
+    from pydantic_ai.messages import InstructionPart, ModelMessagesTypeAdapter
+    from pydantic_ai.models import ModelRequestContext
     from pydantic_ai.run import AgentRunResult
     from pydantic_ai.tools import RunContext
     from pydantic_ai.toolsets import FunctionToolset
@@ -241,14 +244,19 @@ class MnemoplugCapability(AbstractCapability[Any]):
         """Select the memories for this run (once)."""
         await self._load(ctx)
 
-    def get_instructions(self) -> Any:
-        """An instruction function returning this run's rendered memories ('' when none)."""
-
-        async def mnemoplug_memories(ctx: RunContext[Any]) -> str:
-            await self._load(ctx)  # a no-op after before_run
-            return self._text
-
-        return mnemoplug_memories
+    async def prepare_model_request(
+        self, ctx: RunContext[Any], request_context: ModelRequestContext
+    ) -> ModelRequestContext:
+        """Add this run's rendered memories to the instructions of this model request only:
+        PydanticAI does not persist request-only changes, so the memories never reach
+        ``result.all_messages()``, ``message_history`` or a conversation store."""
+        await self._load(ctx)  # a no-op after before_run
+        if not self._text:
+            return request_context
+        params = request_context.model_request_parameters
+        parts = [*(params.instruction_parts or []), InstructionPart(self._text, dynamic=True)]
+        params = replace(params, instruction_parts=InstructionPart.sorted(parts))
+        return replace(request_context, model_request_parameters=params)
 
     async def after_run(
         self, ctx: RunContext[Any], *, result: AgentRunResult[Any]
