@@ -248,11 +248,16 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="a key the data is encrypted with now (repeatable; or $MNEMOPLUG_ENCRYPTION_KEY)",
     )
+    from .mcp.command import add_mcp_parser
+
+    add_mcp_parser(sub)
     args = ap.parse_args(argv)
     _quiet_models()
     from .core.errors import MnemoplugError
 
     try:
+        if getattr(args, "server_main", None) is not None:  # mcp, serve: their own loop
+            return int(args.server_main(args))
         return asyncio.run(_run(args))
     except MnemoplugError as exc:
         print(f"mnemoplug: {exc}", file=sys.stderr)
