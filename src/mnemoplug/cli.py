@@ -248,9 +248,11 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="a key the data is encrypted with now (repeatable; or $MNEMOPLUG_ENCRYPTION_KEY)",
     )
+    from .dashboard.command import add_serve_parser
     from .mcp.command import add_mcp_parser
 
     add_mcp_parser(sub)
+    add_serve_parser(sub)
     args = ap.parse_args(argv)
     _quiet_models()
     from .core.errors import MnemoplugError
