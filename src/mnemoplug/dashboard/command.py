@@ -57,8 +57,10 @@ def build_serve_app(args: argparse.Namespace) -> Any:
 
 def run_serve_command(args: argparse.Namespace) -> int:
     """Serve the dashboard until stopped."""
+    from ..mcp._sdk import require_uvicorn
+
+    uvicorn = require_uvicorn("mnemoplug serve", "dashboard")
     app = build_serve_app(args)
-    import uvicorn
 
     print(f"mnemoplug dashboard on http://{args.host}:{args.port}/ (API docs at /docs)")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..core.errors import MissingDependencyError
 
-__all__ = ["require_mcp"]
+__all__ = ["require_mcp", "require_uvicorn"]
 
 
 def require_mcp() -> Any:
@@ -16,3 +16,12 @@ def require_mcp() -> Any:
     except ImportError as exc:
         raise MissingDependencyError("the MCP server", "mcp", "mcp") from exc
     return mcpserver
+
+
+def require_uvicorn(feature: str, extra: str) -> Any:
+    """The ``uvicorn`` module, or MissingDependencyError naming ``extra``."""
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise MissingDependencyError(feature, extra, "uvicorn") from exc
+    return uvicorn

@@ -59,11 +59,11 @@ def run_mcp_command(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             "--user/--tenant are for stdio; over --http each token names its user (--tokens)"
         )
-    import uvicorn
-
     from ..auth import load_tokens
+    from ._sdk import require_uvicorn
     from .http import create_mcp_http_app
 
+    uvicorn = require_uvicorn("mnemoplug mcp --http", "mcp")
     tokens = load_tokens(args.tokens)
     app = create_mcp_http_app(_memory(args.db), tokens, host=args.host, path=args.path)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
