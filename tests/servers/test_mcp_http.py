@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("mcp")
 
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
@@ -100,6 +100,8 @@ async def test_each_token_sees_only_its_own_user(server: tuple[str, str]) -> Non
         }
         text = (await bob.read_resource("memory://memories")).contents[0].text
         assert "Bob" in text and "Alice" not in text
+        with pytest.raises(MCPError, match="no memory"):
+            await bob.read_resource(f"memory://memories/{secret_id}")
         prompt = await bob.get_prompt("inject_memories", {"strategy": "all"})
         assert "Alice" not in prompt.messages[0].content.text
         assert (await bob.call_tool("forget", {})).structured_content["memories"] == 1
@@ -159,6 +161,8 @@ async def test_an_admin_token_is_refused_by_the_tools(server: tuple[str, str]) -
     async with _Session(url, ADMIN) as admin:
         result = await admin.call_tool("list", {})
         assert result.is_error and "administrator token" in result.content[0].text
+        with pytest.raises(MCPError, match="administrator token"):
+            await admin.read_resource("memory://memories")
 
 
 def test_http_without_tokens_is_one_clear_error(

@@ -119,7 +119,7 @@ def create_mcp_server(
     """
     require_mcp()
     from mcp.server.mcpserver import Context, MCPServer
-    from mcp.server.mcpserver.exceptions import ToolError
+    from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
     from mcp_types import ToolAnnotations
 
     def who(ctx: Any) -> Principal:
@@ -135,6 +135,15 @@ def create_mcp_server(
                 "this token is an administrator token ('*' user); the MCP server needs a "
                 "token mapped to one user"
             )
+        return found
+
+    def reader() -> Principal:
+        """The principal of a resource read (resources get no request context)."""
+        found = principal or current_principal.get()
+        if found is None:
+            raise ResourceError("not authenticated: send Authorization: Bearer <token>")
+        if found.is_admin and principal is None:
+            raise ResourceError("an administrator token has no memories; use a user's token")
         return found
 
     async def call(ctx: Any, op: Callable[[Principal], Awaitable[_T]]) -> _T:
@@ -323,9 +332,7 @@ def create_mcp_server(
         mime_type="application/json",
     )
     async def memories_resource() -> str:
-        p = principal or current_principal.get()
-        if p is None:
-            raise ToolError("not authenticated: send Authorization: Bearer <token>")
+        p = reader()
         records = await memory.get_all(p.user_id, 100, tenant_id=p.tenant_id)
         return _json([MemoryOut.of(r).model_dump(mode="json") for r in records])
 
@@ -336,14 +343,15 @@ def create_mcp_server(
         description="One of the user's memories by id, as JSON.",
         mime_type="application/json",
     )
-    async def memory_resource(memory_id: str, ctx: Context) -> str:
-        async def op(p: Principal) -> str:
+    async def memory_resource(memory_id: str) -> str:
+        p = reader()
+        try:
             record = await memory.get(p.user_id, memory_id, tenant_id=p.tenant_id)
-            if record is None:
-                raise ToolError(f"no memory {memory_id!r}")
-            return _json(MemoryOut.of(record).model_dump(mode="json"))
-
-        return await call(ctx, op)
+        except MnemoplugError as exc:
+            raise ResourceError(str(exc)) from exc
+        if record is None:
+            raise ResourceNotFoundError(f"no memory {memory_id!r}")
+        return _json(MemoryOut.of(record).model_dump(mode="json"))
 
     @server.prompt(
         name="inject_memories",
