@@ -1,6 +1,6 @@
 """The dashboard in a real browser: Debian's headless Chromium driven by Playwright (no browser
 download: ``executable_path`` is /usr/bin/chromium), on a real server and SQLite store with the
-real embedding model. Covers sign-in, search (scores shown), delete and forget; saves a
+real embedding model. Covers sign-in, search (scores shown), delete, edit and forget; saves a
 screenshot in the test's tmp_path."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 from mnemoplug import Memory  # noqa: E402
 from mnemoplug.auth import TokenMap  # noqa: E402
 from mnemoplug.dashboard import create_dashboard_app  # noqa: E402
+from mnemoplug.plugins import AuditLog  # noqa: E402
 
 from ._serve import serving  # noqa: E402
 
@@ -43,8 +44,23 @@ def _need_chromium() -> None:
     pytest.skip(msg)
 
 
-async def _seed(db: str, embedder: Any) -> dict[str, str]:
-    async with Memory.from_url(db, embedder=embedder) as memory:
+def _memory(tmp: Path, embedder: Any) -> Memory:
+    return Memory.from_url(
+        f"sqlite:///{tmp / 'm.db'}",
+        embedder=embedder,
+        session=f"sqlite:///{tmp / 's.db'}",
+        checkpoints=f"sqlite:///{tmp / 'c.db'}",
+        plugins=[AuditLog(tmp / "audit.jsonl")],
+    )
+
+
+async def _seed(memory: Memory) -> dict[str, str]:
+    async with memory:
+        assert memory.session is not None and memory.checkpoints is not None
+        await memory.session.add_message(
+            "chat-1", {"role": "user", "content": "Book a table"}, user_id="alice", tenant_id="acme"
+        )
+        await memory.checkpoints.save("run-7", {"step": 2}, user_id="alice", tenant_id="acme")
         return {
             "dark": await memory.add(
                 "alice", "Alice prefers dark mode in every app", tenant_id="acme"
@@ -66,9 +82,9 @@ async def _contents(db: str, user: str) -> list[str]:
 def test_search_delete_and_forget_in_chromium(tmp_path: Path, embedder: Any) -> None:
     _need_chromium()
     db = f"sqlite:///{tmp_path / 'm.db'}"
-    _run(_seed(db, embedder))
+    _run(_seed(_memory(tmp_path, embedder)))
     tokens = TokenMap.single(ALICE, "alice", "acme")
-    app = create_dashboard_app(Memory.from_url(db, embedder=embedder), tokens)
+    app = create_dashboard_app(_memory(tmp_path, embedder), tokens)
     with serving(app) as base, sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
@@ -81,6 +97,11 @@ def test_search_delete_and_forget_in_chromium(tmp_path: Path, embedder: Any) -> 
             expect(rows).to_have_count(3)
             expect(page.locator("#whoami")).to_contain_text("signed in as alice")
             expect(page.locator("#memories")).not_to_contain_text("Bob")
+            expect(page.locator("#sessions")).to_contain_text("chat-1")
+            expect(page.locator("#checkpoints")).to_contain_text("run-7")
+            expect(page.locator("#audit")).to_contain_text("add")
+            page.click("#sessions a")
+            expect(page.locator("#messages")).to_have_text("user: Book a table")
 
             # search: the semantic match first, with its score shown
             page.fill("#q", "Which UI theme does she like?")
@@ -104,6 +125,13 @@ def test_search_delete_and_forget_in_chromium(tmp_path: Path, embedder: Any) -> 
                 "Alice is planning a trip to Lisbon in May",
             ]
 
+            # edit: the prompt's text replaces the memory's content
+            lisbon = rows.filter(has_text="Lisbon")
+            page.once("dialog", lambda dialog: dialog.accept("Alice is planning a trip to Porto"))
+            lisbon.locator("button.edit").click()
+            expect(page.locator("#status")).to_have_text("Memory updated.")
+            expect(page.locator("#memories")).to_contain_text("trip to Porto")
+
             # forget: a wrong confirmation changes nothing, the user id forgets everything
             page.once("dialog", lambda dialog: dialog.accept("alic"))
             page.click("#forget")
@@ -111,7 +139,9 @@ def test_search_delete_and_forget_in_chromium(tmp_path: Path, embedder: Any) -> 
             expect(rows).to_have_count(2)
             page.once("dialog", lambda dialog: dialog.accept("alice"))
             page.click("#forget")
-            expect(page.locator("#status")).to_contain_text("Forgot alice: 2 memories")
+            expect(page.locator("#status")).to_contain_text(
+                "Forgot alice: 2 memories, 1 sessions, 1 checkpoints"
+            )
             expect(page.locator("#memories-empty")).to_be_visible()
             shot = tmp_path / "dashboard.png"
             page.screenshot(path=str(shot), full_page=True)
