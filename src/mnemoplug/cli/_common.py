@@ -104,7 +104,7 @@ def existing_only(store: Any, what: str = "database") -> None:
     create one)."""
     path = _path_of(store)
     if path is not None and not path.exists():
-        raise CommandError(f"no {what} at {path} (nothing stored there yet; check --db)")
+        raise CommandError(f"no {what} at {path} (nothing is stored there; check the URL)")
 
 
 def open_memory(
