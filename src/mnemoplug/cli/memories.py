@@ -73,7 +73,8 @@ def register(commands: Any) -> None:
         "search",
         help="search a user's memories",
         description="A user's memories most relevant to QUERY, best first, with their score "
-        "(fused ranking score in [0, 1]; higher is better).",
+        "(fused ranking score, at most 1, higher is better; -2/3..1 with the default "
+        "weights) and, with --json, the cosine similarity (-1..1).",
     )
     _user(p)
     p.add_argument("query", help="what to look for")
