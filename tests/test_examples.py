@@ -21,25 +21,66 @@ def left_behind(tmp: Path) -> list[Path]:
 
 
 EXAMPLES = {
-    "agno_agent.py": "vegetarian",
-    "langchain_agent.py": "vegetarian",
-    "pydantic_ai_agent.py": "I am vegetarian and allergic to peanuts.",
-    "endpoint_fastapi.py": "My name is Ada.",
+    "agno_agent.py": ["vegetarian"],
+    "langchain_agent.py": ["vegetarian"],
+    "pydantic_ai_agent.py": ["I am vegetarian and allergic to peanuts."],
+    "endpoint_fastapi.py": ["My name is Ada."],
+    "plain_library.py": [
+        "Alice prefers dark mode",
+        "after update: ['Alice switched to light mode']",
+        "deleted 3 of alice's; bob still has 1",
+    ],
+    "hooks.py": [
+        "stored: Reach Alice at [EMAIL] {'source': 'hooks-example'}",
+        "rejected: memory write rejected: looks like a password",
+        "[hook] search by 'alice' found 1",
+        "audit operations: ['add', 'get', 'search']",
+    ],
+    "sessions_checkpoints.py": [
+        "user: Book a table for two on Friday",
+        "bob reads: []",
+        "resume from: {'step': 2, 'done': ['intro']}",
+    ],
+    "forget.py": [
+        "forgot alice: {'memories': 1, 'sessions': 1, 'checkpoints': 1, 'audit_entries':",
+        "alice left: 0",
+        "alice in tenant acme left: 1",
+        "bob left: 1",
+    ],
+    "migration.py": [
+        "migrated 2 memories of 2 users (success=True)",
+        "same id in the new store: True",
+        "search in the new store: Alice prefers window seats",
+    ],
+    "custom_provider.py": [
+        "search: [('Alice is allergic to peanuts', 0.6)]",
+        "Relevant memories about the user",
+    ],
+    "custom_embedder.py": [
+        "object embedder:   alice keeps bees in her garden",
+        "registered by name: hashing-256",
+        "plain callable:     carol bakes sourdough bread",
+    ],
 }
 
 
 @pytest.mark.parametrize("script", sorted(EXAMPLES))
 def test_example_runs_and_shows_the_memory(script: str, tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / script)],
         capture_output=True,
         text=True,
         timeout=300,
-        env=ENV,
+        env={**ENV, "TMPDIR": str(tmp)},
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert EXAMPLES[script] in out.stdout
+    for expected in EXAMPLES[script]:
+        assert expected in out.stdout, (expected, out.stdout)
+    assert left_behind(tmp) == []  # no temporary folder left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"]  # nor files in the cwd
 
 
 def test_cli_demo(tmp_path: Path) -> None:
