@@ -327,3 +327,32 @@ def test_forget_clears_sessions_and_checkpoints(
     assert cli(capsys, "count", "u2", "--db", db).strip() == "1"
     again = json.loads(cli(capsys, "forget", "u2", "--db", db, "--session-db", sessions, "--json"))
     assert again["memories"] == 1 and again["sessions"] == 1 and again["checkpoints"] == 0
+
+
+def test_core_install_warns_in_one_line_and_python_m_cli_works(tmp_path: Path) -> None:
+    code = (
+        "import sys; sys.modules['sentence_transformers'] = None\n"
+        "from mnemoplug.cli import main\n"
+        "raise SystemExit(main(sys.argv[1:]))\n"
+    )
+    db = f"sqlite:///{tmp_path}/core.db"
+    out = subprocess.run(
+        [sys.executable, "-c", code, "add", "u1", "User likes tea", "--db", db],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=ENV,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "mnemoplug: LexicalOnlyWarning: sentence-transformers is not installed, so mnemoplug "
+        'uses lexical (BM25) retrieval only. For semantic search: pip install "mnemoplug[embeddings]"'
+    ]
+    count = subprocess.run(
+        [sys.executable, "-m", "mnemoplug.cli", "count", "u1", "--db", db],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=ENV,
+    )
+    assert count.returncode == 0 and count.stdout.strip() == "1"

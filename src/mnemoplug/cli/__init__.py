@@ -4,9 +4,10 @@ One module per command group; each has ``register(commands)``, which adds its su
 the ``argparse`` sub-parsers ``commands`` and sets a ``handler`` on each (a function of the
 parsed arguments returning the exit code, or a coroutine that does). :data:`COMMANDS` lists
 those modules by name; they are imported when the command line is parsed, so a command's heavy
-imports belong inside its handler. To add a command group, append its module's name::
+imports belong inside its handler. To add a command group, append its module's name to the list (``register`` must not import optional dependencies: do that
+in the handler, so that ``mnemoplug --help`` works on a core install)::
 
-    COMMANDS.append("mnemoplug.mcp.command")
+    "mnemoplug.mcp.command",
 
 Errors are one line on stderr (``mnemoplug: …``) and a non-zero exit: 2 for bad input or
 configuration, 1 for "not found" and failures; ``MNEMOPLUG_DEBUG=1`` shows the traceback.
@@ -20,6 +21,7 @@ import importlib
 import inspect
 import os
 import sys
+import warnings
 from typing import Any
 
 from ._common import CommandError, Parser, error_line
@@ -69,10 +71,23 @@ def _quiet_models() -> None:
         pass
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Warnings as one line (the source location means nothing to a shell user)."""
+    print(f"mnemoplug: {category.__name__}: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``mnemoplug`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     args = build_parser().parse_args(argv)
     _quiet_models()
+    warnings.showwarning = _show_warning
     from ..core.errors import MnemoplugError
 
     try:
