@@ -89,7 +89,10 @@ def test_search_delete_and_forget_in_chromium(tmp_path: Path, embedder: Any) -> 
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
+            # generous waits: on a loaded CI machine a search (a real embedding) can take seconds
+            page.set_default_timeout(30_000)
             expect = sync_api.expect
+            expect.set_options(timeout=30_000)
             page.goto(base + "/")
             page.fill("#token", ALICE)
             page.click("#signin")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["DEFAULT_SERVE_PORT", "add_serve_parser", "run_serve_command"]
+__all__ = ["DEFAULT_SERVE_PORT", "add_serve_parser", "register", "run_serve_command"]
 
 DEFAULT_SERVE_PORT = 8766
 
@@ -30,7 +30,7 @@ def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--port", type=int, default=DEFAULT_SERVE_PORT, help=f"port (default {DEFAULT_SERVE_PORT})"
     )
-    p.set_defaults(server_main=run_serve_command)
+    p.set_defaults(handler=run_serve_command)
     return p
 
 
@@ -65,3 +65,8 @@ def run_serve_command(args: argparse.Namespace) -> int:
     print(f"mnemoplug dashboard on http://{args.host}:{args.port}/ (API docs at /docs)")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def register(commands: Any) -> None:
+    """Register the command with :mod:`mnemoplug.cli` (imports no optional package)."""
+    add_serve_parser(commands)

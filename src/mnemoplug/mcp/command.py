@@ -8,7 +8,7 @@ from typing import Any
 
 from ..core.errors import ConfigurationError
 
-__all__ = ["DEFAULT_MCP_PORT", "add_mcp_parser", "run_mcp_command"]
+__all__ = ["DEFAULT_MCP_PORT", "add_mcp_parser", "register", "run_mcp_command"]
 
 DEFAULT_MCP_PORT = 8765
 
@@ -34,7 +34,7 @@ def add_mcp_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--path", default="/mcp", help="HTTP path of the MCP endpoint (default /mcp)")
     p.add_argument("--tokens", help="JSON file of bearer tokens (see mnemoplug.auth)")
-    p.set_defaults(server_main=run_mcp_command)
+    p.set_defaults(handler=run_mcp_command)
     return p
 
 
@@ -68,3 +68,8 @@ def run_mcp_command(args: argparse.Namespace) -> int:
     app = create_mcp_http_app(_memory(args.db), tokens, host=args.host, path=args.path)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def register(commands: Any) -> None:
+    """Register the command with :mod:`mnemoplug.cli` (imports no optional package)."""
+    add_mcp_parser(commands)
