@@ -7,12 +7,13 @@
   with a per-user generation counter bumped by every write, ``mnemoplug_meta``) and the schema
   version;
 * :mod:`.paths` — URLs, ``path=`` and the default file; :mod:`.engine` — the aiosqlite engines;
-* :mod:`.fts` — FTS5 BM25 restricted to the user, on a quick synchronous connection;
+* :mod:`.quick` — the per-search freshness check on a quick synchronous connection;
+* :mod:`.lexical` — FTS5's BM25 computed in process from the user's own statistics;
 * :mod:`mnemoplug.providers.sql.rows` — row <-> memory, shared with PostgreSQL.
 
 Search keeps each recently used user's vectors in one contiguous float32 matrix in process
 (a :class:`~mnemoplug.core.retrieval.UserIndex`), refreshed when the user's generation changes,
-so other processes' writes are seen; BM25 comes from FTS5. Writes go through one connection
+so other processes' writes are seen, with the user's BM25 index beside it. Writes go through one connection
 with ``BEGIN IMMEDIATE`` (SQLite has one writer); reads use a small pool of their own and never
 wait for a writer (WAL); the async pool is used when a user's index has to be (re)loaded.
 """
@@ -48,8 +49,9 @@ from ..sql.rows import (
     update_assignments,
 )
 from .engine import sqlite_engine
-from .fts import QuickReader, scope_token
+from .lexical import UserBM25, fts5_tokens
 from .paths import default_sqlite_path, resolve_path
+from .quick import QuickReader, scope_token
 from .schema import create_schema
 
 __all__ = ["SQLiteMemoryStore"]
@@ -214,6 +216,7 @@ class SQLiteMemoryStore(MemoryStore):
         ).all()
         idx = UserIndex(lexical=False)
         idx.extend(memory_from_row(r) for r in rows)
+        idx.bm25 = UserBM25.of(idx.records)
         # a write may have committed between the two statements: only cache what is consistent
         row2 = (await conn.execute(text(_GENERATION), {"t": key[0], "u": key[1]})).first()
         if row2 is not None and int(row2[0]) == gen:
@@ -229,6 +232,7 @@ class SQLiteMemoryStore(MemoryStore):
         async with eng.begin() as conn:
             await conn.execute(text(_INSERT), params)
             gens = await self._bump(conn, ((m.tenant_id, m.user_id) for m in memories))
+        fts5_tokens.learn(m.content for m in memories)
         self._cache.after_write(gens, add_inserted(memories))
 
     async def upsert(self, memories: Sequence[StoredMemory]) -> None:
@@ -401,12 +405,10 @@ class SQLiteMemoryStore(MemoryStore):
             return []
         cfg = request.config
         lexical: dict[str, float] = {}
-        if cfg.lexical_weight > 0:
+        if cfg.lexical_weight > 0 and isinstance(idx.bm25, UserBM25):
             dense = request.vector is not None and cfg.dense_weight > 0
             prune = cfg.common_term_ratio if dense else None
-            lexical = await self._quick.bm25(
-                scope, request.query, cfg.lexical_candidates, prune, len(idx)
-            )
+            lexical = idx.bm25.top(request.query, cfg.lexical_candidates, prune)
         return idx.search(scope, request, lexical=lexical)
 
     async def list_users(self) -> builtins.list[tuple[str, str]]:
