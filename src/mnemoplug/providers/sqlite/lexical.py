@@ -109,11 +109,11 @@ class UserBM25(BM25Index):
     :class:`~mnemoplug.core.retrieval.UserIndex` as its ``bm25``, so the index's own upsert
     and remove keep it in step with the records."""
 
-    __slots__ = ("_tokens",)
+    __slots__ = ("_texts",)
 
     def __init__(self) -> None:
         super().__init__(_K1, _B)
-        self._tokens: dict[str, tuple[str, ...]] = {}
+        self._texts: dict[str, str] = {}  # the records' own strings: phrases re-tokenise them
 
     @classmethod
     def of(cls, memories: Sequence[StoredMemory]) -> UserBM25:
@@ -127,8 +127,8 @@ class UserBM25(BM25Index):
     def add(self, doc_id: str, text: str) -> None:
         if doc_id in self._doc_len:
             self.remove(doc_id)
-        tokens = tuple(fts5_tokens.tokens(text))
-        self._tokens[doc_id] = tokens
+        tokens = fts5_tokens.tokens(text)
+        self._texts[doc_id] = text
         n = len(tokens) + 1  # FTS5 also counted the row's scope_token
         self._doc_len[doc_id] = n
         self._total_len += n
@@ -140,7 +140,7 @@ class UserBM25(BM25Index):
     def remove(self, doc_id: str) -> None:
         if doc_id in self._doc_len:
             super().remove(doc_id)
-            del self._tokens[doc_id]
+            del self._texts[doc_id]
 
     def _phrase(self, tokens: tuple[str, ...]) -> dict[str, int]:
         """Documents containing the phrase and how often (consecutive tokens)."""
@@ -153,7 +153,7 @@ class UserBM25(BM25Index):
         n = len(tokens)
         out: dict[str, int] = {}
         for doc_id in shortest:  # type: ignore[union-attr]
-            seq = self._tokens[doc_id]
+            seq = tuple(fts5_tokens.tokens(self._texts[doc_id]))
             tf = sum(1 for i in range(len(seq) - n + 1) if seq[i : i + n] == tokens)
             if tf:
                 out[doc_id] = tf
