@@ -101,11 +101,15 @@ class MemoryCollection:
             params = getattr(schema.get(field), "params", None)
             if params is not None and getattr(params, "is_tenant", False):
                 continue
-            await client.create_payload_index(
-                self.name,
-                field,
-                m.KeywordIndexParams(type=m.KeywordIndexType.KEYWORD, is_tenant=True),
-            )
+            try:
+                await client.create_payload_index(
+                    self.name,
+                    field,
+                    m.KeywordIndexParams(type=m.KeywordIndexType.KEYWORD, is_tenant=True),
+                )
+            except Exception:  # a server before 1.11 has no tenant indexes: a plain one
+                if params is None:
+                    await client.create_payload_index(self.name, field, m.PayloadSchemaType.KEYWORD)
 
     async def create(self, client: Any, dim: int) -> None:
         m = models()
