@@ -15,7 +15,13 @@ import pytest
 
 from mnemoplug.core.filters import Filter
 from mnemoplug.core.records import Scope, StoredMemory
-from mnemoplug.core.retrieval import RetrievalConfig, ScoredMemory, SearchRequest, query_terms
+from mnemoplug.core.retrieval import (
+    RetrievalConfig,
+    ScoredMemory,
+    SearchRequest,
+    UserIndex,
+    query_terms,
+)
 from mnemoplug.providers.sqlite import SQLiteMemoryStore
 from mnemoplug.providers.sqlite.lexical import FTS5Tokens, UserBM25
 
@@ -90,6 +96,27 @@ def test_tokens_are_fts5s_own() -> None:
     assert tokens.tokens("Running CAFÉ snake_case") == ["run", "cafe", "snake", "case"]
 
 
+async def check_scores(store: SQLiteMemoryStore, db: Path, scope: Scope, n: int) -> UserIndex:
+    """The cached index's scores are FTS5's, on both scoring paths, and a cold load agrees."""
+    idx = await store._search_index(scope.user_key)
+    assert idx is not None and isinstance(idx.bm25, UserBM25)
+    fresh = UserBM25.of(idx.records)
+    for q in QUERIES:
+        expected = _fts5_scores(db, q)
+        got = idx.bm25.top(q, 10 * n)  # arrays when there are many matches
+        assert got.keys() == expected.keys(), q
+        assert expected or q == "the and of", q
+        for k, v in expected.items():
+            assert got[k] == pytest.approx(v, rel=1e-9, abs=1e-12), q
+        assert idx.bm25.scores(q) == pytest.approx(got)  # the dict path
+        assert fresh.top(q, 10 * n) == pytest.approx(got)
+        best = idx.bm25.top(q, 5)
+        assert sorted(best.values(), reverse=True) == pytest.approx(
+            sorted(got.values(), reverse=True)[:5]
+        )
+    return idx
+
+
 @pytest.mark.parametrize("n", [400, 1500])
 async def test_scores_and_ranking_match_fts5_bm25(tmp_path: Path, n: int) -> None:
     db = tmp_path / "one-user.db"
@@ -128,19 +155,20 @@ async def test_scores_and_ranking_match_fts5_bm25(tmp_path: Path, n: int) -> Non
             updated_at=now,
         )
         assert updated is not None
-        idx = await store._search_index(scope.user_key)
-        assert idx is not None and isinstance(idx.bm25, UserBM25)
-        fresh = UserBM25.of(idx.records)  # and a cold load gives the same
+        await check_scores(store, db, scope, n)
+        # writes after the queries: cached per-term arrays must follow (and slots be reused)
+        for m in mems[10:15]:
+            assert await store.delete(scope, m.id)
+        extra = _corpus(8, seed=9)
+        for i, c in enumerate(extra):
+            new = StoredMemory(id=uuid.uuid4().hex, user_id="u", content=c, created_at=now + i,
+                               updated_at=now + i, embedding=vecs[i])  # fmt: skip
+            await store.insert([new])
+        idx = await check_scores(store, db, scope, n)
         # every match a candidate: which of several equal scores make a cut is arbitrary
         cfg = RetrievalConfig(common_term_ratio=None, lexical_candidates=10 * n)
         for q in QUERIES:
             expected = _fts5_scores(db, q)
-            got = idx.bm25.top(q, 10 * n)
-            assert got.keys() == expected.keys(), q
-            assert expected or q == "the and of", q
-            for k, v in expected.items():
-                assert got[k] == pytest.approx(v, rel=1e-9, abs=1e-12), q
-            assert fresh.top(q, 10 * n) == pytest.approx(got)
             # the store's fused ranking is the one FTS5's scores give
             for vector in (vecs[7], None):
                 req = SearchRequest(q, vector, 10, Filter(None), now, config=cfg)

@@ -31,6 +31,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
 
+import numpy as np
+
 from ...core.records import StoredMemory
 from ...core.retrieval import BM25Index, query_terms
 
@@ -38,6 +40,8 @@ __all__ = ["FTS5Tokens", "UserBM25", "fts5_tokens"]
 
 _K1 = 1.2
 _B = 0.75
+#: up to this many (document, phrase) matches a query is scored in a dict, above in arrays
+_DICT_MAX = 1024
 
 
 class FTS5Tokens:
@@ -109,11 +113,18 @@ class UserBM25(BM25Index):
     :class:`~mnemoplug.core.retrieval.UserIndex` as its ``bm25``, so the index's own upsert
     and remove keep it in step with the records."""
 
-    __slots__ = ("_texts",)
+    __slots__ = ("_arrays", "_free", "_lens", "_slot", "_slot_ids", "_texts")
 
     def __init__(self) -> None:
         super().__init__(_K1, _B)
         self._texts: dict[str, str] = {}  # the records' own strings: phrases re-tokenise them
+        # for queries with many matches: each document has a slot, each term (once queried)
+        # its (slots, tf) arrays, dropped when a document with the term comes or goes
+        self._slot: dict[str, int] = {}
+        self._slot_ids: list[str | None] = []
+        self._free: list[int] = []
+        self._lens = np.zeros(16, dtype=np.float64)
+        self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     @classmethod
     def of(cls, memories: Sequence[StoredMemory]) -> UserBM25:
@@ -134,13 +145,45 @@ class UserBM25(BM25Index):
         self._total_len += n
         counts = Counter(tokens)
         self._doc_terms[doc_id] = tuple(counts)
+        arrays = self._arrays
         for term, tf in counts.items():
             self._postings.setdefault(term, {})[doc_id] = tf
+            arrays.pop(term, None)
+        if self._free:
+            slot = self._free.pop()
+            self._slot_ids[slot] = doc_id
+        else:
+            slot = len(self._slot_ids)
+            self._slot_ids.append(doc_id)
+            if slot >= len(self._lens):
+                self._lens = np.resize(self._lens, 2 * len(self._lens))
+        self._slot[doc_id] = slot
+        self._lens[slot] = n
 
     def remove(self, doc_id: str) -> None:
         if doc_id in self._doc_len:
+            for term in self._doc_terms.get(doc_id, ()):
+                self._arrays.pop(term, None)
             super().remove(doc_id)
             del self._texts[doc_id]
+            slot = self._slot.pop(doc_id)
+            self._slot_ids[slot] = None
+            self._lens[slot] = 0.0
+            self._free.append(slot)
+
+    def _term_arrays(self, term: str, hits: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The slots and term frequencies of a term's documents (cached until it changes)."""
+        got = self._arrays.get(term)
+        if got is None:
+            got = self._arrays[term] = self._hit_arrays(hits)
+        return got
+
+    def _hit_arrays(self, hits: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        slot = self._slot
+        return (
+            np.fromiter((slot[d] for d in hits), dtype=np.int64, count=len(hits)),
+            np.fromiter(hits.values(), dtype=np.float64, count=len(hits)),
+        )
 
     def _phrase(self, tokens: tuple[str, ...]) -> dict[str, int]:
         """Documents containing the phrase and how often (consecutive tokens)."""
@@ -159,42 +202,71 @@ class UserBM25(BM25Index):
                 out[doc_id] = tf
         return out
 
-    def top(self, query: str, k: int, common_term_ratio: float | None = None) -> dict[str, float]:
-        """BM25 scores (positive, higher is better) of the ``k`` best matches of ``query``."""
-        scores = self.scores(query, common_term_ratio)
-        if len(scores) <= k:
-            return scores
-        return dict(heapq.nlargest(k, scores.items(), key=itemgetter(1)))
-
-    def scores(self, query: str, common_term_ratio: float | None = None) -> dict[str, float]:
+    def _phrases(
+        self, query: str, common_term_ratio: float | None
+    ) -> list[tuple[tuple[str, ...], dict[str, int], float]]:
+        """Each query word's tokens, matching documents and FTS5 IDF (pruned as documented)."""
         n_docs = len(self._doc_len)
-        if not n_docs:
-            return {}
-        phrases = []
+        phrases: list[tuple[str, tuple[str, ...], dict[str, int]]] = []
         for word in query_terms(query):
             tokens = tuple(fts5_tokens.tokens(word))
             if tokens:
-                phrases.append((word, self._phrase(tokens)))
-        if not phrases:
-            return {}
-        if common_term_ratio is not None and n_docs >= 1000:
-            rarest = min(phrases, key=lambda p: len(p[1]))[0]
+                phrases.append((word, tokens, self._phrase(tokens)))
+        if phrases and common_term_ratio is not None and n_docs >= 1000:
+            rarest = min(phrases, key=lambda p: len(p[2]))[0]
             limit = common_term_ratio * n_docs
-            phrases = [p for p in phrases if p[0] == rarest or len(p[1]) <= limit]
-        avgdl = self._total_len / n_docs
-        base = _K1 * (1 - _B)
-        per_len = _K1 * _B / avgdl
+            phrases = [p for p in phrases if p[0] == rarest or len(p[2]) <= limit]
+        out = []
+        for _word, tokens, hits in phrases:
+            if hits:
+                n = len(hits)
+                idf = math.log((n_docs - n + 0.5) / (n + 0.5))
+                out.append((tokens, hits, idf if idf > 0.0 else 1e-6))
+        return out
+
+    def top(self, query: str, k: int, common_term_ratio: float | None = None) -> dict[str, float]:
+        """BM25 scores (positive, higher is better) of the ``k`` best matches of ``query``."""
+        n_docs = len(self._doc_len)
+        if not n_docs:
+            return {}
+        phrases = self._phrases(query, common_term_ratio)
+        if sum(len(p[1]) for p in phrases) <= _DICT_MAX:
+            scores = self._sum(phrases)
+            if len(scores) <= k:
+                return scores
+            return dict(heapq.nlargest(k, scores.items(), key=itemgetter(1)))
+        # many matches: the same sums over arrays of slots (same operations, same order)
+        base, per_len = self._norms()
+        acc = np.zeros(len(self._slot_ids), dtype=np.float64)
+        for tokens, hits, idf in phrases:
+            slots, tf = (
+                self._term_arrays(tokens[0], hits) if len(tokens) == 1 else self._hit_arrays(hits)
+            )
+            acc[slots] += idf * (_K1 + 1.0) * tf / (tf + base + per_len * self._lens[slots])
+        found = np.flatnonzero(acc)
+        if len(found) > k:
+            found = found[np.argpartition(-acc[found], k - 1)[:k]]
+        ids = self._slot_ids
+        return {ids[i]: float(acc[i]) for i in found.tolist()}  # type: ignore[misc]
+
+    def _norms(self) -> tuple[float, float]:
+        """``k1 * (1 - b)`` and ``k1 * b / avgdl``."""
+        return _K1 * (1 - _B), _K1 * _B / (self._total_len / len(self._doc_len))
+
+    def _sum(
+        self, phrases: list[tuple[tuple[str, ...], dict[str, int], float]]
+    ) -> dict[str, float]:
+        base, per_len = self._norms()
         doc_len = self._doc_len
         out: dict[str, float] = {}
         get = out.get
-        for _word, hits in phrases:
-            if not hits:
-                continue
-            n = len(hits)
-            idf = math.log((n_docs - n + 0.5) / (n + 0.5))
-            if idf <= 0.0:
-                idf = 1e-6
+        for _tokens, hits, idf in phrases:
             top = idf * (_K1 + 1.0)
             for doc_id, tf in hits.items():
                 out[doc_id] = get(doc_id, 0.0) + top * tf / (tf + base + per_len * doc_len[doc_id])
         return out
+
+    def scores(self, query: str, common_term_ratio: float | None = None) -> dict[str, float]:
+        if not self._doc_len:
+            return {}
+        return self._sum(self._phrases(query, common_term_ratio))
