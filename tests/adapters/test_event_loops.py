@@ -22,11 +22,12 @@ class Stores:
 
     def __init__(self, backend: str, tmp_path: Path) -> None:
         self.backend, self.tmp_path = backend, tmp_path
+        self.run = uuid.uuid4().hex[:10]  # fresh tables: nothing from an interrupted earlier run
 
     def _url(self, kind: str) -> tuple[str, dict[str, Any]]:
         if self.backend == "sqlite":
             return f"sqlite:///{self.tmp_path / f'{kind}.db'}", {}
-        return POSTGRES_URL, {"table": f"mnemoplug_i12_loops_{kind}"}
+        return POSTGRES_URL, {"table": f"mnemoplug_loops_{kind}_{self.run}"}
 
     def session(self, kind: str = "sessions") -> Any:
         url, opts = self._url(kind)
