@@ -31,9 +31,12 @@ or rejected store (e.g. a ``MemoryRejectedError`` from an ``on_memory_add`` hook
 the run completes; ``raise_on_store_error=True`` gives the run status ``error`` (streams end
 with a ``RunErrorEvent``).
 
-:class:`MnemoplugAgnoDb` (:mod:`mnemoplug.adapters.agno_db`) is a drop-in for Agno's own
-user-memory storage: an ``agno.db.in_memory.InMemoryDb`` whose user memories live in
-mnemoplug, scoped by user.
+:class:`MnemoplugAgnoDb` (import it from here) is a drop-in for Agno's ``db``: Agno's user
+memories live in mnemoplug, scoped by user, and its sessions and runs in the Memory's session
+store, so replacing ``SqliteDb`` with it loses nothing across restarts.
+
+``escape_agno_text`` is kept for text you put into Agno's own instructions yourself; the
+adapter no longer needs it.
 """
 
 from __future__ import annotations
