@@ -155,6 +155,7 @@ class Threads:
         "speaker",
         "speakers",
         "thread",
+        "when",
     )
 
     def __init__(self, records: Sequence[StoredMemory]) -> None:
@@ -169,7 +170,9 @@ class Threads:
         self.next = np.full(cap, -1, dtype=np.int64)
         #: per thread number: (its last row, that row's position)
         self._tails: dict[int, tuple[int, tuple[float, float, int]]] = {}
-        when = np.empty(n, dtype=np.float64)
+        #: when each row happened (its ``when``)
+        self.when = np.zeros(cap, dtype=np.float64)
+        when = self.when[:n]
         created = np.empty(n, dtype=np.float64)
         seq = np.empty(n, dtype=np.int64)
         for i, r in enumerate(records):
@@ -209,7 +212,9 @@ class Threads:
             self.speaker = np.append(self.speaker, np.full(grow, -1, dtype=np.int64))
             self.prev = np.append(self.prev, np.full(grow, -1, dtype=np.int64))
             self.next = np.append(self.next, np.full(grow, -1, dtype=np.int64))
+            self.when = np.append(self.when, np.zeros(grow, dtype=np.float64))
         t = self._label(i, r)
+        self.when[i] = r.when
         pos = _position(r)
         tail = self._tails.get(t)
         self.prev[i] = self.next[i] = -1
@@ -221,17 +226,14 @@ class Threads:
         return True
 
 
-def _on_dates(
-    records: Sequence[StoredMemory], rows: np.ndarray, dates: list[QueryDate]
-) -> np.ndarray:
-    """Whether each of ``rows`` occurred (UTC) on one of ``dates``."""
-    when = np.fromiter((records[i].when for i in rows.tolist()), dtype=np.float64, count=len(rows))
+def _on_dates(when: np.ndarray, dates: list[QueryDate]) -> np.ndarray:
+    """Whether each time ``when`` (epoch seconds) falls (UTC) on one of ``dates``."""
     t = when.astype("datetime64[s]")
     months = t.astype("datetime64[M]")
     year = months.astype(np.int64) // 12 + 1970
     month = months.astype(np.int64) % 12 + 1
     day = (t.astype("datetime64[D]") - months.astype("datetime64[D]")).astype(np.int64) + 1
-    hit = np.zeros(len(rows), dtype=bool)
+    hit = np.zeros(len(when), dtype=bool)
     for qd in dates:
         m = month == qd.month
         if qd.year is not None:
@@ -244,7 +246,6 @@ def _on_dates(
 
 def rerank(
     score: np.ndarray,
-    records: Sequence[StoredMemory],
     threads: Threads,
     query: str,
     cfg: RetrievalConfig,
@@ -281,7 +282,7 @@ def rerank(
         if cfg.date_weight > 0:
             dates = query_dates(query)
             if dates:
-                final += cfg.date_weight * unit * _on_dates(records, cand, dates)
+                final += cfg.date_weight * unit * _on_dates(threads.when[cand], dates)
     k = min(limit, len(cand))
     if k <= 0:
         return cand[:0], final[:0]

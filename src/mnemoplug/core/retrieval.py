@@ -450,9 +450,7 @@ class UserIndex:
                 score = np.where(score / max(weight, 1e-9) >= req.min_relevance, score, -np.inf)
         norm = max(weight, 1e-9)
         if cfg.uses_structure and n > 1:
-            order, final = rerank(
-                score, self.records, self.threads, req.query, cfg, req.limit, norm
-            )
+            order, final = rerank(score, self.threads, req.query, cfg, req.limit, norm)
             return [
                 ScoredMemory(
                     memory=self.records[i],
