@@ -60,8 +60,8 @@ from .core.sync import SyncMemory
 
 __version__ = "0.1.0"
 
-#: built-in providers and session memories, imported on first use (``from mnemoplug import
-#: RedisProvider``) so that ``import mnemoplug`` stays light
+#: built-in providers, session memories and OnnxEmbedder, imported on first use (``from
+#: mnemoplug import RedisProvider``) so that ``import mnemoplug`` stays light
 _LAZY = {
     "InMemoryProvider": "mnemoplug.providers.inprocess",
     "InMemorySessionMemory": "mnemoplug.providers.inprocess",
@@ -75,6 +75,7 @@ _LAZY = {
     "SQLiteSessionMemory": "mnemoplug.providers.sqlite",
     "ZepProvider": "mnemoplug.providers.zep",
     "EncryptedProvider": "mnemoplug.encryption",
+    "OnnxEmbedder": "mnemoplug.embedding",
     "DecryptionError": "mnemoplug.encryption",
 }
 
@@ -134,6 +135,7 @@ __all__ = [
     "MigrationResult",
     "MissingDependencyError",
     "MnemoplugError",
+    "OnnxEmbedder",
     "OperationContext",
     "PostgresProvider",
     "PostgresSessionMemory",
