@@ -7,8 +7,11 @@ Field numbers are those of ``onnx.proto``; the tests read the output back with `
 
 from __future__ import annotations
 
+import os
 import struct
+import tempfile
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["FLOAT", "INT8", "INT64", "GraphWriter"]
@@ -20,6 +23,8 @@ INT64 = 7
 
 _NUMPY_TYPES = {"float32": FLOAT, "int8": INT8, "int64": INT64}
 _VARINT, _FIXED32, _BYTES = 0, 5, 2
+_EXTERNAL_MIN = 4096  # initializers from this size go to the external data file
+_ALIGN = 65536  # offsets there: a multiple of every platform's mapping granularity
 # AttributeProto.AttributeType
 _ATTR_FLOAT, _ATTR_INT, _ATTR_STRING, _ATTR_FLOATS, _ATTR_INTS = 1, 2, 3, 6, 7
 
@@ -84,7 +89,7 @@ class GraphWriter:
 
     def __init__(self) -> None:
         self._nodes: list[bytes] = []
-        # (header, raw data): the data stays a view of the array until written
+        # (dims + type + name, raw data): the data stays a view of the array until written
         self._initializers: list[tuple[bytes, memoryview]] = []
 
     def const(self, name: str, array: Any) -> str:
@@ -95,10 +100,8 @@ class GraphWriter:
         if dtype is None:
             raise TypeError(f"unsupported initializer type {arr.dtype} for {name}")
         little: Any = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
-        raw = memoryview(little).cast("B")
         header = b"".join(_int(1, d) for d in arr.shape) + _int(2, dtype) + _str(8, name)
-        header += _key(9, _BYTES) + _varint(raw.nbytes)
-        self._initializers.append((header, raw))
+        self._initializers.append((header, memoryview(little).cast("B")))
         return name
 
     def node(
@@ -110,24 +113,58 @@ class GraphWriter:
         self._nodes.append(body)
         return output
 
-    def model(
+    def write(
         self,
+        path: Path,
         name: str,
         inputs: Sequence[tuple[str, int, Sequence[int | str]]],
         outputs: Sequence[tuple[str, int, Sequence[int | str]]],
         opsets: dict[str, int],
         *,
+        external_data: bool = False,
         ir_version: int = 8,
-    ) -> list[bytes | memoryview]:
-        """The serialized ModelProto as chunks to write in order (the weights are not copied);
-        ``inputs``/``outputs`` are (name, elem type, dims)."""
-        chunks: list[bytes | memoryview] = [b"".join(_bytes(1, n) for n in self._nodes)]
-        chunks.append(_str(2, name))
+    ) -> None:
+        """Write the model to ``path``; ``inputs``/``outputs`` are (name, elem type, dims).
+        With ``external_data`` the larger initializers go to ``<path>.data``, each at an offset
+        aligned for memory mapping (onnxruntime then maps the weights instead of copying them).
+        Each file is written whole or not at all; the model file comes last."""
+        data_name = path.name + ".data"
+        data: list[bytes | memoryview] = []
+        offset = 0
+        graph: list[bytes | memoryview] = [b"".join(_bytes(1, n) for n in self._nodes)]
+        graph.append(_str(2, name))
         for header, raw in self._initializers:
-            chunks += [_key(5, _BYTES) + _varint(len(header) + raw.nbytes) + header, raw]
-        chunks.append(b"".join(_bytes(11, _value_info(*i)) for i in inputs))
-        chunks.append(b"".join(_bytes(12, _value_info(*o)) for o in outputs))
-        graph_size = sum(len(c) if isinstance(c, bytes) else c.nbytes for c in chunks)
+            if external_data and raw.nbytes >= _EXTERNAL_MIN:
+                pad = -offset % _ALIGN
+                data += [b"\0" * pad, raw]
+                offset += pad
+                where = {"location": data_name, "offset": offset, "length": raw.nbytes}
+                entries = b"".join(
+                    _bytes(13, _str(1, k) + _str(2, str(v))) for k, v in where.items()
+                )
+                tensor = header + entries + _int(14, 1)  # data_location = EXTERNAL
+                graph.append(_bytes(5, tensor))
+                offset += raw.nbytes
+            else:
+                head = header + _key(9, _BYTES) + _varint(raw.nbytes)
+                graph += [_key(5, _BYTES) + _varint(len(head) + raw.nbytes) + head, raw]
+        graph.append(b"".join(_bytes(11, _value_info(*i)) for i in inputs))
+        graph.append(b"".join(_bytes(12, _value_info(*o)) for o in outputs))
+        graph_size = sum(len(c) if isinstance(c, bytes) else c.nbytes for c in graph)
         opset_ids = b"".join(_bytes(8, _str(1, d) + _int(2, v)) for d, v in opsets.items())
         head = _int(1, ir_version) + opset_ids + _str(2, "mnemoplug")
-        return [head + _key(7, _BYTES) + _varint(graph_size), *chunks]
+        if data:
+            _write_atomically(path.parent / data_name, data)
+        _write_atomically(path, [head + _key(7, _BYTES) + _varint(graph_size), *graph])
+
+
+def _write_atomically(path: Path, chunks: list[bytes | memoryview]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.writelines(chunks)
+        os.replace(tmp, path)  # a reader sees a complete file or none
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
