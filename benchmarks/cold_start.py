@@ -96,7 +96,9 @@ def machine_line() -> str:
                 break
     except OSError:
         pass
-    load = ", load average %.1f %.1f %.1f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
+    load = ""
+    if hasattr(os, "getloadavg"):
+        load = ", load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
     try:
         import onnxruntime
 
