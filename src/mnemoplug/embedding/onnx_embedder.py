@@ -130,6 +130,8 @@ class OnnxEmbedder:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        if threads != 1:  # no busy-waiting between batches: the rest of the process needs the CPU
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(str(self._model_path), opts, providers=["CPUExecutionProvider"])
 
     def _load(self) -> None:
