@@ -78,7 +78,7 @@ def test_graph_is_built_once_into_the_cache(tmp_path: Path, monkeypatch, capfd) 
     v = first.embed(["User prefers dark mode"])
     assert first.model_path is not None and cache_dir() in first.model_path.parents
     said = capfd.readouterr().err
-    assert said.count("mnemoplug: preparing all-MiniLM-L6-v2 (fp32)") == 1, said
+    assert said.count("mnemoplug: preparing the embedding model all-MiniLM-L6-v2 (fp32") == 1, said
     built = first.model_path.stat().st_mtime_ns
     again = OnnxEmbedder()
     assert np.allclose(again.embed(["User prefers dark mode"]), v, atol=1e-6)

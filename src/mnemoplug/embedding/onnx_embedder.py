@@ -116,10 +116,11 @@ class OnnxEmbedder:
                     f"SentenceTransformerEmbedder({self.model_name!r})"
                 )
             _import("safetensors", "safetensors")
-            print(
-                f"mnemoplug: preparing {self.name} ({self.precision}) for onnxruntime, once, "
-                f"in {path.parent}",
+            print(  # the one line a first run shows
+                f"mnemoplug: preparing the embedding model {self.name} ({self.precision}, first "
+                f"run only; cached in {path.parent})",
                 file=sys.stderr,
+                flush=True,
             )
             build_bert_onnx(files.folder, path, int8=self.precision == "int8")
         return path
