@@ -53,7 +53,9 @@ else:
     from mnemoplug import OnnxEmbedder
     e = OnnxEmbedder(precision="int8" if kind == "onnx-int8" else "fp32")
 e.embed(["Which UI theme does the user like?"])
-print(time.perf_counter() - t)
+import resource
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(time.perf_counter() - t, ru.ru_utime + ru.ru_stime)
 """
 
 
@@ -91,13 +93,20 @@ def embedders() -> dict[str, Any]:
     return out
 
 
-def first_use(kind: str, cache: Path) -> float:
+def first_use(kind: str, cache: Path) -> tuple[float, float]:
+    """Wall seconds to the first vector, and the process's CPU seconds (all threads)."""
     env = child_env(MNEMOPLUG_CACHE_DIR=str(cache))
     out = subprocess.run([sys.executable, "-c", FIRST_USE, kind], capture_output=True,
                          text=True, env=env, timeout=600)
     if out.returncode != 0:
         raise SystemExit(out.stderr[-3000:])
-    return float(out.stdout.strip().splitlines()[-1])
+    wall, cpu = out.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
+
+
+def median_pair(runs: list[tuple[float, float]]) -> str:
+    return (f"{statistics.median(r[0] for r in runs):.2f} "
+            f"({statistics.median(r[1] for r in runs):.2f} CPU)")
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -125,19 +134,18 @@ def main() -> None:
              f"Machine: {machine_line()}.", ""]
 
     # (a) first use, fresh processes
-    lines += ["(a) First use in a fresh process, to the first vector (median s):", "",
+    lines += ["(a) First use in a fresh process, to the first vector: median wall s "
+              "(process CPU s, all threads, from interpreter start):", "",
               "| embedder | preparing (empty cache) | prepared (cache warm) |", "|---|---:|---:|"]
     for kind, label in (("onnx", "onnx fp32"), ("onnx-int8", "onnx int8"),
                         ("torch", "sentence-transformers (torch)")):
         runs = args.first_use_runs
-        if kind == "torch":
-            cold = "—"
-        else:
-            cold = f"{statistics.median(first_use(kind, Path(tempfile.mkdtemp())) for _ in range(runs)):.2f}"
+        cold = "—" if kind == "torch" else median_pair(
+            [first_use(kind, Path(tempfile.mkdtemp())) for _ in range(runs)])
         cache = Path(tempfile.mkdtemp())
         first_use(kind, cache)  # prepare once
-        warm = statistics.median(first_use(kind, cache) for _ in range(runs))
-        lines.append(f"| {label} | {cold} | {warm:.2f} |")
+        warm = median_pair([first_use(kind, cache) for _ in range(runs)])
+        lines.append(f"| {label} | {cold} | {warm} |")
         print(lines[-1], flush=True)
     lines.append("")
 
