@@ -24,7 +24,8 @@ def test_built_graph_passes_the_onnx_checker(tmp_path: Path, int8: bool) -> None
     assert [o.name for o in model.graph.output] == ["sentence_embedding"]
     ops = {n.op_type for n in model.graph.node}
     assert ("DynamicQuantizeMatMul" in ops) is int8 and ("MatMul" in ops)
-    assert {o.domain for o in model.opset_import} == ({"", "com.microsoft"} if int8 else {""})
+    assert ("Attention" in ops) is not int8  # fp32: onnxruntime's fused kernels
+    assert {o.domain for o in model.opset_import} == {"", "com.microsoft"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "model.onnx.data"]
     lazy = onnx.load(str(out), load_external_data=False)
     big = next(t for t in lazy.graph.initializer if t.name == "word_embeddings")
@@ -50,3 +51,25 @@ def test_writer_encodes_attributes_and_shapes(tmp_path: Path) -> None:
 
     z = ort.InferenceSession(str(path)).run(None, {"x": np.ones((1, 2), dtype=np.float32)})[0]
     assert z.tolist() == [5.0]  # mean of [0+3, 1+4, 2+5]
+
+
+def test_fused_and_standard_operators_compute_the_same(tmp_path: Path) -> None:
+    import numpy as np
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    folder = Path(gt.get_model_path())
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tok.enable_truncation(256)
+    tok.enable_padding(pad_id=0, pad_token="[PAD]")
+    enc = tok.encode_batch(["User prefers dark mode", "x", "a much longer sentence " * 80])
+    feed = {
+        "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+        "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+    }
+    out = {}
+    for fused in (True, False):
+        path = tmp_path / f"{fused}.onnx"
+        build_bert_onnx(folder, path, fused=fused)
+        out[fused] = ort.InferenceSession(str(path)).run(None, feed)[0]
+    assert (out[True] * out[False]).sum(axis=1).min() >= 0.99999

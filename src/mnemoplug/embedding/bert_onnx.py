@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .onnx_proto import FLOAT, INT64, GraphWriter
+from .onnx_proto import FLOAT, INT32, INT64, GraphWriter
 
 __all__ = ["build_bert_onnx", "is_bert_config"]
 
@@ -49,12 +49,14 @@ def build_bert_onnx(
     int8: bool = False,
     pooled: bool = True,
     external_data: bool = True,
+    fused: bool = True,
 ) -> None:
     """Write the sentence-embedding graph of the BERT model in ``model_dir`` (``config.json``,
     ``model.safetensors``) to ``out`` and its weights to ``<out>.data`` (onnxruntime maps them
     into memory: a third of the load time of a single file), each file atomically.
     ``pooled=False`` ends at the token embeddings (output ``last_hidden_state``), as the hub's
-    exports do."""
+    exports do. ``fused`` (fp32 only) writes each encoder layer with onnxruntime's fused CPU
+    kernels (Attention, SkipLayerNormalization, BiasGelu); else with standard ONNX operators."""
     import numpy as np
 
     config = json.loads((model_dir / "config.json").read_text())
@@ -111,18 +113,24 @@ def build_bert_onnx(
     pos = g.node("Slice", [g.const("positions", positions), zero, length, zero], "pos")
     x = layer_norm(g.node("Add", [words, pos], "emb_sum"), "embeddings.LayerNorm")
 
-    # attention bias [batch, 1, 1, tokens]: 0 where attended, -10000 where padded
     mask = g.node("Cast", ["attention_mask"], "mask_f", to=FLOAT)
-    inverted = g.node("Sub", [scalar("f_one", 1.0), mask], "mask_inv")
-    bias = g.node("Mul", [inverted, scalar("f_neg", -1e4)], "mask_bias_2d")
-    bias = g.node("Unsqueeze", [bias, g.const("axes_1_2", np.array([1, 2]))], "mask_bias")
-
-    split_heads = g.const("split_heads", np.array([0, 0, heads, head_dim]))
-    merge_heads = g.const("merge_heads", np.array([0, 0, hidden]))
-    half, rsqrt2 = scalar("f_half", 0.5), scalar("f_rsqrt2", 1 / math.sqrt(2))
+    fused = fused and not int8
+    if fused:
+        mask_i32 = g.node("Cast", ["attention_mask"], "mask_i32", to=INT32)
+    else:
+        # attention bias [batch, 1, 1, tokens]: 0 where attended, -10000 where padded
+        inverted = g.node("Sub", [scalar("f_one", 1.0), mask], "mask_inv")
+        bias = g.node("Mul", [inverted, scalar("f_neg", -1e4)], "mask_bias_2d")
+        bias = g.node("Unsqueeze", [bias, g.const("axes_1_2", np.array([1, 2]))], "mask_bias")
+        split_heads = g.const("split_heads", np.array([0, 0, heads, head_dim]))
+        merge_heads = g.const("merge_heads", np.array([0, 0, hidden]))
+        half, rsqrt2 = scalar("f_half", 0.5), scalar("f_rsqrt2", 1 / math.sqrt(2))
     for i in range(int(config["num_hidden_layers"])):
         p = f"encoder.layer.{i}"
         a = f"{p}.attention"
+        if fused:
+            x = _fused_layer(g, w, x, p, mask_i32, heads, eps)
+            continue
 
         def heads_of(t: str, name: str, perm: list[int]) -> str:
             return g.node(
@@ -152,7 +160,7 @@ def build_bert_onnx(
         output = _pool(g, x, mask, scalar)
     else:
         output = g.node("Identity", [x], "last_hidden_state")
-    opsets = {"": OPSET, "com.microsoft": 1} if int8 else {"": OPSET}
+    opsets = {"": OPSET, "com.microsoft": 1} if int8 or fused else {"": OPSET}
     g.write(
         out,
         "sentence_embedding",
@@ -161,6 +169,44 @@ def build_bert_onnx(
         opsets,
         external_data=external_data,
     )
+
+
+def _fused_layer(
+    g: GraphWriter, w: dict[str, Any], x: str, p: str, mask: str, heads: int, eps: float
+) -> str:
+    """One post-norm BERT layer from onnxruntime's contrib operators (domain com.microsoft):
+    the same arithmetic as the standard operators, in four kernels instead of ~25."""
+    import numpy as np
+
+    def weight(name: str) -> Any:
+        return np.ascontiguousarray(w[f"{name}.weight"].T, dtype=np.float32)  # [in, out]
+
+    def bias(name: str) -> Any:
+        return np.asarray(w[f"{name}.bias"], dtype=np.float32)
+
+    a, ms = f"{p}.attention", "com.microsoft"
+    qkv = [f"{a}.self.{n}" for n in ("query", "key", "value")]
+    w_qkv = g.const(f"{a}.W_qkv", np.concatenate([weight(n) for n in qkv], axis=1))
+    b_qkv = g.const(f"{a}.b_qkv", np.concatenate([bias(n) for n in qkv]))
+    ctx = g.node("Attention", [x, w_qkv, b_qkv, mask], f"{a}.ctx", domain=ms, num_heads=heads)
+
+    def skip_norm(y: str, dense: str, norm: str) -> str:
+        mm = g.node("MatMul", [y, g.const(f"{dense}.W", weight(dense))], f"{dense}.mm")
+        inputs = [mm, x] + [
+            g.const(
+                f"{norm}.{k}",
+                bias(norm) if k == "beta" else np.asarray(w[f"{norm}.weight"], dtype=np.float32),
+            )
+            for k in ("gamma", "beta")
+        ]
+        inputs.append(g.const(f"{dense}.b", bias(dense)))
+        return g.node("SkipLayerNormalization", inputs, f"{norm}.out", domain=ms, epsilon=eps)
+
+    x = skip_norm(ctx, f"{a}.output.dense", f"{a}.output.LayerNorm")
+    inter = f"{p}.intermediate.dense"
+    h = g.node("MatMul", [x, g.const(f"{inter}.W", weight(inter))], f"{inter}.mm")
+    gelu = g.node("BiasGelu", [h, g.const(f"{inter}.b", bias(inter))], f"{p}.gelu", domain=ms)
+    return skip_norm(gelu, f"{p}.output.dense", f"{p}.output.LayerNorm")
 
 
 def _pool(g: GraphWriter, x: str, mask: str, scalar: Any) -> str:

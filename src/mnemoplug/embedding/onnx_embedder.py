@@ -24,7 +24,7 @@ __all__ = ["OnnxEmbedder"]
 
 log = logging.getLogger("mnemoplug")
 
-_BUILD_VERSION = "2"  # bump when bert_onnx builds a different graph
+_BUILD_VERSION = "3"  # bump when bert_onnx builds a different graph
 Precision = Literal["fp32", "int8"]
 
 

@@ -14,14 +14,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FLOAT", "INT8", "INT64", "GraphWriter"]
+__all__ = ["FLOAT", "INT8", "INT32", "INT64", "GraphWriter"]
 
 # TensorProto.DataType
 FLOAT = 1
 INT8 = 3
+INT32 = 6
 INT64 = 7
 
-_NUMPY_TYPES = {"float32": FLOAT, "int8": INT8, "int64": INT64}
+_NUMPY_TYPES = {"float32": FLOAT, "int8": INT8, "int32": INT32, "int64": INT64}
 _VARINT, _FIXED32, _BYTES = 0, 5, 2
 _EXTERNAL_MIN = 4096  # initializers from this size go to the external data file
 _ALIGN = 65536  # offsets there: a multiple of every platform's mapping granularity
