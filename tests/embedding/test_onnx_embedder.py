@@ -195,3 +195,31 @@ async def test_memory_finds_a_paraphrase_with_it(onnx_embedder: OnnxEmbedder) ->
     assert hits[0].content == "User prefers dark mode"
     assert hits[0].similarity == pytest.approx(0.40, abs=0.05)
     await m.close()
+
+
+def test_preload_loads_in_the_background_and_errors_wait_for_embed(tmp_path: Path) -> None:
+    e = OnnxEmbedder()
+    e.preload()  # returns at once; the first embed waits for the load
+    assert e.embed(["User prefers dark mode"]).shape == (1, 384)
+    assert e.model_path is not None
+    bad = OnnxEmbedder(str(tmp_path / "nowhere"))
+    bad.preload()  # nothing raised here ...
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        bad.embed(["x"])  # ... but here, with the reason
+
+
+def test_default_embedder_starts_loading_when_memory_is_built() -> None:
+    code = textwrap.dedent(
+        """
+        import time
+        from mnemoplug import Memory
+        m = Memory("memory://", load_entry_points=False)
+        for _ in range(600):
+            if m.embedder.model_path is not None:
+                break
+            time.sleep(0.05)  # no embed call: the load runs on its own
+        print(type(m.embedder).__name__, m.embedder.model_path is not None)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "OnnxEmbedder True", out.stderr[-2000:]

@@ -304,6 +304,8 @@ def default_embedder() -> Any:
             from ..embedding.onnx_embedder import OnnxEmbedder
 
             _default = OnnxEmbedder()
+            if os.environ.get("MNEMOPLUG_PRELOAD", "1") != "0":
+                _default.preload()
         elif _has("sentence_transformers"):  # find_spec: importing it would import torch (~5 s)
             _default = SentenceTransformerEmbedder()
         elif not _warned:

@@ -162,6 +162,19 @@ class OnnxEmbedder:
             self._files = files
             self._query_session = session
 
+    def preload(self) -> None:
+        """Start loading the model on the embedder's own thread and return at once (onnxruntime
+        releases the GIL while it loads, so this overlaps with the caller's work); the first
+        ``embed`` waits for it. A failure surfaces at that first ``embed``."""
+        if self._query_session is None:
+            self._pool.submit(self._load_quietly)
+
+    def _load_quietly(self) -> None:
+        try:
+            self._load()
+        except Exception:  # raised again, with its message, by the first embed
+            pass
+
     def _batch(self) -> Any:
         if self._batch_session is None:
             with self._lock:
