@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import sys
 import threading
 from collections.abc import Sequence
@@ -21,8 +20,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["OnnxEmbedder"]
-
-log = logging.getLogger("mnemoplug")
 
 _BUILD_VERSION = "3"  # bump when bert_onnx builds a different graph
 Precision = Literal["fp32", "int8"]
@@ -75,7 +72,6 @@ class OnnxEmbedder:
         self.batch_threads = batch_threads
         self._dimension: int | None = 384 if self.name == "all-MiniLM-L6-v2" else None
         self._lock = threading.Lock()
-        self._files: ModelFiles | None = None
         self._model_path: Path | None = None
         self._query_session: Any = None
         self._batch_session: Any = None
@@ -159,7 +155,6 @@ class OnnxEmbedder:
             self._dimension = (
                 width if isinstance(width, int) else int(self._run(session, ["probe"]).shape[1])
             )
-            self._files = files
             self._query_session = session
 
     def preload(self) -> None:
