@@ -19,35 +19,41 @@ CHOICE = textwrap.dedent(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         chosen = default_embedder()
-    print(type(chosen).__name__, [type(w.message).__name__ for w in caught])
+    print(type(chosen).__name__, [type(w.message).__name__ for w in caught],
+          getattr(chosen, "precision", "-"))
     """
 )
 
 
-def _default(*blocked: str, backend: str = "auto") -> str:
+def _default(*blocked: str, backend: str = "auto", precision: str = "fp32") -> str:
     out = subprocess.run(
         [sys.executable, "-c", CHOICE, *blocked],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "MNEMOPLUG_EMBEDDER_BACKEND": backend},
+        env={
+            **os.environ,
+            "MNEMOPLUG_EMBEDDER_BACKEND": backend,
+            "MNEMOPLUG_EMBEDDER_PRECISION": precision,
+        },
     )
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout.strip()
 
 
 def test_onnx_is_the_default_when_onnxruntime_is_installed() -> None:
-    assert _default() == "OnnxEmbedder []"
-    assert _default("torch", "sentence_transformers") == "OnnxEmbedder []"
+    assert _default() == "OnnxEmbedder [] fp32"
+    assert _default("torch", "sentence_transformers") == "OnnxEmbedder [] fp32"
+    assert _default(precision="int8") == "OnnxEmbedder [] int8"
 
 
 def test_sentence_transformers_without_onnxruntime_or_when_forced() -> None:
-    assert _default("onnxruntime") == "SentenceTransformerEmbedder []"
-    assert _default(backend="torch") == "SentenceTransformerEmbedder []"
+    assert _default("onnxruntime") == "SentenceTransformerEmbedder [] -"
+    assert _default(backend="torch") == "SentenceTransformerEmbedder [] -"
 
 
 def test_lexical_only_with_one_warning_without_either() -> None:
-    assert _default("onnxruntime", "sentence_transformers") == "NoneType ['LexicalOnlyWarning']"
+    assert _default("onnxruntime", "sentence_transformers") == "NoneType ['LexicalOnlyWarning'] -"
 
 
 def test_moved_names_still_import_from_core() -> None:

@@ -293,7 +293,8 @@ def default_embedder() -> Any:
     (:class:`~mnemoplug.embedding.OnnxEmbedder`) when ``onnxruntime`` and ``tokenizers`` are
     installed (``mnemoplug[embeddings]``), else through sentence-transformers (torch) when that is
     installed; None (lexical retrieval only, with one warning) without either.
-    ``MNEMOPLUG_EMBEDDER_BACKEND=onnx`` or ``=torch`` forces a backend."""
+    ``MNEMOPLUG_EMBEDDER_BACKEND=onnx`` or ``=torch`` forces a backend;
+    ``MNEMOPLUG_EMBEDDER_PRECISION=int8`` runs the ONNX model in int8."""
     global _warned, _default
     backend = os.environ.get("MNEMOPLUG_EMBEDDER_BACKEND", "auto").lower()
     with _default_lock:
@@ -303,7 +304,8 @@ def default_embedder() -> Any:
         if backend == "onnx" or (backend == "auto" and onnx):
             from ..embedding.onnx_embedder import OnnxEmbedder
 
-            _default = OnnxEmbedder()
+            precision = os.environ.get("MNEMOPLUG_EMBEDDER_PRECISION", "fp32").lower()
+            _default = OnnxEmbedder(precision=precision)  # type: ignore[arg-type]
             if os.environ.get("MNEMOPLUG_PRELOAD", "1") != "0":
                 _default.preload()
         elif _has("sentence_transformers"):  # find_spec: importing it would import torch (~5 s)
