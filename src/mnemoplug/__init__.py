@@ -1,6 +1,5 @@
 """mnemoplug: long-term and session memory for AI agents, framework-neutral, with hooks."""
 
-from .adapters.endpoint import AgentContext, agent_endpoint
 from .core.checkpoints import Checkpoint, checkpoint_store_from_url
 from .core.contexts import (
     HookContext,
@@ -60,9 +59,11 @@ from .core.sync import SyncMemory
 
 __version__ = "0.1.0"
 
-#: built-in providers and session memories, imported on first use (``from mnemoplug import
-#: RedisProvider``) so that ``import mnemoplug`` stays light
+#: built-in providers, session memories, OnnxEmbedder and the endpoint, imported on first use
+#: (``from mnemoplug import RedisProvider``) so that ``import mnemoplug`` stays light
 _LAZY = {
+    "AgentContext": "mnemoplug.adapters.endpoint",
+    "agent_endpoint": "mnemoplug.adapters.endpoint",
     "InMemoryProvider": "mnemoplug.providers.inprocess",
     "InMemorySessionMemory": "mnemoplug.providers.inprocess",
     "Mem0Provider": "mnemoplug.providers.mem0",
@@ -75,6 +76,7 @@ _LAZY = {
     "SQLiteSessionMemory": "mnemoplug.providers.sqlite",
     "ZepProvider": "mnemoplug.providers.zep",
     "EncryptedProvider": "mnemoplug.encryption",
+    "OnnxEmbedder": "mnemoplug.embedding",
     "DecryptionError": "mnemoplug.encryption",
 }
 
@@ -134,6 +136,7 @@ __all__ = [
     "MigrationResult",
     "MissingDependencyError",
     "MnemoplugError",
+    "OnnxEmbedder",
     "OperationContext",
     "PostgresProvider",
     "PostgresSessionMemory",

@@ -333,7 +333,7 @@ def test_forget_clears_sessions_and_checkpoints(
 
 def test_core_install_warns_in_one_line_and_python_m_cli_works(tmp_path: Path) -> None:
     code = (
-        "import sys; sys.modules['sentence_transformers'] = None\n"
+        "import sys; sys.modules['sentence_transformers'] = sys.modules['onnxruntime'] = None\n"
         "from mnemoplug.cli import main\n"
         "raise SystemExit(main(sys.argv[1:]))\n"
     )
@@ -347,8 +347,9 @@ def test_core_install_warns_in_one_line_and_python_m_cli_works(tmp_path: Path) -
     )
     assert out.returncode == 0, out.stderr
     assert out.stderr.strip().splitlines() == [
-        "mnemoplug: LexicalOnlyWarning: sentence-transformers is not installed, so mnemoplug "
-        'uses lexical (BM25) retrieval only. For semantic search: pip install "mnemoplug[embeddings]"'
+        "mnemoplug: LexicalOnlyWarning: onnxruntime and tokenizers are not installed, so "
+        "mnemoplug uses lexical (BM25) retrieval only. For semantic search: "
+        'pip install "mnemoplug[embeddings]"'
     ]
     count = subprocess.run(
         [sys.executable, "-m", "mnemoplug.cli", "count", "u1", "--db", db],
