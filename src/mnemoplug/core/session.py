@@ -19,6 +19,7 @@ Backends: ``memory://`` (in process), ``sqlite:///path.db``, ``redis://…``,
 from __future__ import annotations
 
 import hashlib
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -131,8 +132,11 @@ class Message(BaseModel):
     @classmethod
     def _check_timestamp(cls, v: Any) -> Any:
         try:
-            return to_dt(to_ts(v))
-        except (TypeError, ValueError) as exc:
+            ts = to_ts(v)
+            if not math.isfinite(ts):
+                raise ValueError(f"{v!r} is not a finite time")
+            return to_dt(ts)
+        except (TypeError, ValueError, OverflowError, OSError) as exc:
             raise ValueError(
                 f"timestamp must be a datetime, epoch seconds or ISO-8601 string ({exc})"
             ) from None
@@ -312,12 +316,20 @@ def _check_limit(limit: Any, name: str = "limit", *, allow_none: bool = False) -
 
 
 def _cutoff(older_than: timedelta | datetime | float) -> float:
-    if isinstance(older_than, timedelta):
-        return now_ts() - older_than.total_seconds()
-    if isinstance(older_than, datetime):
-        return to_ts(older_than)
-    if isinstance(older_than, int | float) and not isinstance(older_than, bool):
-        return now_ts() - float(older_than)  # seconds
+    cutoff: float | None = None
+    try:
+        if isinstance(older_than, timedelta):
+            cutoff = now_ts() - older_than.total_seconds()
+        elif isinstance(older_than, datetime):
+            cutoff = to_ts(older_than)
+        elif isinstance(older_than, int | float) and not isinstance(older_than, bool):
+            cutoff = now_ts() - float(older_than)  # seconds
+    except (OverflowError, ValueError) as exc:
+        raise InvalidMessageError(f"older_than {older_than!r} is out of range: {exc}") from None
+    if cutoff is not None:
+        if not math.isfinite(cutoff):
+            raise InvalidMessageError(f"older_than must be finite, got {older_than!r}")
+        return cutoff
     raise InvalidMessageError(
         f"older_than must be a timedelta (age), a datetime (cutoff) or seconds, "
         f"got {type(older_than).__name__}"

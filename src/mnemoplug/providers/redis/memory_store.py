@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
+import math
 import os
 import secrets
 from collections.abc import AsyncIterator, Sequence
@@ -34,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ...core.errors import ConfigurationError, EmbedderMismatchError
+from ...core.errors import ConfigurationError, EmbedderMismatchError, MemoryValidationError
 from ...core.filters import Filter
 from ...core.records import Scope, StoredMemory
 from ...core.retrieval import ScoredMemory, SearchRequest, UserIndex, UserIndexCache
@@ -47,10 +48,24 @@ from .codec import decode_memories, decode_memory, encode_memory, memory_json, t
 from .keys import MemoryKeys, UserKey, member, parse_member
 from .scripts import LOAD_IDS, LOAD_USER
 
-__all__ = ["RedisMemoryStore"]
+__all__ = ["RedisMemoryStore", "check_expiry_score"]
 
 SCHEMA_VERSION = 1
 _CHUNK = 1000
+
+
+def check_expiry_score(expires_at: float | None) -> None:
+    """Refuse an expiry Redis would reject inside a transaction (ZADD of NaN or infinity):
+    MULTI/EXEC does not roll back, so the other commands would already be applied."""
+    if expires_at is not None and (
+        isinstance(expires_at, bool)
+        or not isinstance(expires_at, int | float)
+        or not math.isfinite(expires_at)
+    ):
+        raise MemoryValidationError(
+            f"expires_at must be finite epoch seconds or None, got {expires_at!r}; "
+            f"nothing was stored"
+        )
 
 
 class RedisMemoryStore(RedisClientMixin, MemoryStore):
@@ -240,6 +255,8 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
     async def insert(self, memories: Sequence[StoredMemory]) -> None:
         if not memories:
             return
+        for m in memories:
+            check_expiry_score(m.expires_at)
         c = await self._c()
         with self._errors():
             pipe = c.pipeline(transaction=True)
@@ -253,6 +270,8 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
     async def upsert(self, memories: Sequence[StoredMemory]) -> None:
         if not memories:
             return
+        for m in memories:
+            check_expiry_score(m.expires_at)
         memories = list({m.id: m for m in memories}.values())
         keys = [self.keys.memory(m.id) for m in memories]
 
@@ -287,6 +306,8 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         updated_at: float,
         expires_at: Any = ...,
     ) -> StoredMemory | None:
+        if expires_at is not ...:
+            check_expiry_score(expires_at)
         mkey = self.keys.memory(memory_id)
         changes = MemoryChanges.of(
             content=content,
