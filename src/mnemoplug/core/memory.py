@@ -46,6 +46,8 @@ from .validation import (
     check_limit,
     check_memory_id,
     check_metadata,
+    check_min_relevance,
+    check_offset,
     content_items,
     make_scope,
 )
@@ -351,6 +353,11 @@ class Memory(MemoryProvider):
         query = check_content(query, self.max_content_chars, what="query", allow_nul=True)
         limit = check_limit(limit)
         filt = compile_filters(filters)
+        min_relevance = check_min_relevance(min_relevance)
+        if retrieval is not None and not isinstance(retrieval, RetrievalConfig):
+            raise MemoryValidationError(
+                f"retrieval must be a RetrievalConfig or None, got {type(retrieval).__name__}"
+            )
         await self.open()
         if self._calls is not None:
             results = await timed(
@@ -422,8 +429,7 @@ class Memory(MemoryProvider):
         """The user's memories, newest first (``offset`` pages on)."""
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
         limit = check_limit(limit)
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise MemoryValidationError(f"offset must be a non-negative integer, got {offset!r}")
+        offset = check_offset(offset)
         filt = compile_filters(filters)
         await self.open()
         if self._calls is not None:

@@ -35,7 +35,7 @@ from .errors import (
 )
 from .records import new_memory_id
 from .roles import ROLE_ALIASES, ROLES
-from .validation import MAX_ID_CHARS, check_id, check_metadata
+from .validation import MAX_ID_CHARS, check_id, check_metadata, check_text
 
 if TYPE_CHECKING:
     from .stores import SessionStore
@@ -58,6 +58,8 @@ Role = Literal["user", "assistant", "system", "tool"]
 #: how many of the last messages the default summary quotes
 DEFAULT_SUMMARY_TURNS = 4
 _SUMMARY_CHARS = 200
+#: the largest ``limit`` a session read takes
+_MAX_MESSAGES = 2**31 - 1
 
 #: a summarizer: any callable given the session's messages (chronological) returning the
 #: summary text, or an awaitable of it (an LLM call, typically)
@@ -104,12 +106,12 @@ class Message(BaseModel):
     @field_validator("id", mode="before")
     @classmethod
     def _check_id(cls, v: Any) -> Any:
-        if not isinstance(v, str) or not v.strip() or len(v) > MAX_ID_CHARS:
+        if not isinstance(v, str) or not v.strip() or len(v) > MAX_ID_CHARS or "\x00" in v:
             raise ValueError(
                 f"message id must be a non-empty string of at most {MAX_ID_CHARS} characters "
-                f"(or leave it out to get a new one), got {v!r}"
+                f"without NUL (or leave it out to get a new one), got {v!r}"
             )
-        return v
+        return _utf8(v, "message id")
 
     @field_validator("role", mode="before")
     @classmethod
@@ -126,7 +128,9 @@ class Message(BaseModel):
             )
         if not v.strip():
             raise ValueError("content is empty; pass the message text")
-        return v
+        if "\x00" in v:
+            raise ValueError("content contains a NUL character (\\x00); remove it first")
+        return _utf8(v, "content")
 
     @field_validator("timestamp", mode="before")
     @classmethod
@@ -192,6 +196,13 @@ class Message(BaseModel):
                 f"message has unknown keys {sorted(unknown)}; put extra data in 'metadata'"
             )
         return cls(**d)
+
+
+def _utf8(value: str, what: str) -> str:
+    try:
+        return check_text(value, what, InvalidMessageError)
+    except InvalidMessageError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _explain(exc: ValidationError) -> str:
@@ -287,7 +298,7 @@ def check_session_id(session_id: Any) -> str:
             f"session_id must be at most {MAX_ID_CHARS} characters without NUL; "
             f"got {len(session_id)} characters"
         )
-    return session_id
+    return check_text(session_id, "session_id", InvalidMessageError)
 
 
 def owner_key(user_id: Any, tenant_id: Any) -> tuple[str, str]:
@@ -310,8 +321,10 @@ def owner_filter(user_id: Any, tenant_id: Any) -> tuple[str | None, str | None]:
 def _check_limit(limit: Any, name: str = "limit", *, allow_none: bool = False) -> int | None:
     if limit is None and allow_none:
         return None
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidMessageError(f"{name} must be a positive integer, got {limit!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_MESSAGES:
+        raise InvalidMessageError(
+            f"{name} must be an integer from 1 to {_MAX_MESSAGES}, got {limit!r}"
+        )
     return limit
 
 

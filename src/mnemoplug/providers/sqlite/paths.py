@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ...core.errors import ConfigurationError
-from .._options import path_option, split_url
+from .._options import checked_path, path_option, split_url
 
 __all__ = [
     "default_checkpoint_path",
@@ -60,7 +60,8 @@ def path_from_url(url: str) -> Path:
             f"SQLite URL {url!r} names no file; use sqlite:///path/to/memory.db "
             f"(or memory:// for a store that lives only in this process)"
         )
-    return Path(raw[1:]).expanduser()  # sqlite:///rel.db -> rel.db, sqlite:////abs -> /abs
+    # sqlite:///rel.db -> rel.db, sqlite:////abs -> /abs
+    return checked_path(f"SQLite URL {url!r} names the file", Path(raw[1:]).expanduser())
 
 
 def resolve_path(url: Any, path: Any, default: Path) -> Path:
