@@ -328,7 +328,9 @@ class Memory(MemoryProvider):
             if vecs is not None:
                 for r, v in zip(records, vecs, strict=True):
                     r.embedding = v
-            await timed("store", self._store().insert(records))
+            # the store keeps its own copies: hooks and callers holding ``records`` cannot
+            # change what it holds
+            await timed("store", self._store().insert([r.detached() for r in records]))
             ids = [r.id for r in records]
         await notify_added(self.hooks, scope, records, ids, contexts)
         return ids[0] if single else ids
