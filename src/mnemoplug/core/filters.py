@@ -110,9 +110,11 @@ def _check_operand(field: str, op: str, operand: Any) -> None:
     if isinstance(operand, list | tuple):
         for i, v in enumerate(operand):
             if not isinstance(v, datetime):
-                check_json_value(v, f"[{i}]", InvalidFilterError, what=f"filter {field!r} {op}")
+                check_json_value(
+                    v, f"[{i}]", InvalidFilterError, what=f"filter {field!r} {op}", operand=True
+                )
         return
-    check_json_value(operand, "", InvalidFilterError, what=f"filter {field!r} {op}")
+    check_json_value(operand, "", InvalidFilterError, what=f"filter {field!r} {op}", operand=True)
 
 
 def _compile_op(field: str, op: str, operand: Any) -> Predicate:

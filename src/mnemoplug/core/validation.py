@@ -115,11 +115,15 @@ def check_json_value(
     *,
     what: str = "metadata",
     depth: int = 0,
+    operand: bool = False,
 ) -> None:
     """Refuse what is not plain JSON every store keeps exactly: NaN/infinity, integers beyond
     signed 64 bits, NUL characters and lone surrogates in strings or keys, non-string keys,
-    nesting deeper than :data:`MAX_METADATA_DEPTH` (which also catches self-references)."""
+    nesting deeper than :data:`MAX_METADATA_DEPTH` (which also catches self-references).
+    ``operand``: a filter operand, only compared in process: any text is harmless there."""
     if isinstance(value, str):
+        if operand:
+            return
         if "\x00" in value:
             raise error(f"{what}{path} contains a NUL character (\\x00)")
         check_text(value, f"{what}{path}", error)
@@ -144,7 +148,7 @@ def check_json_value(
         )
     if isinstance(value, list | tuple):
         for i, v in enumerate(value):
-            check_json_value(v, f"{path}[{i}]", error, what=what, depth=depth + 1)
+            check_json_value(v, f"{path}[{i}]", error, what=what, depth=depth + 1, operand=operand)
         return
     if isinstance(value, Mapping):
         for k, v in value.items():
@@ -152,10 +156,13 @@ def check_json_value(
                 raise error(
                     f"{what}{path} has a key {k!r} of type {type(k).__name__}; keys must be strings"
                 )
-            if "\x00" in k:
-                raise error(f"{what}{path} has a key with a NUL character")
-            check_text(k, f"{what}{path} key", error)
-            check_json_value(v, f"{path}[{k!r}]", error, what=what, depth=depth + 1)
+            if not operand:
+                if "\x00" in k:
+                    raise error(f"{what}{path} has a key with a NUL character")
+                check_text(k, f"{what}{path} key", error)
+            check_json_value(
+                v, f"{path}[{k!r}]", error, what=what, depth=depth + 1, operand=operand
+            )
         return
     raise error(
         f"{what}{path} is a {type(value).__name__}, which is not JSON-serialisable; "

@@ -345,7 +345,9 @@ class PostgresMemoryStore(MemoryStore):
                 text(f"DELETE FROM {self.tables.memories} WHERE {scope_where(scope, p)}"), p
             )
             n = int(res.rowcount or 0)
-            if n:
+            if scope.agent_id is None and scope.session_id is None:
+                await self._users.forget(conn, scope.user_key)  # erasure: the counter too
+            elif n:
                 await self._users.bump(conn, [scope.user_key])
         self._cache.drop(scope.user_key)
         return n

@@ -30,7 +30,7 @@ import json
 import math
 import os
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,7 @@ from ...core.retrieval import ScoredMemory, SearchRequest, UserIndex, UserIndexC
 from ...core.stores import MemoryStore
 from .._changes import MemoryChanges, add_inserted
 from .._codec import vector_bytes
+from .._generations import first_generation
 from .._options import positive_int
 from .client import DEFAULT_URL, RedisClientMixin
 from .codec import decode_memories, decode_memory, encode_memory, memory_json, text
@@ -252,6 +253,13 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         pipe.sadd(self.keys.users, *(member(k) for k in users))
         return list(users)
 
+    def _queue_first_generations(self, pipe: Any, users: Iterable[UserKey]) -> None:
+        """A user's counter that does not exist (new, or forgotten) starts at
+        :func:`first_generation`, so a forgotten user never matches a stale cache entry."""
+        before_first = first_generation() - 1  # the INCR that follows makes it the first
+        for key in users:
+            pipe.set(self.keys.user(key, "gen"), before_first, nx=True)
+
     async def insert(self, memories: Sequence[StoredMemory]) -> None:
         if not memories:
             return
@@ -261,6 +269,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         with self._errors():
             pipe = c.pipeline(transaction=True)
             users = self._queue_store(pipe, memories, replace=False)
+            self._queue_first_generations(pipe, users)
             for key in users:
                 pipe.incr(self.keys.user(key, "gen"))
             res = await pipe.execute()
@@ -287,6 +296,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
                     pipe.srem(self.keys.user(old, "ids"), old_m.id)
                 touched.add(old)
             touched.update(self._queue_store(pipe, memories, replace=True))
+            self._queue_first_generations(pipe, touched)
             for key in touched:
                 pipe.incr(self.keys.user(key, "gen"))
             await pipe.execute()
@@ -375,6 +385,11 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         async def body(pipe: Any) -> int:
             ids = sorted(text(m) for m in await pipe.smembers(ids_key))
             if not ids:
+                if not narrowed:  # erasure: no key may keep the user id
+                    pipe.multi()
+                    pipe.delete(gen_key)
+                    pipe.srem(self.keys.users, member(key))
+                    await pipe.execute()
                 return 0
             doomed = ids
             if narrowed:
@@ -391,7 +406,10 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
                 pipe.zrem(self.keys.expiry, *chunk)
             if len(doomed) == len(ids):
                 pipe.srem(self.keys.users, member(key))
-            pipe.incr(gen_key)
+            if narrowed:
+                pipe.incr(gen_key)
+            else:  # erasure: the counter goes too (it starts afresh on the next write)
+                pipe.delete(gen_key)
             res = await pipe.execute()
             return sum(int(r) for r in res[0 : 3 * ((len(doomed) + _CHUNK - 1) // _CHUNK) : 3])
 

@@ -23,9 +23,10 @@ Checkpoint table::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -35,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ...core._time import now_ts
 from ...core.checkpoints import Checkpoint, build_checkpoint
-from ...core.errors import ProviderError, ProviderUnavailableError
+from ...core.errors import MnemoplugError, ProviderError
 from ...core.session import (
     Message,
     SessionInfo,
@@ -58,12 +59,28 @@ class Dialect:
     real: str
     blob: str
     for_update: str
+    #: the message id inside a message row's JSON ``data``
+    message_id: str
 
 
-SQLITE = Dialect("sqlite", "seq INTEGER PRIMARY KEY AUTOINCREMENT", "REAL", "BLOB", "")
-POSTGRES = Dialect(
-    "postgres", "seq BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION", "BYTEA", " FOR UPDATE"
+SQLITE = Dialect(
+    "sqlite",
+    "seq INTEGER PRIMARY KEY AUTOINCREMENT",
+    "REAL",
+    "BLOB",
+    "",
+    "json_extract(data, '$.id')",
 )
+POSTGRES = Dialect(
+    "postgres",
+    "seq BIGSERIAL PRIMARY KEY",
+    "DOUBLE PRECISION",
+    "BYTEA",
+    " FOR UPDATE",
+    "(data::json ->> 'id')",
+)
+#: how many of a session's last messages an append checks for the ids it brings (retries)
+_RETRY_WINDOW = 16
 
 
 #: longest table option: derived names (``<table>_messages``, ``ix_<table>_owner``) must fit
@@ -87,6 +104,38 @@ class _SQLBase:
     def _schema(self) -> list[str]:
         raise NotImplementedError
 
+    def _errors(self) -> Any:
+        """The error mapping: :class:`~..postgres.errors.PostgresErrors` on PostgreSQL (set by
+        the backend), else SQLite errors as ProviderError."""
+        return getattr(self, "_pg_errors", None)
+
+    @contextlib.contextmanager
+    def _guard(self, what: str, *, committing: bool = False) -> Iterator[None]:
+        """Driver errors inside as mnemoplug errors: ProviderUnavailableError when the server
+        is out of reach (PostgreSQL), ProviderError otherwise. ``committing``: the error came
+        while committing, so the write may have been applied (the message says so)."""
+        pg = self._errors()
+        if pg is not None:
+            with pg.guard(what, committing=committing):
+                yield
+            return
+        try:
+            yield
+        except MnemoplugError:
+            raise
+        except (OperationalError, DBAPIError, sqlite3.Error, OSError) as exc:
+            maybe = (
+                " It may have been applied (the error came while committing)."
+                if committing
+                else " Nothing was changed."
+            )
+            raise ProviderError(
+                f"the {self.name} store at {redact_url(self.url)} failed to {what}: "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}.{maybe}",
+                provider=self.name,
+                url=redact_url(self.url),
+            ) from exc
+
     async def open(self) -> AsyncEngine:
         """Connect and create the tables when needed (idempotent)."""
         if self._engine is not None:
@@ -98,28 +147,62 @@ class _SQLBase:
                 return self._engine
             eng = self._make_engine()
             try:
-                async with eng.begin() as conn:
-                    for stmt in self._schema():
-                        await conn.execute(text(stmt))
-            except (OperationalError, DBAPIError, OSError, sqlite3.Error) as exc:
+                with self._guard("create its tables"):
+                    async with asyncio.timeout(self._open_timeout()):
+                        async with eng.begin() as conn:
+                            for stmt in self._schema():
+                                await conn.execute(text(stmt))
+            except BaseException:
                 await eng.dispose()
-                cls = ProviderUnavailableError if self.dialect is POSTGRES else ProviderError
-                raise cls(
-                    f"cannot open the {self.name} store at {redact_url(self.url)}: {exc}",
-                    provider=self.name,
-                    url=redact_url(self.url),
-                ) from exc
+                raise
             self._engine = eng
             return eng
+
+    def _open_timeout(self) -> float | None:
+        pg = self._errors()
+        return None if pg is None else pg.connect_timeout + 2 * pg.command_timeout
 
     async def close(self) -> None:
         eng, self._engine = self._engine, None
         if eng is not None:
             await eng.dispose()
 
-    async def _tx(self) -> Any:
-        """A transaction on the engine (``async with await self._tx() as conn``)."""
-        return (await self.open()).begin()
+    @contextlib.asynccontextmanager
+    async def _read(self, what: str = "read") -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction for reads; errors typed."""
+        eng = await self.open()
+        with self._guard(what):
+            async with eng.begin() as conn:
+                yield conn
+
+    @contextlib.asynccontextmanager
+    async def _write(self, what: str = "write") -> AsyncIterator[AsyncConnection]:
+        """A write transaction under the store's write lock, committed on success. An error
+        before the commit changed nothing (rolled back); one during the commit may have been
+        applied, and the error says so."""
+        eng = await self.open()
+        async with self._wlock():
+            with self._guard(what):
+                async with eng.connect() as conn:
+                    tx = await conn.begin()
+                    try:
+                        yield conn
+                    except BaseException:
+                        with contextlib.suppress(Exception):
+                            await tx.rollback()
+                        raise
+                    with self._guard(what, committing=True):
+                        await tx.commit()
+
+    async def _erase_traces(self) -> None:
+        """After an erasure on SQLite: empty the WAL, which still holds the deleted rows'
+        frames (the file's deleted cells are zeroed by ``secure_delete``)."""
+        if self.dialect is SQLITE:
+            from ..sqlite.erasure import truncate_wal
+
+            async with self._wlock():
+                with self._guard("truncate the write-ahead log"):
+                    await truncate_wal(await self.open())
 
     def _wlock(self) -> asyncio.Lock:
         if self._write_lock is None:
@@ -194,8 +277,7 @@ class SQLSessionMemory(_SQLBase, SessionStore):
     ) -> None:
         t = self.table
         p = {"s": session_id, "t": owner[0], "u": owner[1], "now": now}
-        eng = await self.open()
-        async with self._wlock(), eng.begin() as conn:
+        async with self._write() as conn:
             row = None
             while row is None:  # a concurrent clear may delete the row between the statements
                 await conn.execute(
@@ -220,6 +302,9 @@ class SQLSessionMemory(_SQLBase, SessionStore):
                     row = None
             if (row[0], row[1]) != owner:
                 raise ownership_error(session_id)
+            messages = await self._not_yet_stored(conn, session_id, messages)
+            if not messages:
+                return
             await conn.execute(
                 text(f"INSERT INTO {t}_messages (session_id, data) VALUES (:s, :d)"),
                 [{"s": session_id, "d": encode_message(m)} for m in messages],
@@ -244,13 +329,27 @@ class SQLSessionMemory(_SQLBase, SessionStore):
                 {"s": session_id, "now": now, "k": len(messages) - trimmed},
             )
 
+    async def _not_yet_stored(
+        self, conn: AsyncConnection, session_id: str, messages: list[Message]
+    ) -> list[Message]:
+        """``messages`` without those already among the session's last ones (same id): a
+        retry after an error that said the append may have been applied stores nothing
+        twice."""
+        sql = (
+            f"SELECT {self.dialect.message_id} FROM {self.table}_messages WHERE session_id = :s"
+            f" ORDER BY seq DESC LIMIT :k"
+        )
+        k = len(messages) + _RETRY_WINDOW
+        seen = {r[0] for r in await conn.execute(text(sql), {"s": session_id, "k": k})}
+        return [m for m in messages if m.id not in seen] if seen else messages
+
     def _info_row(self, r: Any) -> SessionInfo:
         return make_info(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]))
 
     _INFO_COLS = "session_id, tenant_id, user_id, created_at, updated_at, message_count, metadata"
 
     async def _info(self, session_id: str) -> SessionInfo | None:
-        async with await self._tx() as conn:
+        async with self._read() as conn:
             r = (
                 await conn.execute(
                     text(
@@ -278,14 +377,13 @@ class SQLSessionMemory(_SQLBase, SessionStore):
                 f" ORDER BY seq DESC LIMIT :n) AS x ORDER BY seq"
             )
         p = {"s": session_id, "n": limit, "c": self._live_after()}
-        async with await self._tx() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(text(sql), p)).all()
         return [decode_message(r[0]) for r in rows]
 
     async def _clear(self, session_id: str) -> int:
         t = self.table
-        eng = await self.open()
-        async with self._wlock(), eng.begin() as conn:
+        async with self._write() as conn:
             await self._drop_expired(conn, session_id)  # an expired session held nothing
             res = await conn.execute(
                 text(f"DELETE FROM {t}_messages WHERE session_id = :s"), {"s": session_id}
@@ -317,14 +415,13 @@ class SQLSessionMemory(_SQLBase, SessionStore):
         if limit is not None:
             sql += " LIMIT :n"
             p["n"] = limit
-        async with await self._tx() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(text(sql), p)).all()
         return [self._info_row(r) for r in rows]
 
     async def _delete_where(self, where: str, p: dict[str, Any]) -> int:
         t = self.table
-        eng = await self.open()
-        async with self._wlock(), eng.begin() as conn:
+        async with self._write() as conn:
             await self._drop_expired(conn)  # gone already: not counted
             await conn.execute(
                 text(
@@ -338,7 +435,9 @@ class SQLSessionMemory(_SQLBase, SessionStore):
 
     async def _clear_owned(self, tenant: str | None, user: str | None) -> int:
         p: dict[str, Any] = {}
-        return await self._delete_where(self._owner_where(tenant, user, p), p)
+        n = await self._delete_where(self._owner_where(tenant, user, p), p)
+        await self._erase_traces()
+        return n
 
     async def _clear_older(self, cutoff: float) -> int:
         return await self._delete_where("updated_at < :c", {"c": cutoff})
@@ -347,8 +446,7 @@ class SQLSessionMemory(_SQLBase, SessionStore):
         self, session_id: str, transform: Callable[[Message], Message | None]
     ) -> int:
         t = self.table
-        eng = await self.open()
-        async with self._wlock(), eng.begin() as conn:
+        async with self._write() as conn:
             # lock the session row (PostgreSQL) so no append or trim interleaves
             await conn.execute(
                 text(f"SELECT session_id FROM {t} WHERE session_id = :s{self.dialect.for_update}"),
@@ -430,8 +528,7 @@ class SQLCheckpointStore(_SQLBase, CheckpointStore):
         created_at: float,
     ) -> None:
         t = self.table
-        eng = await self.open()
-        async with self._wlock(), eng.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 text(
                     f"INSERT INTO {t} (tenant_id, user_id, run_id, checkpoint_id, parent_id,"
@@ -467,7 +564,7 @@ class SQLCheckpointStore(_SQLBase, CheckpointStore):
             sql += " AND checkpoint_id = :c"
             p["c"] = checkpoint_id
         sql += " ORDER BY seq DESC LIMIT 1"
-        async with await self._tx() as conn:
+        async with self._read() as conn:
             r = (await conn.execute(text(sql), p)).first()
         return None if r is None else self._row(r)
 
@@ -485,7 +582,7 @@ class SQLCheckpointStore(_SQLBase, CheckpointStore):
             p["b"] = before
             sql += f" AND seq < (SELECT MAX(seq) FROM {t} WHERE {where} AND checkpoint_id = :b)"
         sql += " ORDER BY seq DESC LIMIT :n"
-        async with await self._tx() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(text(sql), p)).all()
         return [self._row(r) for r in rows]
 
@@ -498,13 +595,15 @@ class SQLCheckpointStore(_SQLBase, CheckpointStore):
         return await self._exec_count(sql, p)
 
     async def _delete_user(self, owner: tuple[str, str]) -> int:
-        return await self._exec_count(
+        n = await self._exec_count(
             f"DELETE FROM {self.table} WHERE tenant_id = :t AND user_id = :u",
             {"t": owner[0], "u": owner[1]},
         )
+        await self._erase_traces()
+        return n
 
     async def _owners(self) -> list[tuple[str, str]]:
-        async with await self._tx() as conn:
+        async with self._read() as conn:
             rows = (
                 await conn.execute(
                     text(
@@ -516,8 +615,7 @@ class SQLCheckpointStore(_SQLBase, CheckpointStore):
         return [(r[0], r[1]) for r in rows]
 
     async def _exec_count(self, sql: str, p: dict[str, Any]) -> int:
-        eng = await self.open()
-        async with self._wlock(), eng.begin() as conn:
+        async with self._write() as conn:
             res = await conn.execute(text(sql), p)
         return max(res.rowcount or 0, 0)
 

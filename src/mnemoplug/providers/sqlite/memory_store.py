@@ -38,6 +38,7 @@ from ...core.records import Scope, StoredMemory
 from ...core.retrieval import ScoredMemory, SearchRequest, UserIndex, UserIndexCache
 from ...core.stores import MemoryStore
 from .._changes import MemoryChanges, add_inserted
+from .._generations import first_generation
 from .._options import non_negative_int, positive_int
 from ..sql.rows import (
     COLUMNS,
@@ -48,6 +49,7 @@ from ..sql.rows import (
     update_assignments,
 )
 from .engine import sqlite_engine
+from .erasure import merge_fts, truncate_wal
 from .fts import QuickReader, scope_token
 from .paths import default_sqlite_path, resolve_path
 from .schema import create_schema
@@ -185,11 +187,13 @@ class SQLiteMemoryStore(MemoryStore):
             row = (
                 await conn.execute(
                     text(
-                        "INSERT INTO mnemoplug_users(tenant_id, user_id, generation) VALUES (:t, :u, 1) "
+                        "INSERT INTO mnemoplug_users(tenant_id, user_id, generation) VALUES (:t, :u, :g) "
                         "ON CONFLICT(tenant_id, user_id) DO UPDATE SET generation = generation + 1 "
                         "RETURNING generation"
                     ),
-                    {"t": t, "u": u},
+                    # a new row starts at a random generation: a user forgotten and written
+                    # again never matches a generation another process still caches
+                    {"t": t, "u": u, "g": first_generation()},
                 )
             ).first()
             assert row is not None
@@ -316,9 +320,18 @@ class SQLiteMemoryStore(MemoryStore):
                 text(f"DELETE FROM mnemoplug_memories WHERE {scope_where(scope, p)}"), p
             )
             n = int(res.rowcount or 0)
-            if n:
+            whole_user = scope.agent_id is None and scope.session_id is None
+            if whole_user:  # erasure: the user's generation row goes too, and the FTS traces
+                await conn.execute(
+                    text("DELETE FROM mnemoplug_users WHERE tenant_id = :t AND user_id = :u"),
+                    {"t": scope.tenant, "u": scope.user_id},
+                )
+                await merge_fts(conn)
+            elif n:
                 await self._bump(conn, [scope.user_key])
         self._cache.drop(scope.user_key)
+        if whole_user:
+            await truncate_wal(eng)
         return n
 
     async def purge_expired(self, now: float) -> int:
