@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...core.retrieval import UserIndex, UserIndexCache
-from ..sql.rows import columns_of, memory_from_row
+from ..sql.rows import columns_of
+from .rows import memory_from_row
 from .schema import Tables
 
 __all__ = ["Generations"]
