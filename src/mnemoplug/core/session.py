@@ -19,6 +19,7 @@ Backends: ``memory://`` (in process), ``sqlite:///path.db``, ``redis://…``,
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -268,21 +269,42 @@ def create_conversation_id(prefix: str | None = None) -> str:
 
 
 def conversation_id_for(
-    user_id: str, *, tenant_id: str | None = None, channel: str | None = None
+    user_id: str,
+    *,
+    tenant_id: str | None = None,
+    channel: str | None = None,
+    key: bytes | str | None = None,
 ) -> str:
     """A deterministic conversation id for a user (and channel): the same in every process.
 
     ``"conv-" + sha256(tenant, user, channel)[:32]``; ids of different users never collide
-    in practice, and the id reveals nothing of the user id.
+    in practice, and the id reveals nothing of the user id. But anyone who knows a user id can
+    compute the id, and so claim the session first (its first writer owns it). With ``key`` (a
+    secret of at least 16 bytes, the same in every process of the application) the id is an
+    HMAC-SHA256 instead, ``"convk-" + hmac(key, tenant, user, channel)[:32]``: unguessable
+    without the key.
     """
     check_id("user_id", user_id, required=True)
     check_id("tenant_id", tenant_id, required=False)
     check_id("channel", channel, required=False)
-    h = hashlib.sha256()
+    raw_key = _conversation_key(key)
+    h = hashlib.sha256() if raw_key is None else hmac.new(raw_key, digestmod=hashlib.sha256)
     for part in (tenant_id or "", user_id, channel or ""):
         raw = part.encode("utf-8")
         h.update(len(raw).to_bytes(4, "big") + raw)
-    return "conv-" + h.hexdigest()[:32]
+    return ("conv-" if raw_key is None else "convk-") + h.hexdigest()[:32]
+
+
+def _conversation_key(key: Any) -> bytes | None:
+    if key is None:
+        return None
+    raw = key.encode("utf-8") if isinstance(key, str) else key
+    if not isinstance(raw, bytes) or len(raw) < 16:
+        raise InvalidMessageError(
+            "key must be a secret of at least 16 bytes (bytes or str), e.g. "
+            "secrets.token_bytes(32) kept in your configuration"
+        )
+    return raw
 
 
 # -- validation helpers -------------------------------------------------------------------------
