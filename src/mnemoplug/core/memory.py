@@ -328,8 +328,7 @@ class Memory(MemoryProvider):
             if vecs is not None:
                 for r, v in zip(records, vecs, strict=True):
                     r.embedding = v
-            # the store keeps its own copies: hooks and callers holding ``records`` cannot
-            # change what it holds
+            # the store keeps copies: whoever holds ``records`` cannot change what it holds
             await timed("store", self._store().insert([r.detached() for r in records]))
             ids = [r.id for r in records]
         await notify_added(self.hooks, scope, records, ids, contexts)
@@ -355,11 +354,7 @@ class Memory(MemoryProvider):
         query = check_content(query, self.max_content_chars, what="query", allow_nul=True)
         limit = check_limit(limit)
         filt = compile_filters(filters)
-        min_relevance = check_min_relevance(min_relevance)
-        if retrieval is not None and not isinstance(retrieval, RetrievalConfig):
-            raise MemoryValidationError(
-                f"retrieval must be a RetrievalConfig or None, got {type(retrieval).__name__}"
-            )
+        min_relevance = check_min_relevance(min_relevance, retrieval)
         await self.open()
         if self._calls is not None:
             results = await timed(

@@ -208,8 +208,15 @@ def check_offset(offset: Any) -> int:
     return offset
 
 
-def check_min_relevance(value: Any) -> float | None:
-    """``min_relevance``: None or a finite number (a cosine similarity threshold, -1..1)."""
+def check_min_relevance(value: Any, retrieval: Any = None) -> float | None:
+    """``min_relevance``: None or a finite number (a cosine similarity threshold, -1..1);
+    also checks that ``retrieval`` is None or a RetrievalConfig."""
+    from .retrieval import RetrievalConfig
+
+    if retrieval is not None and not isinstance(retrieval, RetrievalConfig):
+        raise MemoryValidationError(
+            f"retrieval must be a RetrievalConfig or None, got {type(retrieval).__name__}"
+        )
     if value is None:
         return None
     if (
