@@ -328,7 +328,6 @@ class Memory(MemoryProvider):
             if vecs is not None:
                 for r, v in zip(records, vecs, strict=True):
                     r.embedding = v
-            # the store keeps copies: whoever holds ``records`` cannot change what it holds
             await timed("store", self._store().insert([r.detached() for r in records]))
             ids = [r.id for r in records]
         await notify_added(self.hooks, scope, records, ids, contexts)
@@ -349,7 +348,8 @@ class Memory(MemoryProvider):
         retrieval: RetrievalConfig | None = None,
     ) -> list[MemoryRecord]:
         """The user's memories most relevant to ``query``, best first, each with ``score``
-        (fused, 0..1) and ``similarity`` (cosine; what ``min_relevance`` thresholds)."""
+        (fused: at most 1, [-2/3, 1] with the default weights, [0, 1] without an embedder) and
+        ``similarity`` (cosine in [-1, 1]; what ``min_relevance`` thresholds)."""
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
         query = check_content(query, self.max_content_chars, what="query", allow_nul=True)
         limit = check_limit(limit)
