@@ -46,6 +46,8 @@ from .validation import (
     check_limit,
     check_memory_id,
     check_metadata,
+    check_min_relevance,
+    check_offset,
     content_items,
     make_scope,
 )
@@ -326,7 +328,7 @@ class Memory(MemoryProvider):
             if vecs is not None:
                 for r, v in zip(records, vecs, strict=True):
                     r.embedding = v
-            await timed("store", self._store().insert(records))
+            await timed("store", self._store().insert([r.detached() for r in records]))
             ids = [r.id for r in records]
         await notify_added(self.hooks, scope, records, ids, contexts)
         return ids[0] if single else ids
@@ -352,6 +354,7 @@ class Memory(MemoryProvider):
         query = check_content(query, self.max_content_chars, what="query", allow_nul=True)
         limit = check_limit(limit)
         filt = compile_filters(filters)
+        min_relevance = check_min_relevance(min_relevance, retrieval)
         await self.open()
         if self._calls is not None:
             results = await timed(
@@ -423,8 +426,7 @@ class Memory(MemoryProvider):
         """The user's memories, newest first (``offset`` pages on)."""
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
         limit = check_limit(limit)
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise MemoryValidationError(f"offset must be a non-negative integer, got {offset!r}")
+        offset = check_offset(offset)
         filt = compile_filters(filters)
         await self.open()
         if self._calls is not None:

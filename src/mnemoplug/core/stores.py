@@ -311,6 +311,7 @@ class SessionStore(SessionMemory):
                 raise InvalidMessageError(f"message {i}: {exc}") from None
         if not items:
             return []
+        done: list[Callable[[], Any]] = []
         if self.hooks is not None and self.hooks.has("on_session_message"):
             scope = Scope(user_id=user_id or "", tenant_id=tenant_id, session_id=session_id)
             checked: list[Message] = []
@@ -318,8 +319,13 @@ class SessionStore(SessionMemory):
                 ctx = SessionMessageContext(operation="session_message", scope=scope, message=m)
                 await self.hooks.call("on_session_message", ctx, rejecting=True)
                 checked.append(coerce_message(ctx.message))
+                done.extend(ctx.after_stored)
             items = checked
         await self._append(session_id, items, owner, now_ts())
+        for fn in done:  # only now: a refused write (another user's session) is not reported
+            res = fn()
+            if inspect.isawaitable(res):
+                await res
         return items
 
     async def clear(
@@ -389,13 +395,21 @@ class SessionStore(SessionMemory):
         *,
         user_id: str | None = None,
         tenant_id: str | None = None,
+        all_users: bool = False,
     ) -> list[Message]:
         """Messages matching ``query`` lexically (BM25), best first.
 
-        In one session when ``session_id`` is given, else across sessions; with ``user_id``
-        only that user's sessions are searched."""
+        In one session when ``session_id`` is given, else across the sessions of ``user_id``.
+        Searching every user's sessions (of a tenant, with ``tenant_id`` alone) needs the
+        explicit ``all_users=True``: without it, a forgotten ``user_id`` would read other
+        users' conversations."""
         if not isinstance(query, str):
             raise InvalidMessageError(f"query must be a string, got {type(query).__name__}")
+        if session_id is None and user_id is None and all_users is not True:
+            raise InvalidMessageError(
+                "session search across sessions needs user_id='...' (that user's sessions) or, "
+                "to search every user's sessions on purpose, all_users=True"
+            )
         n = _check_limit(limit)
         assert n is not None
         if session_id is not None:
