@@ -59,6 +59,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 
 from ..core.memory import Memory
 from ..core.provider import MemoryProvider
+from ..core.remember import store_turn
 from ..core.strategies import InjectionStrategy, inject_memory
 from ..core.sync import SyncMemory
 from ._checks import check_metadata_arg, check_optional_str
@@ -317,7 +318,9 @@ class MnemoplugAgno:
         if run_id:
             meta["agno_run_id"] = run_id
         try:
-            self._call(self.memory.add(user, turn, meta, session_id=session_id, **self._scope()))
+            self._call(
+                store_turn(self.memory, user, turn, meta, session_id=session_id, **self._scope())
+            )
         except Exception as exc:
             logger.warning(
                 "mnemoplug: storing the turn of run %s for user %r failed; nothing stored: %s",
