@@ -1,6 +1,7 @@
 """mnemoplug: long-term and session memory for AI agents, framework-neutral, with hooks."""
 
 from .adapters.endpoint import AgentContext, agent_endpoint
+from .adapters.llm_extractor import llm_extractor
 from .core.checkpoints import Checkpoint, checkpoint_store_from_url
 from .core.contexts import (
     HookContext,
@@ -39,9 +40,11 @@ from .core.errors import (
 )
 from .core.forget import forget
 from .core.hookspecs import hookimpl
+from .core.hygiene import Dedupe, HygieneExtractor
 from .core.instrumentation import OperationContext
 from .core.memory import Memory, create_memory
 from .core.migration import MigrationResult, migrate_memory
+from .core.operations import MemoryOperation, NewTurn, TurnMessage
 from .core.plugins import hook, reset_global_hooks, unregister_hook
 from .core.provider import MemoryProvider
 from .core.records import MemoryRecord, Scope
@@ -102,11 +105,13 @@ __all__ = [
     "ConfigurationError",
     "ContentTooLargeError",
     "DecryptionError",
+    "Dedupe",
     "Embedder",
     "EmbedderMismatchError",
     "EncryptedProvider",
     "HookContext",
     "HookUser",
+    "HygieneExtractor",
     "InMemoryProvider",
     "InMemorySessionMemory",
     "InjectionStrategy",
@@ -122,6 +127,7 @@ __all__ = [
     "MemoryAddContext",
     "MemoryDeleteContext",
     "MemoryNotFoundError",
+    "MemoryOperation",
     "MemoryProvider",
     "MemoryReadContext",
     "MemoryRecord",
@@ -134,6 +140,7 @@ __all__ = [
     "MigrationResult",
     "MissingDependencyError",
     "MnemoplugError",
+    "NewTurn",
     "OperationContext",
     "PostgresProvider",
     "PostgresSessionMemory",
@@ -154,6 +161,7 @@ __all__ = [
     "SessionOwnershipError",
     "SessionStore",
     "SyncMemory",
+    "TurnMessage",
     "ZepProvider",
     "agent_endpoint",
     "checkpoint_store_from_url",
@@ -164,6 +172,7 @@ __all__ = [
     "hook",
     "hookimpl",
     "inject_memory",
+    "llm_extractor",
     "migrate_memory",
     "reset_global_hooks",
     "session_memory_from_url",
