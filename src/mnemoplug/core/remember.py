@@ -113,6 +113,8 @@ async def _related(
             await memory._calls.search_records(scope, text, limit, filt, None) for text in texts
         ]
     vecs = await memory._vectors.texts(memory.embedder, memory.store, texts)
+    if vecs is not None:
+        memory._vectors.keep(texts, vecs)  # the add that follows reuses them
     out: list[list[MemoryRecord]] = []
     for i, text in enumerate(texts):
         req = SearchRequest(
