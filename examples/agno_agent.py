@@ -11,7 +11,9 @@ to the existing agent: ``with_memory(agent, memory, strategy=inject_memory("rele
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -71,7 +73,9 @@ class ScriptedModel(Model):
 
 
 def main() -> None:
-    db_path = Path(tempfile.mkdtemp(prefix="mnemoplug-agno-")) / "memory.db"
+    workdir = tempfile.mkdtemp(prefix="mnemoplug-agno-")
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)  # leave nothing behind
+    db_path = Path(workdir) / "memory.db"
     memory = Memory(f"sqlite:///{db_path}")  # all-MiniLM-L6-v2 embeddings, offline
 
     model = ScriptedModel()

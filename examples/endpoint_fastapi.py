@@ -12,7 +12,9 @@ headers). To serve it for real: ``uvicorn examples.endpoint_fastapi:app``.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from mnemoplug import Memory, inject_memory
 from mnemoplug.adapters.endpoint import AgentContext, agent_endpoint
 
 work = Path(tempfile.mkdtemp(prefix="mnemoplug-example-"))
+atexit.register(shutil.rmtree, work, ignore_errors=True)  # leave nothing behind
 memory = Memory(f"sqlite:///{work / 'memory.db'}", checkpoints=f"sqlite:///{work / 'runs.db'}")
 
 

@@ -12,7 +12,9 @@ Alice's memories. One middleware adds memory to an existing ``create_agent`` age
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,7 +61,9 @@ def todays_specials() -> str:
 
 
 def main() -> None:
-    db = Path(tempfile.mkdtemp()) / "memory.db"
+    workdir = tempfile.mkdtemp(prefix="mnemoplug-langchain-")
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)  # leave nothing behind
+    db = Path(workdir) / "memory.db"
     # SyncMemory: the agent is driven by sync invoke here; its loop runs on a helper thread.
     memory = SyncMemory(f"sqlite:///{db}")
     model = ScriptedModel(messages=script())

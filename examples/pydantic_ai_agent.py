@@ -16,7 +16,9 @@ is an ordinary PydanticAI agent; memory is one line: ``capabilities=[MnemoplugCa
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +77,7 @@ def make_agent(memory: Memory) -> Agent[Deps, str]:
 
 async def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="mnemoplug-example-"))
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)  # leave nothing behind
     memory = Memory(f"sqlite:///{workdir / 'memory.db'}")
     store = MnemoplugConversationStore(f"sqlite:///{workdir / 'sessions.db'}", user_id="ada")
     question = "What food should I avoid? Suggest a dinner I can eat."

@@ -16,4 +16,9 @@ VENV="${VENV:-.venv}"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
 "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+# the dashboard's browser test drives Debian's Chromium through Playwright (no browser download):
+# install it when it is missing and apt-get can be used (as root)
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 "$VENV/bin/python" -c "import mnemoplug, torch, sentence_transformers; print('mnemoplug', mnemoplug.__version__, 'ready in $VENV (torch', torch.__version__ + ')')"

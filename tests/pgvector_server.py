@@ -23,8 +23,11 @@ import atexit
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
+import socket
+import sys
 import tempfile
 import threading
 import time
@@ -43,6 +46,9 @@ _OWNER_FILE = "owner.pid"
 _lock = threading.Lock()
 _server: PgvectorServer | None = None
 _error: str | None = None
+_log_seen = 0  # lines of the server log already checked for crashes
+_registered = False
+_CRASH_MARKERS = re.compile(r"PANIC|terminated by signal|was terminated|No space left")
 
 
 @dataclass(frozen=True)
@@ -154,21 +160,74 @@ def _stop() -> None:
             shutil.rmtree(srv.data_dir, ignore_errors=True)
 
 
+def _log_lines(server: PgvectorServer) -> list[str]:
+    try:
+        return (server.data_dir / "pgdata" / "log").read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+def _health_problem(server: PgvectorServer) -> str | None:
+    """Why the server cannot serve the next test (dead postmaster, no socket, a crash in its log
+    since the last check), or None."""
+    pgdata = server.data_dir / "pgdata"
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return "its postmaster.pid is gone"
+    if not _pid_alive(pid):
+        return f"its postmaster (pid {pid}) is not running"
+    try:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(2)
+            sock.connect(str(server.socket_dir / f".s.PGSQL.{server.port}"))
+    except OSError as exc:
+        return f"its socket refuses connections ({exc})"
+    global _log_seen
+    lines = _log_lines(server)
+    fresh, _log_seen = lines[_log_seen:], len(lines)
+    crashes = [x for x in fresh if _CRASH_MARKERS.search(x)]
+    if crashes:
+        return "its log reports a crash: " + " | ".join(crashes[-3:])
+    return None
+
+
 def start_pgvector_server() -> PgvectorServer:
-    """The session's server, started on the first call (raises when it cannot start)."""
-    global _server, _error
+    """The session's server, started on the first call (raises when it cannot start).
+
+    Each call checks that the server still serves; one that died or crashed (its log tail is
+    printed to stderr, so the cause is in the test output) is replaced by a fresh one, so one
+    outside fault does not fail every later pgvector test."""
+    global _server, _error, _log_seen
     with _lock:
         if _server is not None:
-            return _server
+            problem = _health_problem(_server)
+            if problem is None:
+                return _server
+            tail = "\n".join(_log_lines(_server)[-40:])
+            print(
+                f"\n[pgvector test server] {problem}; starting a new one. Server log tail:\n{tail}",
+                file=sys.stderr,
+            )
+            with contextlib.suppress(Exception):
+                _stop()
         if _error is not None:  # do not retry for every test
             raise RuntimeError(_error)
         try:
             _server = _start()
+            _log_seen = 0
         except Exception as exc:
             _error = f"{type(exc).__name__}: {exc}"
             raise
-        atexit.register(_stop)
+        if not _exit_hook_registered():
+            atexit.register(_stop)
         return _server
+
+
+def _exit_hook_registered() -> bool:
+    global _registered
+    done, _registered = _registered, True
+    return done
 
 
 def require_pgvector_server() -> PgvectorServer:

@@ -106,6 +106,21 @@ def test_without_sentence_transformers_memory_works_and_warns_once(tmp_path) -> 
     assert "User prefers dark mode" in out.stdout
 
 
+def test_lexical_only_warning_points_at_the_users_line_once(tmp_path) -> None:
+    script = tmp_path / "agent.py"
+    script.write_text(
+        "import sys\n"
+        "sys.modules['sentence_transformers'] = None\n"
+        "from mnemoplug import Memory\n"
+        "memory = Memory('memory://')\n"
+        "other = Memory('memory://')\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("lexical (BM25) retrieval only") == 1, out.stderr
+    assert out.stderr.startswith(f"{script}:4: LexicalOnlyWarning"), out.stderr
+
+
 async def test_limits_and_ids_validated() -> None:
     m = Memory("memory://", embedder=None, load_entry_points=False)
     for bad in (0, -1, 10**6, "5", True):

@@ -114,3 +114,17 @@ def test_time_window_filter_uses_created_at() -> None:
     assert f is not None and f["created_at"]["$gte"] > datetime.now(UTC) - timedelta(
         hours=2, seconds=5
     )
+
+
+def test_default_headings_say_what_was_selected() -> None:
+    from mnemoplug.core.records import MemoryRecord
+
+    now = datetime.now(UTC)
+    rec = MemoryRecord(
+        id="1", content="User likes tea", user_id="u", created_at=now, updated_at=now
+    )
+    assert inject_memory("recent").render([rec]).startswith("Recent memories about the user")
+    assert "Relevant" not in inject_memory("recent").render([rec])
+    assert inject_memory("relevant").render([rec]).startswith("Relevant memories about the user")
+    custom = inject_memory("recent", template="Known:\n{memories}").render([rec])
+    assert custom == "Known:\n- User likes tea"

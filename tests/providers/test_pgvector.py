@@ -6,6 +6,7 @@ server through tests/stores/backends/pgvector.py.)"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -223,3 +224,30 @@ async def test_pgvector_search_equals_the_in_process_search(
     finally:
         await fast.close()
         await exact.close()
+
+
+async def test_a_test_server_that_died_is_replaced_with_its_log_reported(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The fixture's own safety net: one outside fault (the bundled server killed, out of disk)
+    must not fail every later pgvector test, and the cause must reach the test output."""
+    import os
+    import signal
+
+    first = require_pgvector_server()
+    pid = int((first.data_dir / "pgdata" / "postmaster.pid").read_text().splitlines()[0])
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(100):  # the postmaster is not our child: wait until it is gone
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        await asyncio.sleep(0.05)
+    second = require_pgvector_server()
+    assert second.data_dir != first.data_dir
+    assert "is not running; starting a new one" in capsys.readouterr().err
+    conn = await second.connect()
+    try:
+        assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await conn.close()

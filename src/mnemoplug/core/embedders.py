@@ -316,8 +316,12 @@ class OnnxEmbedder:
 
                 onnx_path, tok_path = self._paths()
                 if not onnx_path.exists():
-                    log.info(
-                        "mnemoplug: exporting %s to ONNX (once) in %s", self.name, onnx_path.parent
+                    # the one line a first run shows: the export takes a while, once
+                    print(
+                        f"mnemoplug: preparing the embedding model {self.name} (first run "
+                        f"only, about a minute; cached in {onnx_path.parent})",
+                        file=sys.stderr,
+                        flush=True,
                     )
                     self._export(onnx_path, tok_path)
                 tok = Tokenizer.from_file(str(tok_path))
@@ -498,6 +502,21 @@ def _has(module: str) -> bool:
         return False
 
 
+def user_stacklevel() -> int:
+    """The ``stacklevel`` for ``warnings.warn`` (called by the caller of this function) that
+    points at the first frame outside the mnemoplug package: the user's line."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame = sys._getframe(2)  # the frame that called warnings.warn's caller
+    level = 2
+    while frame is not None and (
+        frame.f_code.co_filename.startswith(package)
+        or frame.f_code.co_filename.startswith("<frozen importlib")
+    ):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level if frame is not None else 2  # called from mnemoplug only (its CLI)
+
+
 def default_embedder() -> Any:
     """The process-wide default embedder: all-MiniLM-L6-v2 through onnxruntime when
     ``onnxruntime`` and ``tokenizers`` are installed (exported once from sentence-transformers),
@@ -512,8 +531,8 @@ def default_embedder() -> Any:
                 "sentence-transformers is not installed, so mnemoplug uses lexical (BM25) "
                 'retrieval only. For semantic search: pip install "mnemoplug[embeddings]"'
             )
-            log.warning(msg)
-            warnings.warn(msg, LexicalOnlyWarning, stacklevel=3)
+            # once, and at the user's line (the first frame outside mnemoplug)
+            warnings.warn(msg, LexicalOnlyWarning, stacklevel=user_stacklevel())
         if backend != "onnx":
             return None
     with _default_lock:

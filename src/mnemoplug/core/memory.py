@@ -349,7 +349,8 @@ class Memory(RememberMixin, MemoryProvider):
         retrieval: RetrievalConfig | None = None,
     ) -> list[MemoryRecord]:
         """The user's memories most relevant to ``query``, best first, each with ``score``
-        (fused, 0..1) and ``similarity`` (cosine; what ``min_relevance`` thresholds)."""
+        (fused: at most 1, [-2/3, 1] with the default weights, [0, 1] without an embedder) and
+        ``similarity`` (cosine in [-1, 1]; what ``min_relevance`` thresholds)."""
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
         query = check_content(query, self.max_content_chars, what="query", allow_nul=True)
         limit = check_limit(limit)

@@ -123,9 +123,11 @@ class StoredMemory:
 class MemoryRecord(BaseModel):
     """One memory as the public API returns it.
 
-    ``score`` is set on search hits: the fused ranking score in [0, 1].
-    ``similarity`` is the cosine similarity of the query and the memory (None without an
-    embedder); ``min_relevance`` thresholds apply to it.
+    ``score`` is set on search hits: the fused ranking score, higher is better, at most 1 —
+    a weighted mean of the cosine (-1..1), the normalised BM25 score and recency (0..1), so
+    [-2/3, 1] with the default weights and [0, 1] without an embedder (hosted Mem0 and Zep pass
+    on their service's own score). ``similarity`` is the cosine similarity of the query and the
+    memory, in [-1, 1] (None without an embedder); ``min_relevance`` thresholds apply to it.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -6,7 +6,10 @@ Fusion (tuned on LoCoMo, see ``benchmarks/locomo_retrieval.py``)::
     score = dense_weight * cosine
           + lexical_weight * bm25 / max(bm25 of this query's lexical hits)   (0 without a match)
           + recency_weight * 0.5 ** (age_hours / recency_half_life_hours)
-    score /= dense_weight + lexical_weight + recency_weight    (so it lies in [0, 1])
+    score /= dense_weight + lexical_weight + recency_weight
+
+so it is at most 1 and at least ``-dense_weight / (sum of the weights)``, since a cosine can be
+negative: [-2/3, 1] with the default weights, [0, 1] without an embedder.
 
 A memory with no lexical match gets no lexical credit: dense order is kept among them.
 Without an embedder, only memories with a lexical match are candidates.

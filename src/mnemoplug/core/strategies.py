@@ -21,6 +21,7 @@ from .records import MemoryRecord
 
 __all__ = [
     "DEFAULT_TEMPLATE",
+    "RECENT_TEMPLATE",
     "InjectionStrategy",
     "SelectionContext",
     "as_memory",
@@ -29,6 +30,9 @@ __all__ = [
 
 StrategyName = Literal["relevant", "recent", "all", "custom"]
 DEFAULT_TEMPLATE = "Relevant memories about the user (from earlier conversations):\n{memories}"
+#: the default ``template`` of the ``"recent"`` strategy (its memories are the newest, not the
+#: most relevant)
+RECENT_TEMPLATE = "Recent memories about the user (newest first):\n{memories}"
 DEFAULT_ITEM_TEMPLATE = "- {content}"
 ALL_CAP = 1000
 
@@ -110,7 +114,9 @@ class InjectionStrategy:
         self.min_relevance = min_relevance
         self.time_window_hours = time_window_hours
         self.selector = selector
-        self.template = template if template is not None else DEFAULT_TEMPLATE
+        if template is None:
+            template = RECENT_TEMPLATE if strategy == "recent" else DEFAULT_TEMPLATE
+        self.template = template
         self.item_template = item_template
         self.filters = dict(filters) if filters is not None else None
 
@@ -298,7 +304,9 @@ def inject_memory(
 
     ``time_window_hours`` keeps only memories created in that window. ``template`` is a string
     with ``{memories}`` (each memory rendered by ``item_template``, default ``"- {content}"``)
-    or a callable ``template(memories) -> str``. ``provider`` (a Memory, your own
+    or a callable ``template(memories) -> str``; by default the block is headed "Relevant
+    memories about the user (from earlier conversations):" ("Recent memories about the user
+    (newest first):" for ``"recent"``). ``provider`` (a Memory, your own
     :class:`~mnemoplug.MemoryProvider` — wrapped as ``Memory(provider=...)`` — or a URL) is
     the memory ``select`` uses when none is passed to it.
     """

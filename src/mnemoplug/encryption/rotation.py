@@ -204,13 +204,23 @@ async def _rotate_memories(
     return RotationResult(users=len(users), rotated=rotated, unchanged=unchanged)
 
 
+def _rotated_metadata(
+    cipher: FieldCipher, metadata: dict[str, Any], where: str
+) -> tuple[dict[str, Any], bool]:
+    """Each encrypted metadata value under the primary key, and whether any token changed."""
+    rotated: dict[str, Any] = {}
+    changed = False
+    for k, v in metadata.items():
+        rotated[k], c = cipher.rotate_token(v, f"metadata {k!r} of {where}")
+        changed = changed or c
+    return rotated, changed
+
+
 def _rotated_message(cipher: FieldCipher, m: Message, session_id: str) -> Message | None:
     where = f"message {m.id} of session {session_id!r}"
     content, changed = cipher.rotate_token(m.content, where)
-    meta: dict[str, Any] = {}
-    for k, v in m.metadata.items():
-        meta[k], c = cipher.rotate_token(v, f"metadata {k!r} of {where}")
-        changed = changed or c
+    meta, meta_changed = _rotated_metadata(cipher, m.metadata, where)
+    changed = changed or meta_changed
     return m.model_copy(update={"content": content, "metadata": meta}) if changed else None
 
 
@@ -267,10 +277,8 @@ async def _rotate_checkpoints(
         for cp in await inner._list(owner, None, 2**62, None):
             where = f"checkpoint {cp.checkpoint_id} of run {cp.run_id!r}"
             state, changed = cipher.rotate_bytes(cp.state, where)
-            meta: dict[str, Any] = {}
-            for k, v in cp.metadata.items():
-                meta[k], c = cipher.rotate_token(v, f"metadata {k!r} of {where}")
-                changed = changed or c
+            meta, meta_changed = _rotated_metadata(cipher, cp.metadata, where)
+            changed = changed or meta_changed
             if not changed:
                 kept += 1
                 continue
