@@ -80,8 +80,7 @@ class Memory(RememberMixin, MemoryProvider):
         load_entry_points: load plugins of the ``mnemoplug`` entry-point group.
         session: session memory (a ``SessionMemory`` or a URL: ``"sqlite:///sessions.db"``);
             its messages go through this Memory's ``on_session_message`` hooks.
-        checkpoints: a checkpoint store for durable runs (a ``CheckpointStore`` or a URL);
-            ``durable_store`` is an alias.
+        checkpoints: a ``CheckpointStore`` or a URL, for durable runs (alias ``durable_store``).
         clock: "now" in epoch seconds (default ``time.time``); tests pass a fake one.
         default_ttl: expiry (seconds or timedelta) for memories added without ``ttl`` or
             ``expires_at``; None keeps them until deleted.
