@@ -40,6 +40,11 @@ from tests.adapters.rex_scenario import ADAPTERS, ASKS, run_scenario
 from tests.core.hygiene_pairs import DIFFERENT, SAME
 
 BEFORE = {"dedupe": False, "questions": "keep"}
+SETTINGS: list[tuple[str, dict[str, Any], bool]] = [
+    ("before", BEFORE, False),
+    ("after", {}, False),
+    ("after, answers vary", {}, True),
+]
 
 
 def _rank(r: int | None) -> str:
@@ -50,26 +55,29 @@ async def scenario(embedder: Any) -> list[str]:
     lines = [
         "## The Rex scenario: the fact's rank per ask (top 5 is injected)",
         "",
-        "| ask | " + " | ".join(f"{a} before | {a} after" for a in ADAPTERS) + " |",
-        "|---|" + "---|---|" * len(ADAPTERS),
+        "Columns per adapter: before (every message stored) / after (defaults) / after with a "
+        "model that words every answer differently.",
+        "",
+        "| ask | " + " | ".join(f"{a} before | after | vary" for a in ADAPTERS) + " |",
+        "|---|" + "---|---|---|" * len(ADAPTERS),
     ]
     runs: dict[tuple[str, str], Any] = {}
     rows: dict[tuple[str, str], int] = {}
     for adapter in ADAPTERS:
-        for label, opts in (("before", BEFORE), ("after", {})):
+        for label, opts, vary in SETTINGS:
             memory = Memory("memory://", embedder=embedder, load_entry_points=False, **opts)
-            runs[adapter, label] = await run_scenario(adapter, memory)
+            runs[adapter, label] = await run_scenario(adapter, memory, vary=vary)
             rows[adapter, label] = await memory.count("u1")
     for i, ask in enumerate(ASKS):
         cells = []
         for adapter in ADAPTERS:
-            for label in ("before", "after"):
+            for label, _, _ in SETTINGS:
                 cells.append(_rank(runs[adapter, label].ranks[i]))
         lines.append(f"| {i + 1}. {ask} | " + " | ".join(cells) + " |")
     lines += ["", "| adapter | setting | asks with the fact in the top 5 | memories kept |"]
     lines.append("|---|---|---|---|")
     for adapter in ADAPTERS:
-        for label in ("before", "after"):
+        for label, _, _ in SETTINGS:
             ranks = runs[adapter, label].ranks
             hit = sum(1 for r in ranks if r is not None and r <= 5)
             lines.append(f"| {adapter} | {label} | {hit}/{len(ranks)} | {rows[adapter, label]} |")
@@ -144,8 +152,8 @@ async def main() -> None:
     embedder.warmup()
     lines = ["# Memory hygiene", ""]
     lines += await scenario(embedder)
-    lines += [""] + pairs(embedder)
-    lines += [""] + await cost(embedder, args.n, args.turns)
+    lines += ["", *pairs(embedder)]
+    lines += ["", *await cost(embedder, args.n, args.turns)]
     text = "\n".join(lines) + "\n"
     print(text)
     print(f"written to {write_result(args.out, text)}")

@@ -31,9 +31,31 @@ ASKS = [
 ADAPTERS = ("pydantic_ai", "langchain", "agno", "endpoint")
 
 
+#: answers of a model that words its answer differently every time (``vary=True``)
+VARIED_ANSWERS = [
+    "Your dog is called Rex.",
+    "Your dog's name is Rex.",
+    "Rex is your dog's name.",
+    "You told me your dog is called Rex.",
+    "Your pet is Rex.",
+    "That would be Rex!",
+    "Your dog? Rex.",
+    "It's Rex, your dog.",
+    "Rex, of course.",
+    "I believe your dog is named Rex.",
+    "You have a dog called Rex.",
+    "Rex is the name.",
+]
+
+
 def answer_from(told: str) -> str:
     """The fake model's answer: it knows the dog's name only when it was told the fact."""
     return "Your dog is called Rex." if "Rex" in told else "Noted."
+
+
+def varied_answers() -> Callable[[str], str]:
+    answers = iter(VARIED_ANSWERS * 2)
+    return lambda told: next(answers) if "Rex" in told else "Noted."
 
 
 @dataclass
@@ -53,9 +75,12 @@ async def fact_rank(memory: Memory, user: str, query: str) -> int | None:
     return None
 
 
-async def run_scenario(adapter: str, memory: Memory, user: str = "u1") -> Run:
-    """State the fact, then ask every question in ``ASKS`` through ``adapter``."""
-    ask, told = _RUNNERS[adapter](memory, user)
+async def run_scenario(
+    adapter: str, memory: Memory, user: str = "u1", *, vary: bool = False
+) -> Run:
+    """State the fact, then ask every question in ``ASKS`` through ``adapter`` (``vary``: the
+    model words each answer differently)."""
+    ask, told = _RUNNERS[adapter](memory, user, varied_answers() if vary else answer_from)
     await ask(FACT)
     run = Run()
     for q in ASKS:
@@ -68,7 +93,7 @@ async def run_scenario(adapter: str, memory: Memory, user: str = "u1") -> Run:
 Runner = tuple[Callable[[str], Awaitable[Any]], Callable[[], str]]
 
 
-def _pydantic_ai(memory: Memory, user: str) -> Runner:
+def _pydantic_ai(memory: Memory, user: str, answer: Callable[[str], str]) -> Runner:
     from pydantic_ai import Agent
     from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart
     from pydantic_ai.models.function import AgentInfo, FunctionModel
@@ -80,13 +105,13 @@ def _pydantic_ai(memory: Memory, user: str) -> Runner:
     def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         last = messages[-1]
         seen[0] = (last.instructions or "") if isinstance(last, ModelRequest) else ""
-        return ModelResponse(parts=[TextPart(answer_from(seen[0]))])
+        return ModelResponse(parts=[TextPart(answer(seen[0]))])
 
     agent = Agent(FunctionModel(model), capabilities=[MnemoplugCapability(memory, user_id=user)])
     return (lambda q: agent.run(q)), (lambda: seen[0])
 
 
-def _langchain(memory: Memory, user: str) -> Runner:
+def _langchain(memory: Memory, user: str, answer: Callable[[str], str]) -> Runner:
     from langchain.agents import create_agent
     from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
     from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
@@ -102,7 +127,7 @@ def _langchain(memory: Memory, user: str) -> Runner:
 
         def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
             seen[0] = "\n".join(m.text for m in messages if isinstance(m, SystemMessage))
-            msg = AIMessage(content=answer_from(seen[0]))
+            msg = AIMessage(content=answer(seen[0]))
             return ChatResult(generations=[ChatGeneration(message=msg)])
 
     agent = create_agent(
@@ -120,7 +145,7 @@ def _langchain(memory: Memory, user: str) -> Runner:
     return ask, (lambda: seen[0])
 
 
-def _agno(memory: Memory, user: str) -> Runner:
+def _agno(memory: Memory, user: str, answer: Callable[[str], str]) -> Runner:
     from agno.agent import Agent
 
     from mnemoplug.adapters.agno import with_memory
@@ -130,14 +155,14 @@ def _agno(memory: Memory, user: str) -> Runner:
     class AnsweringAgnoModel(FakeAgnoModel):
         def _answer(self, messages: list[Any]) -> str:
             super()._answer(messages)
-            return answer_from(self.last_system)
+            return answer(self.last_system)
 
     model = AnsweringAgnoModel()
     agent = with_memory(Agent(model=model, telemetry=False), memory)
     return (lambda q: agent.arun(q, user_id=user)), (lambda: model.last_system)
 
 
-def _endpoint(memory: Memory, user: str) -> Runner:
+def _endpoint(memory: Memory, user: str, answer: Callable[[str], str]) -> Runner:
     from mnemoplug.adapters.endpoint import AgentContext, agent_endpoint
 
     seen: list[str] = [""]
@@ -145,12 +170,12 @@ def _endpoint(memory: Memory, user: str) -> Runner:
     @agent_endpoint(memory=memory)
     async def chat(user_id: str, message: str, ctx: AgentContext) -> str:
         seen[0] = ctx.memory_text
-        return answer_from(seen[0])
+        return answer(seen[0])
 
     return (lambda q: chat(user_id=user, message=q)), (lambda: seen[0])
 
 
-_RUNNERS: dict[str, Callable[[Memory, str], Runner]] = {
+_RUNNERS: dict[str, Callable[[Memory, str, Callable[[str], str]], Runner]] = {
     "pydantic_ai": _pydantic_ai,
     "langchain": _langchain,
     "agno": _agno,

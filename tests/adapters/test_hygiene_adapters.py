@@ -30,6 +30,16 @@ async def test_a_fact_stays_injected_through_many_questions(adapter: str, embedd
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
+async def test_a_fact_stays_injected_when_answers_vary(adapter: str, embedder: Any) -> None:
+    """A model that words every answer differently: the restatements are kept (they are
+    statements), yet the fact stays in the five."""
+    memory = Memory("memory://", embedder=embedder, load_entry_points=False)
+    run = await run_scenario(adapter, memory, vary=True)
+    assert all(r is not None and r <= 5 for r in run.ranks), run.ranks
+    assert all(run.told)
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
 async def test_storing_every_message_loses_the_fact(adapter: str, embedder: Any) -> None:
     """The same run with the rules off (as before issue 10): the questions and repeated
     answers crowd the fact out of the injected five."""
