@@ -95,7 +95,7 @@ Runner = tuple[Callable[[str], Awaitable[Any]], Callable[[], str]]
 
 def _pydantic_ai(memory: Memory, user: str, answer: Callable[[str], str]) -> Runner:
     from pydantic_ai import Agent
-    from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart
+    from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
     from pydantic_ai.models.function import AgentInfo, FunctionModel
 
     from mnemoplug.adapters.pydantic_ai import MnemoplugCapability
@@ -103,8 +103,7 @@ def _pydantic_ai(memory: Memory, user: str, answer: Callable[[str], str]) -> Run
     seen: list[str] = [""]
 
     def model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        last = messages[-1]
-        seen[0] = (last.instructions or "") if isinstance(last, ModelRequest) else ""
+        seen[0] = info.instructions or ""
         return ModelResponse(parts=[TextPart(answer(seen[0]))])
 
     agent = Agent(FunctionModel(model), capabilities=[MnemoplugCapability(memory, user_id=user)])

@@ -56,11 +56,13 @@ class Recorder:
         self.tool_calls = list(tool_calls or [])
         self.requests: list[ModelRequest] = []
         self.tools: list[list[str]] = []
+        self.told: list[str] = []  # the instructions the model received, request by request
 
     def __call__(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         last = messages[-1]
         assert isinstance(last, ModelRequest)
         self.requests.append(last)
+        self.told.append(info.instructions or "")
         self.tools.append([t.name for t in info.function_tools])
         if self.tool_calls:
             return ModelResponse(parts=[self.tool_calls.pop(0)])
@@ -68,7 +70,7 @@ class Recorder:
 
     @property
     def instructions(self) -> list[str]:
-        return [r.instructions or "" for r in self.requests]
+        return self.told
 
 
 @pytest.fixture
@@ -272,9 +274,7 @@ async def test_concurrent_runs_do_not_share_memories(memory: Memory) -> None:
         first = messages[0]
         assert isinstance(first, ModelRequest)
         who = next(str(p.content) for p in first.parts if isinstance(p, UserPromptPart))
-        req = messages[-1]
-        assert isinstance(req, ModelRequest)
-        seen.setdefault(who, []).append(req.instructions or "")
+        seen.setdefault(who, []).append(info.instructions or "")
         await asyncio.sleep(0.05)  # let the other run start between this run's requests
         if len(messages) == 1:
             return ModelResponse(parts=[ToolCallPart("clock", {})])

@@ -10,29 +10,26 @@
 
 What :class:`MnemoplugAgno` does to the agent (its model, tools and instructions stay):
 
-* a ``pre_hooks`` entry selects the user's memories for the run's input with the injection
-  strategy (``user_id`` and ``session_id`` come from Agno's own run arguments);
-* the agent's ``instructions`` become a callable returning the original instructions plus the
-  rendered memories of *that* run only (keyed by Agno's run id, so nothing leaks into the next
-  run or into another user's concurrent run);
-* a ``post_hooks`` entry stores the new user/assistant turn after a successful run. Agno skips
-  post-hooks when the model fails, so a failed run stores nothing.
+* memories are selected for the run's input with the injection strategy (``user_id`` and
+  ``session_id`` come from Agno's own run arguments) and added to the system message through
+  the agent's ``additional_context`` for *that* run only (a context variable per run, so
+  nothing leaks into the next run or into another user's concurrent run). Agno appends
+  ``additional_context`` after its ``{var}`` substitution: memory text reaches the model
+  exactly as stored, and the agent's ``instructions`` are not touched;
+* a ``post_hooks`` entry stores the new user message and the final answer after a successful
+  run. Agno skips post-hooks when the model fails, so a failed run stores nothing.
 
-Works with ``run``, ``arun`` and streaming (``stream=True``, sync and async). Memory calls run
-on a private event loop thread (:class:`~mnemoplug.core.portal.Portal`), so the sync hooks never
-deadlock inside a running loop; in ``arun`` they block the caller's loop for the lookup (one
-embedding and one query, typically 10–30 ms).
+``arun`` (and ``arun(stream=True)``) awaits the lookup and the store on the caller's event
+loop, never blocking it (with a :class:`SyncMemory`, on that memory's loop, awaited). The sync
+``run`` calls memory on a private event loop thread (:class:`~mnemoplug.core.portal.Portal`),
+so it never deadlocks inside a running loop.
 
-Agno swallows exceptions raised by hooks. A failing lookup is logged on the
-``mnemoplug.adapters.agno`` logger and injects nothing (never stale or another run's text);
-``raise_on_lookup_error=True`` stops the run instead (Agno's ``InputCheckError``: the run ends
-with status ``error`` before the model is called). A failed or rejected store (e.g. a
-``MemoryRejectedError`` from an ``on_memory_add`` hook) is logged and the run completes;
-``raise_on_store_error=True`` fails the run (Agno's ``OutputCheckError``: status ``error``).
-
-Agno substitutes ``{var}`` and ``$var`` in the system message (``resolve_in_context``); memory
-text is escaped so a remembered ``{user_name}`` reaches the model as written (a zero-width
-word joiner follows each ``{``, ``$`` is doubled).
+A failing lookup is logged on the ``mnemoplug.adapters.agno`` logger and the run goes on
+without memories (never stale or another run's text); ``raise_on_lookup_error=True`` stops the
+run instead (Agno's ``InputCheckError``: status ``error`` before the model is called). A failed
+or rejected store (e.g. a ``MemoryRejectedError`` from an ``on_memory_add`` hook) is logged and
+the run completes; ``raise_on_store_error=True`` gives the run status ``error`` (streams end
+with a ``RunErrorEvent``).
 
 :class:`MnemoplugAgnoDb` (:mod:`mnemoplug.adapters.agno_db`) is a drop-in for Agno's own
 user-memory storage: an ``agno.db.in_memory.InMemoryDb`` whose user memories live in
@@ -41,19 +38,21 @@ mnemoplug, scoped by user.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import logging
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Coroutine
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.errors import ConfigurationError, MissingDependencyError
 
 try:
     from agno.exceptions import CheckTrigger, InputCheckError, OutputCheckError
-    from agno.utils.agent import aexecute_instructions, execute_instructions
+    from agno.run.agent import RunErrorEvent, RunOutput
+    from agno.run.base import RunStatus
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     raise MissingDependencyError("the Agno adapter", "agno", "agno") from exc
 
@@ -63,6 +62,7 @@ from ..core.remember import store_turn
 from ..core.strategies import InjectionStrategy, inject_memory
 from ..core.sync import SyncMemory
 from ._checks import check_metadata_arg, check_optional_str
+from ._lookup import select_memories
 from ._memory import unwrap_memory
 from .agno_db import PORTAL_NAME, MnemoplugAgnoDb, agno_portal
 
@@ -82,7 +82,6 @@ logger = logging.getLogger("mnemoplug.adapters.agno")
 
 T = TypeVar("T")
 _WJ = "\u2060"  # WORD JOINER: invisible, breaks Agno's ``{var}`` pattern
-_MAX_PENDING = 1024
 
 
 def escape_agno_text(text: str, *, resolve_in_context: bool = True) -> str:
@@ -99,26 +98,68 @@ def escape_agno_text(text: str, *, resolve_in_context: bool = True) -> str:
     return text.replace("$", "$$").replace("{", "{" + _WJ)
 
 
-@dataclass(slots=True)
+@dataclass
 class _RunState:
-    user_id: str
-    session_id: str | None
-    text: str
+    """One run's memory state, in a context variable of its adapter (so concurrent runs, in
+    tasks or threads, never see each other's)."""
+
+    user_id: str | None = None
+    session_id: str | None = None
+    text: str = ""
+    native: bool = False  # inside the adapter's ``arun``: lookup done, stores awaited there
+    prefetched: bool = False  # the native lookup has not been used by a pre-hook yet
+    error: BaseException | None = None
+    stores: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+class _MemoryContext(str):
+    """The agent's ``additional_context`` plus the current run's memory block.
+
+    Agno appends ``additional_context`` to the system message after its ``{var}``/``$var``
+    substitution, so the memory text reaches the model exactly as stored. As a ``str`` it is
+    the agent's own context (what Agno saves in its config); formatted into the system
+    message it adds the memories of the run in progress.
+    """
+
+    adapter: MnemoplugAgno
+
+    def __new__(cls, base: str | None, adapter: MnemoplugAgno) -> _MemoryContext:
+        obj = super().__new__(cls, base or "")
+        obj.adapter = adapter
+        return obj
+
+    def __format__(self, spec: str) -> str:
+        base = str.__str__(self)
+        block = self.adapter.memory_text()
+        if not block:
+            return format(base, spec)
+        return format(f"{base}\n\n{block}" if base else block, spec)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _MemoryContext:
+        return self
+
+    def __copy__(self) -> _MemoryContext:
+        return self
+
+    def __reduce__(self) -> Any:
+        return (str, (str.__str__(self),))
 
 
 class MnemoplugAgno:
     """Connects a mnemoplug :class:`Memory` to Agno agents. ``attach(agent)`` wires it in.
 
     Args:
-        memory: a :class:`Memory` (used on the adapter's own loop thread), a
-            :class:`SyncMemory` (used on its loop), or your own
-            :class:`~mnemoplug.MemoryProvider` (wrapped as ``Memory(provider=...)``).
+        memory: a :class:`Memory` (``arun`` awaits it on the caller's loop; ``run`` uses it on
+            the adapter's own loop thread), a :class:`SyncMemory` (every call on its loop),
+            or your own :class:`~mnemoplug.MemoryProvider` (wrapped as
+            ``Memory(provider=...)``).
         strategy: how memories are selected and rendered (default ``inject_memory("relevant")``).
         store_turns: store each successful run's user/assistant turn (default True).
         default_user_id: the user when a run has none; by default such runs get no memory.
         tenant_id, agent_id: narrow the scope of lookups and writes.
         metadata: extra metadata stored with every turn.
-        raise_on_store_error: fail the run (status ``error``) when storing the turn fails.
+        raise_on_store_error: fail the run (status ``error``; ``arun`` raises Agno's
+            ``OutputCheckError``) when storing the turn fails.
         raise_on_lookup_error: fail the run (before the model call) when the lookup fails.
     """
 
@@ -149,16 +190,27 @@ class MnemoplugAgno:
         self.metadata = check_metadata_arg(metadata)
         self.raise_on_store_error = raise_on_store_error
         self.raise_on_lookup_error = raise_on_lookup_error
-        self._pending: OrderedDict[str, _RunState] = OrderedDict()
-        self._lock = threading.Lock()
+        self._run: ContextVar[_RunState | None] = ContextVar(
+            f"mnemoplug_agno_run_{id(self)}", default=None
+        )
+        self._background: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return f"MnemoplugAgno({self.memory!r}, strategy={self.strategy!r})"
 
     # -- plumbing ------------------------------------------------------------------------------
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` from sync code (Agno's ``run``) on the memory's loop thread."""
         portal = self._portal or agno_portal()
         return portal.call(coro)
+
+    async def _await(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` from async code: natively, or on a SyncMemory's own loop (whose
+        providers belong to it) without blocking the caller's loop."""
+        if self._portal is None:
+            return await coro
+        fut = asyncio.run_coroutine_threadsafe(coro, self._portal.loop)
+        return await asyncio.wrap_future(fut)
 
     def _scope(self) -> dict[str, Any]:
         scope: dict[str, Any] = {}
@@ -198,127 +250,198 @@ class MnemoplugAgno:
             raise ConfigurationError("this agent already has a mnemoplug memory attached")
         if getattr(agent, "system_message", None) is not None:
             logger.warning(
-                "mnemoplug: the agent sets system_message, so Agno ignores its instructions; "
-                "memories are injected through the instructions and will not reach the model"
+                "mnemoplug: the agent sets system_message, so Agno ignores its "
+                "additional_context; memories are injected there and will not reach the model"
             )
         agent.pre_hooks = [*(agent.pre_hooks or []), self.pre_hook]
         agent.post_hooks = [*(agent.post_hooks or []), self.post_hook]
-        agent.instructions = self._wrap_instructions(agent.instructions)
+        agent.additional_context = _MemoryContext(agent.additional_context, self)
+        self._wrap_arun(agent)
         return agent
 
-    def _wrap_instructions(self, original: Any) -> Callable[..., Any]:
+    def _wrap_arun(self, agent: Agent) -> None:
+        """``agent.arun`` looks memories up and stores the turn with ``await`` (the pre- and
+        post-hooks then only hand over); Agno's sync hooks would block the event loop."""
+        original = agent.arun
         adapter = self
 
-        def combine(base: Any, agent: Any, run_context: Any) -> list[str]:
-            if base is None:
-                items: list[str] = []
-            elif isinstance(base, str):
-                items = [base]
-            else:
-                items = list(base)
-            block = adapter.memory_text(run_context, agent)
-            return [*items, block] if block else items
+        def arun(input: Any = None, *args: Any, **kwargs: Any) -> Any:
+            result = original(input, *args, **kwargs)
+            user = adapter._user(kwargs.get("user_id"), None) or getattr(agent, "user_id", None)
+            session = kwargs.get("session_id") or getattr(agent, "session_id", None)
+            query = _input_text(input)
+            if inspect.iscoroutine(result):
+                return adapter._native_run(result, user, session, query)
+            if hasattr(result, "__aiter__"):
+                return adapter._native_stream(result, user, session, query)
+            return result  # pragma: no cover - an Agno version returning something else
 
-        if callable(original) and inspect.iscoroutinefunction(original):
+        arun.__doc__ = original.__doc__
+        agent.arun = arun  # type: ignore[method-assign]
 
-            async def async_instructions(
-                agent: Any = None, session_state: Any = None, run_context: Any = None
-            ) -> list[str]:
-                base = await aexecute_instructions(
-                    instructions=original,
-                    agent=agent,
-                    session_state=session_state,
-                    run_context=run_context,
+    async def _prefetch(self, user: str | None, session: str | None, query: str | None) -> Any:
+        state = _RunState(user, session, native=True, prefetched=True)
+        if user is not None:
+            try:
+                memories = await self._await(
+                    select_memories(
+                        self.strategy,
+                        self.memory,
+                        user_id=user,
+                        query=query,
+                        raise_on_error=True,
+                        logger=logger,
+                        **self._scope(),
+                    )
                 )
-                return combine(base, agent, run_context)
+                state.text = self.strategy.render(memories)
+            except Exception as exc:
+                state.error = exc  # reported by the pre-hook, inside Agno's run
+        return self._run.set(state), state
 
-            return async_instructions
+    async def _finish(self, state: _RunState) -> OutputCheckError | None:
+        """Await the run's stores; the error to report with ``raise_on_store_error``."""
+        for task in state.stores:
+            try:
+                await task
+            except OutputCheckError as exc:
+                return exc
+        return None
 
-        def instructions(
-            agent: Any = None, session_state: Any = None, run_context: Any = None
-        ) -> list[str]:
-            base = original
-            if callable(original):
-                base = execute_instructions(
-                    instructions=original,
-                    agent=agent,
-                    session_state=session_state,
-                    run_context=run_context,
+    async def _native_run(
+        self,
+        run: Coroutine[Any, Any, Any],
+        user: str | None,
+        session: str | None,
+        query: str | None,
+    ) -> Any:
+        token, state = await self._prefetch(user, session, query)
+        try:
+            out = await run
+            error = await self._finish(state)
+            if error is not None and isinstance(out, RunOutput):  # as Agno reports its own
+                out.status = RunStatus.error
+                if out.content is None:
+                    out.content = str(error)
+            return out
+        finally:
+            self._run.reset(token)
+
+    async def _native_stream(
+        self, stream: Any, user: str | None, session: str | None, query: str | None
+    ) -> AsyncIterator[Any]:
+        token, state = await self._prefetch(user, session, query)
+        try:
+            last: Any = None
+            async for event in stream:
+                last = event
+                yield event
+            error = await self._finish(state)
+            if error is not None:
+                if isinstance(last, RunOutput):
+                    last.status = RunStatus.error
+                yield RunErrorEvent(
+                    run_id=getattr(last, "run_id", None),
+                    session_id=getattr(last, "session_id", None),
+                    content=str(error),
+                    error_type=error.type,
+                    error_id=error.error_id,
                 )
-            return combine(base, agent, run_context)
+        finally:
+            with contextlib.suppress(ValueError):  # consumed from another context
+                self._run.reset(token)
 
-        return instructions
-
-    # -- per-run state -------------------------------------------------------------------------
-    def _set_pending(self, run_id: str, state: _RunState) -> None:
-        with self._lock:
-            self._pending[run_id] = state
-            self._pending.move_to_end(run_id)
-            while len(self._pending) > _MAX_PENDING:
-                self._pending.popitem(last=False)
-
-    def memory_text(self, run_context: Any, agent: Any = None) -> str:
-        """The escaped memory block for the run of ``run_context`` ('' when none)."""
-        run_id = getattr(run_context, "run_id", None)
-        with self._lock:
-            state = self._pending.get(run_id) if run_id else None
-        if state is None or not state.text:
-            return ""
-        resolve = bool(getattr(agent, "resolve_in_context", True))
-        return escape_agno_text(state.text, resolve_in_context=resolve)
+    def memory_text(self, run_context: Any = None, agent: Any = None) -> str:
+        """The memory block of the run in progress ('' when none)."""
+        state = self._run.get()
+        return state.text if state is not None else ""
 
     # -- hooks ---------------------------------------------------------------------------------
     def pre_hook(self, run_input: Any, run_context: Any, user_id: str | None = None) -> None:
-        """Agno pre-hook: select and render this run's memories."""
-        run_id = getattr(run_context, "run_id", None)
-        if not run_id:
+        """Agno pre-hook: this run's memories (looked up already in ``arun``; here in ``run``)."""
+        state = self._run.get()
+        if state is not None and state.native and state.prefetched:
+            state.prefetched = False
+            if state.error is not None:
+                self._lookup_failed(state.user_id, run_context, state.error)
             return
+        run_id = getattr(run_context, "run_id", None)
         user = self._user(user_id, run_context)
         session_id = getattr(run_context, "session_id", None)
+        state = _RunState(user, session_id)
+        self._run.set(state)  # a failed lookup leaves '' for this run, never stale text
         if user is None:
-            self._set_pending(run_id, _RunState("", session_id, ""))
             logger.debug("Agno run %s has no user_id; no memory injected", run_id)
             return
-        state = _RunState(user, session_id, "")
-        self._set_pending(run_id, state)  # a failed lookup leaves '' for this run, never stale text
-        query = _input_text(run_input)
         try:
             memories = self._call(
-                self.strategy.select(self.memory, user_id=user, query=query, **self._scope())
+                select_memories(
+                    self.strategy,
+                    self.memory,
+                    user_id=user,
+                    query=_input_text(run_input),
+                    raise_on_error=True,
+                    logger=logger,
+                    **self._scope(),
+                )
             )
             state.text = self.strategy.render(memories)
         except Exception as exc:
-            logger.warning(
-                "mnemoplug: memory lookup failed for user %r (run %s); no memory injected: %s",
-                user,
-                run_id,
-                exc,
-                exc_info=True,
-            )
-            if self.raise_on_lookup_error:
-                raise InputCheckError(
-                    f"memory lookup failed: {exc}", check_trigger=CheckTrigger.VALIDATION_FAILED
-                ) from exc
+            self._lookup_failed(user, run_context, exc)
+
+    def _lookup_failed(self, user: str | None, run_context: Any, exc: BaseException) -> None:
+        logger.warning(
+            "mnemoplug: memory lookup failed for user %r (run %s); running without memories: "
+            "%s: %s",
+            user,
+            getattr(run_context, "run_id", None),
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+        )
+        if self.raise_on_lookup_error:
+            raise InputCheckError(
+                f"memory lookup failed: {exc}", check_trigger=CheckTrigger.VALIDATION_FAILED
+            ) from exc
 
     def post_hook(self, run_output: Any, run_context: Any, user_id: str | None = None) -> None:
         """Agno post-hook: store the run's user/assistant turn."""
         run_id = getattr(run_context, "run_id", None) or getattr(run_output, "run_id", None)
-        with self._lock:
-            state = self._pending.pop(run_id, None) if run_id else None
+        state = self._run.get()
         if not self.store_turns:
             return
         user = state.user_id if state and state.user_id else self._user(user_id, run_context)
         if not user:
             return
-        session_id = state.session_id if state else getattr(run_context, "session_id", None)
+        session_id = (state.session_id if state else None) or getattr(
+            run_context, "session_id", None
+        )
         turn = _turn(run_output)
         if not turn:
             return
         meta = {**self.metadata, "source": "agno"}
         if run_id:
             meta["agno_run_id"] = run_id
+        if state is not None and state.native:  # in arun: stored with await, not blocking
+            task = asyncio.get_running_loop().create_task(
+                self._store(user, turn, meta, session_id, run_id)
+            )
+            state.stores.append(task)
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return
+        self._call(self._store(user, turn, meta, session_id, run_id))
+
+    async def _store(
+        self,
+        user: str,
+        turn: list[dict[str, str]],
+        meta: dict[str, Any],
+        session_id: str | None,
+        run_id: str | None,
+    ) -> None:
         try:
-            self._call(
+            await self._await(
                 store_turn(self.memory, user, turn, meta, session_id=session_id, **self._scope())
             )
         except Exception as exc:
@@ -344,6 +467,8 @@ def _expected_store_errors() -> tuple[type[BaseException], ...]:
 def _input_text(run_input: Any) -> str | None:
     if run_input is None:
         return None
+    if isinstance(run_input, str):  # agent.arun("...") hands the text itself
+        return run_input if run_input.strip() else None
     getter = getattr(run_input, "input_content_string", None)
     text = getter() if callable(getter) else getattr(run_input, "input_content", None)
     return text if isinstance(text, str) and text.strip() else None

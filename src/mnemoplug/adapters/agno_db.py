@@ -1,6 +1,6 @@
-"""``MnemoplugAgnoDb``: a drop-in for Agno's own user-memory storage (an
-``agno.db.in_memory.InMemoryDb`` whose user memories live in mnemoplug, scoped by user).
-Also importable from :mod:`mnemoplug.adapters.agno`."""
+"""``MnemoplugAgnoDb``: a drop-in for Agno's ``db`` (``SqliteDb``, ``PostgresDb``...) whose
+user memories live in mnemoplug, scoped by user, and whose sessions and runs are kept in the
+Memory's session store. Import it from :mod:`mnemoplug.adapters.agno`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from ..core.memory import Memory
 from ..core.portal import Portal, shared_portal
 from ..core.provider import MemoryProvider
 from ..core.records import MemoryRecord
+from ..core.session import session_memory_from_url
+from ..core.stores import SessionStore
 from ..core.sync import SyncMemory
 from ._checks import check_optional_str
 from ._memory import unwrap_memory
@@ -30,6 +32,21 @@ T = TypeVar("T")
 PORTAL_NAME = "mnemoplug-agno"
 _AGNO_KIND = "agno_user_memory"
 _MAX_LIST = 10_000
+_AGNO_LOG = "agno_db"
+_SESSION_TEXT = "[agno session]"
+
+
+def _run_text(run: dict[str, Any]) -> str:
+    """A run as readable text for the session store: its input and its answer."""
+    parts = []
+    run_input = run.get("input")
+    text = run_input.get("input_content") if isinstance(run_input, dict) else run_input
+    if isinstance(text, str) and text.strip():
+        parts.append(f"user: {text.strip()}")
+    content = run.get("content")
+    if isinstance(content, str) and content.strip():
+        parts.append(f"assistant: {content.strip()}")
+    return "\n".join(parts) or f"[agno run {run.get('run_id')}]"
 
 
 def agno_portal() -> Portal:
@@ -38,27 +55,198 @@ def agno_portal() -> Portal:
 
 
 class MnemoplugAgnoDb(InMemoryDb):
-    """An Agno ``InMemoryDb`` whose *user memories* are stored in mnemoplug.
+    """An Agno ``db`` whose user memories and sessions are kept by mnemoplug.
 
     ``Agent(db=MnemoplugAgnoDb(memory), update_memory_on_run=True)`` or
-    ``MemoryManager(db=MnemoplugAgnoDb(memory))``: Agno's user memories become mnemoplug
-    memories of the same user (tagged ``metadata["kind"] == "agno_user_memory"``), pass through
-    the mnemoplug hooks (PII redaction, audit, …) and are found by the adapter's injection.
-    Sessions, runs and everything else stay in memory as with ``InMemoryDb``. Agno's memory id,
-    topics, input, team id and feedback are kept in metadata; Agno's ``agent_id`` becomes the
-    mnemoplug ``agent_id``. Calls with ``user_id=None`` cover every user of the store (over
-    your own MemoryProvider that needs its ``list_users()``; pass a user id otherwise).
+    ``MemoryManager(db=MnemoplugAgnoDb(memory))``:
+
+    * Agno's user memories become mnemoplug memories of the same user (tagged
+      ``metadata["kind"] == "agno_user_memory"``), pass through the mnemoplug hooks (PII
+      redaction, audit, …) and are found by the adapter's injection. Agno's memory id, topics,
+      input, team id and feedback are kept in metadata; Agno's ``agent_id`` becomes the
+      mnemoplug ``agent_id``. Calls with ``user_id=None`` cover every user of the store (over
+      your own MemoryProvider that needs its ``list_users()``; pass a user id otherwise).
+    * Agno's sessions and their runs are written through to the Memory's session store
+      (``Memory(..., session="sqlite:///sessions.db")``, or ``sessions=``): one mnemoplug
+      session per Agno session, owned by its user, holding a log of the session's rows and
+      runs (each run readable as text: input and answer). A new process reads them back on
+      first use, so swapping ``SqliteDb`` for this db keeps history across restarts. Without a
+      session store, sessions live in this process only (as with ``InMemoryDb``).
+    * Metrics, evals, knowledge and traces stay in process, as with ``InMemoryDb``.
     """
 
     def __init__(
-        self, memory: Memory | SyncMemory | MemoryProvider, *, tenant_id: str | None = None
+        self,
+        memory: Memory | SyncMemory | MemoryProvider,
+        *,
+        tenant_id: str | None = None,
+        sessions: Any = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.memory, self._portal = unwrap_memory(memory)
         self.tenant_id = check_optional_str(tenant_id, "tenant_id")
+        if isinstance(sessions, str):
+            sessions = session_memory_from_url(sessions)
+        self.sessions: SessionStore | None = (
+            sessions if sessions is not None else getattr(self.memory, "session", None)
+        )
+        self._loaded: set[str] = set()
+        self._listed = False
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         return (self._portal or agno_portal()).call(coro)
+
+    # -- sessions: written through to the session store ------------------------------------------
+    def _owner(self, user_id: str | None) -> dict[str, Any]:
+        kw: dict[str, Any] = {"user_id": user_id or "default"}
+        if self.tenant_id is not None:
+            kw["tenant_id"] = self.tenant_id
+        return kw
+
+    def _log(self, session_id: str, user_id: str | None, event: dict[str, Any], text: str) -> None:
+        if self.sessions is None:
+            return
+        message = {"role": "system", "content": text, "metadata": {_AGNO_LOG: event}}
+        self._call(self.sessions.add_messages(session_id, [message], **self._owner(user_id)))
+
+    def _load(self, session_id: str) -> None:
+        """Read a session written by another process (once per session and process)."""
+        if self.sessions is None or session_id in self._loaded or session_id in self._sessions:
+            self._loaded.add(session_id)
+            return
+        self._loaded.add(session_id)
+        row: dict[str, Any] | None = None
+        runs: dict[str, dict[str, Any]] = {}
+        for m in self._call(self.sessions.get_messages(session_id, tenant_id=self.tenant_id)):
+            event = (m.metadata or {}).get(_AGNO_LOG)
+            if not isinstance(event, dict):
+                continue
+            if event.get("kind") == "session":
+                row = dict(event["row"])
+            elif event.get("kind") == "run":
+                runs[str(event["run"]["run_id"])] = event["run"]
+            elif event.get("kind") == "delete_run":
+                runs.pop(str(event["run_id"]), None)
+        if row is not None:
+            row["runs"] = list(runs.values()) or None
+            self._sessions[session_id] = row
+
+    def _load_all(self, user_id: str | None) -> None:
+        if self.sessions is None or self._listed:
+            return
+        owner: dict[str, Any] = {"tenant_id": self.tenant_id} if self.tenant_id else {}
+        if user_id is not None:
+            owner["user_id"] = user_id
+        for info in self._call(self.sessions.list_sessions(limit=_MAX_LIST, **owner)):
+            self._load(info.session_id)
+        if user_id is None:
+            self._listed = True
+
+    def _log_session(self, session_id: str) -> None:
+        stored = self._sessions.get(session_id)
+        if stored is None:
+            return
+        row = {k: v for k, v in stored.items() if k != "runs"}
+        self._log(session_id, row.get("user_id"), {"kind": "session", "row": row}, _SESSION_TEXT)
+
+    def get_session(self, session_id: str, *args: Any, **kwargs: Any) -> Any:
+        """Agno's ``get_session`` (reading the session store first when needed)."""
+        self._load(session_id)
+        return super().get_session(session_id, *args, **kwargs)
+
+    def get_sessions(self, *args: Any, **kwargs: Any) -> Any:
+        """Agno's ``get_sessions`` over every session in the session store."""
+        self._load_all(kwargs.get("user_id"))
+        return super().get_sessions(*args, **kwargs)
+
+    def upsert_session(self, session: Any, deserialize: bool | None = True) -> Any:
+        """Agno's ``upsert_session``, written through."""
+        self._load(session.session_id)
+        new = session.session_id not in self._sessions
+        out = super().upsert_session(session, deserialize=deserialize)
+        if out is not None:
+            self._log_session(session.session_id)
+            stored = self._sessions.get(session.session_id) or {}
+            for r in (stored.get("runs") or []) if new else []:  # a first insert with runs
+                if isinstance(r, dict):
+                    event = {"kind": "run", "run": r}
+                    self._log(session.session_id, stored.get("user_id"), event, _run_text(r))
+        return out
+
+    def upsert_sessions(
+        self,
+        sessions: list[Any],
+        deserialize: bool | None = True,
+        preserve_updated_at: bool = False,
+    ) -> list[Any]:
+        """Agno's ``upsert_sessions``, one session at a time (each written through)."""
+        out = [self.upsert_session(s, deserialize=deserialize) for s in sessions]
+        return [o for o in out if o is not None]
+
+    def rename_session(self, session_id: str, *args: Any, **kwargs: Any) -> Any:
+        """Agno's ``rename_session``, written through."""
+        self._load(session_id)
+        out = super().rename_session(session_id, *args, **kwargs)
+        if out is not None:
+            self._log_session(session_id)
+        return out
+
+    def upsert_run(
+        self, run: Any, session_id: str, user_id: str | None = None, run_index: int | None = None
+    ) -> None:
+        """Agno's ``upsert_run``, written through (the run's input and answer as text)."""
+        self._load(session_id)
+        super().upsert_run(run, session_id, user_id=user_id, run_index=run_index)
+        stored = self._sessions.get(session_id)
+        run_id = run.get("run_id") if isinstance(run, dict) else getattr(run, "run_id", None)
+        for r in (stored or {}).get("runs") or []:
+            if isinstance(r, dict) and r.get("run_id") == run_id:
+                self._log(
+                    session_id,
+                    (stored or {}).get("user_id"),
+                    {"kind": "run", "run": r},
+                    _run_text(r),
+                )
+
+    def _session_of_run(self, run_id: str) -> dict[str, Any] | None:
+        for stored in self._sessions.values():
+            if any(
+                isinstance(r, dict) and r.get("run_id") == run_id for r in stored.get("runs") or []
+            ):
+                return stored
+        return None
+
+    def delete_run(self, run_id: str) -> bool:
+        """Agno's ``delete_run``, written through."""
+        self._load_all(None)
+        stored = self._session_of_run(run_id)
+        deleted = bool(super().delete_run(run_id))
+        if deleted and stored is not None:
+            event = {"kind": "delete_run", "run_id": run_id}
+            self._log(
+                stored["session_id"], stored.get("user_id"), event, f"[agno run {run_id} deleted]"
+            )
+        return deleted
+
+    def delete_runs(self, run_ids: list[str]) -> None:
+        """Agno's ``delete_runs``, written through."""
+        for run_id in run_ids:
+            self.delete_run(run_id)
+
+    def delete_session(self, session_id: str, user_id: str | None = None) -> bool:
+        """Agno's ``delete_session``; also erases it from the session store."""
+        self._load(session_id)
+        stored = self._sessions.get(session_id)
+        deleted = bool(super().delete_session(session_id, user_id=user_id))
+        if deleted and self.sessions is not None and stored is not None:
+            owner = self._owner(stored.get("user_id"))
+            self._call(self.sessions.clear(session_id, **owner))
+        return deleted
+
+    def delete_sessions(self, session_ids: list[str], user_id: str | None = None) -> None:
+        """Agno's ``delete_sessions``; also erases them from the session store."""
+        for session_id in session_ids:
+            self.delete_session(session_id, user_id=user_id)
 
     # -- helpers -------------------------------------------------------------------------------
     def _users(self, user_id: str | None) -> list[str]:

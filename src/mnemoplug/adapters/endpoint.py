@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import logging
 import typing
 from collections.abc import Awaitable, Callable, Mapping
@@ -56,8 +55,11 @@ from ..core.errors import ConfigurationError, MissingDependencyError, MnemoplugE
 from ..core.records import MemoryRecord
 from ..core.remember import store_turn
 from ..core.strategies import InjectionStrategy, as_memory, inject_memory
+from ._answers import answer_text
 from ._checks import check_field, check_metadata_arg, check_optional_str
 from ._endpoint_route import AgentEndpoint, make_mount
+from ._lookup import select_memories
+from ._responses import is_response, is_streaming, response_answer, tee_stream
 from .durable import (
     REQUEST_PARAM,
     RESPONSE_PARAM,
@@ -79,7 +81,6 @@ logger = logging.getLogger("mnemoplug.adapters.endpoint")
 
 R = TypeVar("R")
 FieldSpec = str | Callable[[Mapping[str, Any]], Any] | None
-_ANSWER_KEYS = ("answer", "response", "reply", "output", "content", "text", "message")
 
 
 def require_fastapi(feature: str = "mounting an agent_endpoint on FastAPI") -> Any:
@@ -175,31 +176,6 @@ def _lookup(arguments: Mapping[str, Any], spec: FieldSpec) -> Any:
     return None
 
 
-def _answer_text(value: Any, answer_field: FieldSpec) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if answer_field is not None:
-        found = _lookup({"return": value}, answer_field)
-        return (
-            ""
-            if found is None
-            else (found if isinstance(found, str) else json.dumps(found, default=str))
-        )
-    for key in _ANSWER_KEYS:
-        found = _lookup({"return": value}, key)
-        if isinstance(found, str):
-            return found
-    dump = getattr(value, "model_dump_json", None)
-    if callable(dump):
-        return str(dump())
-    try:
-        return json.dumps(value, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return str(value)
-
-
 def _as_strategy(
     memory: Any, strategy: InjectionStrategy | str | None
 ) -> tuple[Any, InjectionStrategy]:
@@ -262,6 +238,7 @@ def agent_endpoint(
     store_turns: bool = True,
     metadata: Mapping[str, Any] | None = None,
     raise_on_store_error: bool = False,
+    raise_on_lookup_error: bool = False,
     durable: bool = False,
     run_id_field: FieldSpec = "run_id",
 ) -> Callable[[Callable[..., Awaitable[R]]], AgentEndpoint[R]]:
@@ -279,12 +256,19 @@ def agent_endpoint(
             bound arguments by parameter name, e.g. to read an authenticated user).
         agent_id: scope memories to this agent.
         answer_field: the field of the returned value holding the answer text (default: the
-            value itself if it is a string, else its first field among answer, response, reply,
-            output, content, text, message; else its JSON).
+            value itself if it is a string, else its first string field among answer, response,
+            reply, output, content, text, message; else its JSON). A returned FastAPI
+            ``Response`` is read by its body (JSON by that field, text as it is); a
+            ``StreamingResponse`` is stored once its whole body has been sent (server-sent
+            events by their ``data:``), and not at all when the client abandons it.
         store_turns: store the message and the answer after a successful call.
         metadata: stored with every turn (default ``{"source": "agent_endpoint"}``).
         raise_on_store_error: re-raise a failed write (e.g. a hook's MemoryRejectedError) instead
             of logging it and returning the answer.
+        raise_on_lookup_error: let a failing memory lookup (a provider error, a raising
+            ``on_memory_search`` hook) fail the call; by default the function runs with no
+            memories (``ctx.memories == []``) and the cause is logged on
+            ``mnemoplug.adapters.endpoint``.
         durable: make every call a run in the Memory's checkpoint store (``memory.checkpoints``;
             ConfigurationError without one): ``ctx.checkpoint(state)`` saves progress, a call
             with the run id of an unfinished run resumes (``ctx.resumed_state``), a call with
@@ -372,8 +356,14 @@ def agent_endpoint(
             return out
 
         async def select(ctx: AgentContext) -> None:
-            ctx.memories = await strat.select(
-                mem, user_id=ctx.user_id, query=ctx.message or None, **ctx.scope(with_session=False)
+            ctx.memories = await select_memories(
+                strat,
+                mem,
+                user_id=ctx.user_id,
+                query=ctx.message or None,
+                raise_on_error=raise_on_lookup_error,
+                logger=logger,
+                **ctx.scope(with_session=False),
             )
             ctx.memory_text = strat.render(ctx.memories)
 
@@ -413,7 +403,14 @@ def agent_endpoint(
                 await select(ctx)
                 result = await fn(*call_args, **call_kwargs(bound, ctx))
                 if store_turns and ctx.store:
-                    await _store_turn(ctx, _answer_text(result, answer_field), raise_on_store_error)
+                    if is_streaming(result):  # stored once the body has been sent
+
+                        async def store_streamed(answer: str, ctx: AgentContext = ctx) -> None:
+                            await _store_turn(ctx, answer, raise_on_store_error)
+
+                        tee_stream(result, answer_field, store_streamed)
+                        return result
+                    await _store_turn(ctx, _answer(result, answer_field), raise_on_store_error)
                 return result
 
             run_id = _lookup(arguments, run_id_field)
@@ -435,7 +432,7 @@ def agent_endpoint(
                     result = await fn(*call_args, **call_kwargs(bound, ctx))
                     pending = None
                     if store_turns and ctx.store:
-                        messages = _turn_messages(ctx, _answer_text(result, answer_field))
+                        messages = _turn_messages(ctx, answer_text(result, answer_field))
                         if messages:
                             pending = {
                                 "messages": messages,
@@ -466,6 +463,13 @@ def agent_endpoint(
         return endpoint
 
     return decorate
+
+
+def _answer(result: Any, answer_field: FieldSpec) -> str:
+    """The answer text of what the function returned (a Response: its body)."""
+    if is_response(result):
+        return response_answer(result, answer_field)
+    return answer_text(result, answer_field)
 
 
 def _turn_messages(ctx: AgentContext, answer: str) -> list[dict[str, str]]:

@@ -15,8 +15,10 @@ Per run, the capability
 
 * selects the user's memories **once** with its :class:`~mnemoplug.InjectionStrategy` (query:
   the run's user prompt) in ``before_run`` and adds them to the instructions of every model
-  request of that run (PydanticAI re-resolves instruction functions on every request; the
-  capability is copied per run by ``for_run`` and the text is cached on the copy);
+  request of that run, for that request only (``prepare_model_request``): they are never
+  persisted in ``result.all_messages()``, so ``message_history`` and a conversation store keep
+  the conversation without them (the capability is copied per run by ``for_run`` and the text
+  is cached on the copy);
 * with ``tools=True``, offers ``search_memory(query)`` and ``save_memory(content)`` tools;
 * in ``after_run`` stores the new turn (the user prompt and the run's output) as two memories.
   A failing run never reaches ``after_run``, so it stores nothing. A write that a hook rejects
@@ -43,7 +45,7 @@ import asyncio
 import copy
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from ..core.errors import ConfigurationError, MissingDependencyError, MnemoplugError
@@ -54,6 +56,7 @@ from ..core.session import SessionMemory, SessionOwnershipError, session_memory_
 from ..core.stores import SessionStore
 from ..core.strategies import InjectionStrategy, as_memory, inject_memory
 from ._checks import check_field, check_metadata_arg
+from ._lookup import select_memories
 from ._pydantic_ai_messages import (
     last_user_text,
     message_role,
@@ -71,7 +74,8 @@ try:
         ConversationRecord,
         ConversationStore,
     )
-    from pydantic_ai.messages import ModelMessagesTypeAdapter
+    from pydantic_ai.messages import InstructionPart, ModelMessagesTypeAdapter
+    from pydantic_ai.models import ModelRequestContext
     from pydantic_ai.run import AgentRunResult
     from pydantic_ai.tools import RunContext
     from pydantic_ai.toolsets import FunctionToolset
@@ -121,6 +125,9 @@ class MnemoplugCapability(AbstractCapability[Any]):
         metadata: metadata stored with every turn and ``save_memory`` memory.
         raise_on_store_error: re-raise a failed turn write (e.g. a hook's
             :class:`~mnemoplug.MemoryRejectedError`) instead of logging it.
+        raise_on_lookup_error: let a failing memory lookup (a provider error, a raising
+            ``on_memory_search`` hook) fail the run; by default the run goes on without
+            memories and the cause is logged on ``mnemoplug.adapters.pydantic_ai``.
     """
 
     memory: Any = None
@@ -133,6 +140,7 @@ class MnemoplugCapability(AbstractCapability[Any]):
     agent_id: ScopeValue = None
     metadata: dict[str, Any] = field(default_factory=lambda: {"source": "pydantic_ai"})
     raise_on_store_error: bool = False
+    raise_on_lookup_error: bool = False
     # per-run state, set on the copy that for_run returns
     _memories: list[MemoryRecord] | None = field(default=None, init=False, repr=False)
     _text: str = field(default="", init=False, repr=False)
@@ -221,10 +229,13 @@ class MnemoplugCapability(AbstractCapability[Any]):
             return
         user_id = self.resolve_user_id(ctx)
         query = prompt_text(ctx.prompt) or last_user_text(ctx.messages)
-        memories = await self._strategy.select(
+        memories = await select_memories(
+            self._strategy,
             self.memory,
             user_id=user_id,
             query=query or None,
+            raise_on_error=self.raise_on_lookup_error,
+            logger=logger,
             **self._scope(ctx, with_session=False),
         )
         self._memories = memories
@@ -234,14 +245,19 @@ class MnemoplugCapability(AbstractCapability[Any]):
         """Select the memories for this run (once)."""
         await self._load(ctx)
 
-    def get_instructions(self) -> Any:
-        """An instruction function returning this run's rendered memories ('' when none)."""
-
-        async def mnemoplug_memories(ctx: RunContext[Any]) -> str:
-            await self._load(ctx)  # a no-op after before_run
-            return self._text
-
-        return mnemoplug_memories
+    async def prepare_model_request(
+        self, ctx: RunContext[Any], request_context: ModelRequestContext
+    ) -> ModelRequestContext:
+        """Add this run's rendered memories to the instructions of this model request only:
+        PydanticAI does not persist request-only changes, so the memories never reach
+        ``result.all_messages()``, ``message_history`` or a conversation store."""
+        await self._load(ctx)  # a no-op after before_run
+        if not self._text:
+            return request_context
+        params = request_context.model_request_parameters
+        parts = [*(params.instruction_parts or []), InstructionPart(self._text, dynamic=True)]
+        params = replace(params, instruction_parts=InstructionPart.sorted(parts))
+        return replace(request_context, model_request_parameters=params)
 
     async def after_run(
         self, ctx: RunContext[Any], *, result: AgentRunResult[Any]
@@ -381,6 +397,7 @@ class MnemoplugConversationStore(ConversationStore):
         self.tenant_id = tenant_id
         self._where: dict[str, str] = {}  # entry id -> conversation id holding it
         self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._record_ta: TypeAdapter[ConversationRecord] = TypeAdapter(ConversationRecord)
 
     # -- encoding ---------------------------------------------------------------------------
@@ -452,8 +469,10 @@ class MnemoplugConversationStore(ConversationStore):
         return None
 
     def _get_lock(self) -> asyncio.Lock:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
+        """This store's lock in the running event loop (a new loop gets a new lock)."""
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
         return self._lock
 
     # -- the five primitives (+ read_history in one read) -------------------------------------

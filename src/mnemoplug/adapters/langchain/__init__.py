@@ -1,4 +1,5 @@
-"""LangChain 1.x / LangGraph adapter: middleware, retriever, stores, chat history, checkpointer.
+"""LangChain 1.x / LangGraph adapter: middleware, retriever, stores, vector store, chat history,
+checkpointer.
 
 Install with ``pip install "mnemoplug[langchain]"``. Importing this module imports LangChain;
 ``import mnemoplug`` does not.
@@ -15,6 +16,7 @@ from .history import MnemoplugChatMessageHistory  # noqa: E402
 from .middleware import MnemoplugMiddleware, MnemoplugState  # noqa: E402
 from .retriever import MnemoplugRetriever, record_to_document  # noqa: E402
 from .store import MnemoplugKVStore, MnemoplugStore  # noqa: E402
+from .vectorstore import MnemoplugVectorStore  # noqa: E402
 
 __all__ = [
     "MnemoplugChatMessageHistory",
@@ -24,5 +26,6 @@ __all__ = [
     "MnemoplugRetriever",
     "MnemoplugState",
     "MnemoplugStore",
+    "MnemoplugVectorStore",
     "record_to_document",
 ]

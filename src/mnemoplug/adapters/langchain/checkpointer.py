@@ -3,8 +3,15 @@
 
 Mapping onto the store (one owner = ``(tenant_id, user_id)``):
 
-* owner: ``config["configurable"]["user_id"]`` when present, else the saver's ``user_id``
-  (default ``"langgraph"``); ``tenant_id`` is fixed per saver.
+* a thread is named by its ``thread_id`` alone, as everywhere in LangGraph: a config without
+  ``user_id`` reaches the thread whoever saved it (this saver, another instance or another
+  process), looked up among the store's owners (the saver's ``user_id`` first) and
+  remembered per saver. New threads belong to the saver's ``user_id`` (default
+  ``"langgraph"``); ``tenant_id`` is fixed per saver.
+* per-user ownership: a config with ``config["configurable"]["user_id"]`` reads and writes
+  only that user's threads; another user's thread of the same id reads as absent. Two users
+  may use the same thread id; a config without ``user_id`` then gets the saver's user's
+  thread, else the first owner in sorted order.
 * a LangGraph checkpoint is one store checkpoint: ``run_id = thread_id + "\\x1f" +
   checkpoint_ns``, ``checkpoint_id`` = LangGraph's id (time-ordered), ``parent_id`` = the
   parent's id; the state is bytes: the saver's serde output for ``{checkpoint, metadata}``.
@@ -14,8 +21,16 @@ Mapping onto the store (one owner = ``(tenant_id, user_id)``):
 * ``list`` sorts by checkpoint id (newest first) and applies ``filter`` (metadata equality)
   and ``before`` in the saver; listing a thread without ``checkpoint_ns`` or listing everything
   scans the owner's checkpoints.
-* ``delete_thread`` deletes the thread for the saver's ``user_id`` and every user this saver
-  instance has written for; to erase one user everywhere use ``CheckpointStore.delete_user``.
+* ``delete_thread``, ``copy_thread``, ``prune`` and ``delete_for_runs`` act on every owner of
+  the saver's tenant (all the store's users, on backends that list them: all built-in ones),
+  so a thread saved by another instance or process with its own ``user_id`` is deleted too.
+  To erase one user everywhere use ``CheckpointStore.delete_user``.
+
+Build it over a Memory with a checkpoint store, a store, or a SyncMemory::
+
+    saver = MnemoplugCheckpointer(Memory(..., checkpoints="sqlite:///checkpoints.db"))
+    saver = MnemoplugCheckpointer(checkpoint_store_from_url("postgresql://..."))
+    agent = create_agent(model, tools, checkpointer=saver)
 """
 
 from __future__ import annotations
@@ -97,6 +112,7 @@ class MnemoplugCheckpointer(BaseCheckpointSaver[str]):
         self.user_id = check_str(user_id, "user_id")
         self.tenant_id = check_optional_str(tenant_id, "tenant_id")
         self._users: set[str] = {user_id}
+        self._threads: dict[str, str] = {}  # thread id -> its owner, as seen by this saver
         self._users_lock = threading.Lock()
 
     # -- encoding ------------------------------------------------------------------------
@@ -108,13 +124,32 @@ class MnemoplugCheckpointer(BaseCheckpointSaver[str]):
         type_, _, data = bytes(raw).partition(b"\x00")
         return self.serde.loads_typed((type_.decode("utf-8"), data))
 
-    def _owner(self, config: RunnableConfig | None) -> dict[str, Any]:
-        conf = (config or {}).get("configurable") or {}
-        user = conf.get("user_id") or self.user_id
-        kw: dict[str, Any] = {"user_id": str(user)}
+    def _owner_of(self, user: str) -> dict[str, Any]:
+        kw: dict[str, Any] = {"user_id": user}
         if self.tenant_id:
             kw["tenant_id"] = self.tenant_id
         return kw
+
+    async def _owner(self, config: RunnableConfig | None) -> dict[str, Any]:
+        """The owner of the thread ``config`` names: the config's ``user_id``; without one,
+        whoever saved the thread (any instance or process), else the saver's ``user_id``."""
+        conf = (config or {}).get("configurable") or {}
+        if conf.get("user_id"):
+            return self._owner_of(str(conf["user_id"]))
+        thread_id = conf.get("thread_id")
+        if thread_id is None:
+            return self._owner_of(self.user_id)
+        thread_id = str(thread_id)
+        with self._users_lock:
+            known = self._threads.get(thread_id)
+        if known is not None:
+            return self._owner_of(known)
+        ns = str(conf.get("checkpoint_ns", ""))
+        for owner in await self._all_owners():
+            if await self.store.list(run_id=self._run_id(thread_id, ns), limit=1, **owner):
+                self._remember(owner, thread_id)
+                return owner
+        return self._owner_of(self.user_id)
 
     @staticmethod
     def _run_id(thread_id: str, ns: str) -> str:
@@ -174,7 +209,7 @@ class MnemoplugCheckpointer(BaseCheckpointSaver[str]):
         """The checkpoint named by ``config`` (or the thread's latest) with its writes."""
         conf = config["configurable"]
         thread_id, ns = str(conf["thread_id"]), str(conf.get("checkpoint_ns", ""))
-        owner = self._owner(config)
+        owner = await self._owner(config)
         cid = get_checkpoint_id(config)
         if cid:
             row = await self.store.load(self._run_id(thread_id, ns), checkpoint_id=cid, **owner)
@@ -210,7 +245,7 @@ class MnemoplugCheckpointer(BaseCheckpointSaver[str]):
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
         """Checkpoints newest first (of a thread/namespace when ``config`` names them)."""
-        owner = self._owner(config)
+        owner = await self._owner(config)
         conf = (config or {}).get("configurable") or {}
         thread_id = conf.get("thread_id")
         ns = conf.get("checkpoint_ns")
@@ -243,9 +278,11 @@ class MnemoplugCheckpointer(BaseCheckpointSaver[str]):
             yield tup
 
     # -- writing -------------------------------------------------------------------------
-    def _remember(self, owner: dict[str, Any]) -> None:
+    def _remember(self, owner: dict[str, Any], thread_id: str | None = None) -> None:
         with self._users_lock:
             self._users.add(owner["user_id"])
+            if thread_id is not None:
+                self._threads.setdefault(thread_id, owner["user_id"])
 
     async def _aput(
         self,
@@ -257,8 +294,8 @@ class MnemoplugCheckpointer(BaseCheckpointSaver[str]):
         """Save a checkpoint; return the config naming it."""
         conf = config["configurable"]
         thread_id, ns = str(conf["thread_id"]), str(conf.get("checkpoint_ns", ""))
-        owner = self._owner(config)
-        self._remember(owner)
+        owner = await self._owner(config)
+        self._remember(owner, thread_id)
         state = self._dump(
             {"checkpoint": checkpoint, "metadata": get_checkpoint_metadata(config, metadata)}
         )
@@ -290,7 +327,7 @@ class MnemoplugCheckpointer(BaseCheckpointSaver[str]):
         conf = config["configurable"]
         thread_id, ns = str(conf["thread_id"]), str(conf.get("checkpoint_ns", ""))
         checkpoint_id = str(conf["checkpoint_id"])
-        owner = self._owner(config)
+        owner = await self._owner(config)
         self._remember(owner)
         run = self._writes_run(thread_id, ns, checkpoint_id)
         rows = await self.store.list(run_id=run, limit=SCAN_LIMIT, **owner)
@@ -308,16 +345,20 @@ class MnemoplugCheckpointer(BaseCheckpointSaver[str]):
                 **owner,
             )
 
-    def _owners(self) -> list[dict[str, Any]]:
+    async def _all_owners(self) -> list[dict[str, Any]]:
+        """Every owner of this saver's tenant: the saver's ``user_id`` first, then every user
+        with checkpoints in the store (saved by any instance or process), then users this
+        instance wrote for (stores that cannot list their owners)."""
         with self._users_lock:
-            users = sorted(self._users)
-        owners = []
-        for user in users:
-            owner: dict[str, Any] = {"user_id": user}
-            if self.tenant_id:
-                owner["tenant_id"] = self.tenant_id
-            owners.append(owner)
-        return owners
+            users = set(self._users)
+        try:
+            pairs = await self.store._owners()
+        except NotImplementedError:
+            pairs = []
+        tenant = self.tenant_id or ""
+        users.update(u for t, u in pairs if t == tenant)
+        users.discard(self.user_id)
+        return [self._owner_of(u) for u in [self.user_id, *sorted(users)]]
 
     async def _thread_rows(
         self, owner: dict[str, Any], thread_ids: Sequence[str]
@@ -332,15 +373,17 @@ class MnemoplugCheckpointer(BaseCheckpointSaver[str]):
         await self.store.delete(self._writes_run(thread_id, ns, row.checkpoint_id), **owner)
 
     async def _adelete_thread(self, thread_id: str) -> None:
-        for owner in self._owners():
+        for owner in await self._all_owners():
             for run in {r.run_id for r in await self._thread_rows(owner, [thread_id])}:
                 await self.store.delete(run, **owner)
+        with self._users_lock:
+            self._threads.pop(thread_id, None)
 
     async def _adelete_for_runs(self, run_ids: Sequence[str]) -> None:
         wanted = {str(r) for r in run_ids}
         if not wanted:
             return
-        for owner in self._owners():
+        for owner in await self._all_owners():
             for row in await self.store.list(limit=SCAN_LIMIT, **owner):
                 if row.metadata.get("kind") != "checkpoint":
                     continue
@@ -349,7 +392,7 @@ class MnemoplugCheckpointer(BaseCheckpointSaver[str]):
                     await self._delete_checkpoint(owner, row)
 
     async def _acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        for owner in self._owners():
+        for owner in await self._all_owners():
             rows = await self._thread_rows(owner, [source_thread_id])
             for row in reversed(rows):  # oldest first: keep the save order
                 suffix = row.run_id[len(source_thread_id) :]
@@ -370,7 +413,7 @@ class MnemoplugCheckpointer(BaseCheckpointSaver[str]):
             return
         if strategy != "keep_latest":
             raise ValueError(f"unknown prune strategy {strategy!r}; use 'keep_latest' or 'delete'")
-        for owner in self._owners():
+        for owner in await self._all_owners():
             rows = [
                 r
                 for r in await self._thread_rows(owner, thread_ids)

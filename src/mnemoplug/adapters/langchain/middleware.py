@@ -28,7 +28,9 @@ from langgraph.runtime import Runtime
 from ...core.errors import ConfigurationError, MnemoplugError
 from ...core.remember import store_turn
 from ...core.strategies import InjectionStrategy, inject_memory
+from .._answers import answer_text
 from .._checks import check_metadata_arg, check_optional_str, check_roles
+from .._lookup import select_memories
 from ._runner import MemoryRunner
 
 __all__ = ["MnemoplugMiddleware", "MnemoplugState"]
@@ -90,6 +92,44 @@ def _with_memories(system: SystemMessage | None, text: str) -> SystemMessage:
     return system.model_copy(update={"content": new_content})
 
 
+def _final_answer(messages: Sequence[BaseMessage]) -> BaseMessage | None:
+    """The run's final answer: the last message, when it is an AI message without tool calls."""
+    if messages and isinstance(messages[-1], AIMessage) and not messages[-1].tool_calls:
+        return messages[-1]
+    return None
+
+
+def run_turn(
+    messages: Sequence[BaseMessage], seen: set[str], structured: Any = None
+) -> list[tuple[str, str]]:
+    """The run's new turn as ``(role, text)``: the human message(s) the run answered and its
+    final answer.
+
+    Earlier turns the client sent again (no checkpointer, whole history resent), text that
+    accompanied a tool call, tool results and messages already handled (``seen`` ids, a
+    checkpointed thread) are left out. A structured answer (``response_format``) is stored as
+    its answer field, else as JSON.
+    """
+    last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
+    first = last_human
+    while first > 0 and isinstance(messages[first - 1], HumanMessage):
+        first -= 1  # several human messages sent together form one question
+    turn: list[tuple[str, str]] = []
+    if last_human >= 0:
+        for m in messages[first : last_human + 1]:
+            if m.id is None or m.id not in seen:
+                turn.append(("user", m.text.strip()))
+    answer = ""
+    if structured is not None:
+        answer = answer_text(structured)
+    else:
+        final = _final_answer(messages[last_human + 1 :])
+        if final is not None and (final.id is None or final.id not in seen):
+            answer = final.text.strip()
+    turn.append(("assistant", answer))
+    return [(role, text) for role, text in turn if text]
+
+
 class MnemoplugMiddleware(AgentMiddleware[MnemoplugState, Any, Any]):
     """Inject a user's memories into each run and remember the new turn afterwards.
 
@@ -101,11 +141,13 @@ class MnemoplugMiddleware(AgentMiddleware[MnemoplugState, Any, Any]):
     * Once per run (``before_agent``), the strategy selects memories for the latest human
       message; the rendered text is appended to the system message of every model request of
       that run, for that request only (the agent's own prompt is kept and never rewritten).
-    * After the run (``after_agent``), the run's new human messages and assistant replies
-      (with text; tool calls and tool results are skipped) are added to memory with
-      ``metadata`` and ``source: "langchain"``. With a checkpointer the whole thread is in
-      state; messages already handled in earlier runs are skipped by message id. A run that
-      raises (e.g. the model call fails) never reaches ``after_agent`` and stores nothing.
+    * After the run (``after_agent``), the run's turn is added to memory with ``metadata`` and
+      ``source: "langchain"``: the human message the run answered and the final answer (the
+      last AI message, without tool calls; a ``response_format`` answer by its answer field,
+      else as JSON). Text that accompanies a tool call, tool results and earlier turns the
+      client sends again are not stored; with a checkpointer, messages already handled in
+      earlier runs are skipped by message id. A run that raises (e.g. the model call fails)
+      never reaches ``after_agent`` and stores nothing.
     * A store error (a hook raising :class:`MemoryRejectedError`, a provider failure) is
       logged and the run's answer returned, unless ``raise_on_store_error=True``.
 
@@ -122,6 +164,9 @@ class MnemoplugMiddleware(AgentMiddleware[MnemoplugState, Any, Any]):
         store_roles: which roles to store ("user", "assistant").
         metadata: extra metadata for stored messages.
         raise_on_store_error: re-raise store errors instead of logging them.
+        raise_on_lookup_error: let a failing memory lookup (a provider error, a raising
+            ``on_memory_search`` hook) fail the run; by default the run goes on without
+            memories and the cause is logged on ``mnemoplug.adapters.langchain``.
     """
 
     state_schema = MnemoplugState
@@ -139,6 +184,7 @@ class MnemoplugMiddleware(AgentMiddleware[MnemoplugState, Any, Any]):
         store_roles: Sequence[str] = ("user", "assistant"),
         metadata: Mapping[str, Any] | None = None,
         raise_on_store_error: bool = False,
+        raise_on_lookup_error: bool = False,
     ) -> None:
         super().__init__()
         if strategy is not None and not isinstance(strategy, InjectionStrategy):
@@ -156,6 +202,7 @@ class MnemoplugMiddleware(AgentMiddleware[MnemoplugState, Any, Any]):
         self.store_roles = check_roles(store_roles)
         self.metadata = {"source": "langchain", **check_metadata_arg(metadata)}
         self.raise_on_store_error = raise_on_store_error
+        self.raise_on_lookup_error = raise_on_lookup_error
         self.tools = []
 
     # -- scope ---------------------------------------------------------------------------
@@ -192,10 +239,13 @@ class MnemoplugMiddleware(AgentMiddleware[MnemoplugState, Any, Any]):
         self, state: MnemoplugState, user_id: str, session_id: str | None
     ) -> dict[str, Any]:
         query = _last_human_text(state.get("messages", []))
-        memories = await self.strategy.select(
+        memories = await select_memories(
+            self.strategy,
             self.memory,
             user_id=user_id,
             query=query,
+            raise_on_error=self.raise_on_lookup_error,
+            logger=logger,
             **self._scope_kwargs(session_id, read=True),
         )
         return {MEMORIES_KEY: self.strategy.render(memories) or None}
@@ -237,20 +287,12 @@ class MnemoplugMiddleware(AgentMiddleware[MnemoplugState, Any, Any]):
     def _new_turn(self, state: MnemoplugState) -> tuple[list[dict[str, str]], list[str]]:
         messages: Sequence[BaseMessage] = state.get("messages", [])
         seen: set[str] = set(cast("list[str]", state.get(SEEN_KEY) or []))
-        turn: list[dict[str, str]] = []
-        for m in messages:
-            if m.id is not None and m.id in seen:
-                continue
-            if isinstance(m, HumanMessage):
-                role = "user"
-            elif isinstance(m, AIMessage):
-                role = "assistant"
-            else:
-                continue
-            text = m.text.strip()
-            if text and role in self.store_roles:
-                turn.append({"role": role, "content": text})
         ids = [m.id for m in messages if m.id is not None]
+        turn = [
+            {"role": role, "content": text}
+            for role, text in run_turn(messages, seen, state.get("structured_response"))
+            if role in self.store_roles
+        ]
         return turn, ids
 
     async def _store(

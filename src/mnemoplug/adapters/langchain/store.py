@@ -3,12 +3,16 @@
 ``MnemoplugStore`` (LangGraph long-term memory, ``create_agent(..., store=...)``,
 ``runtime.store``) maps each item to one mnemoplug memory:
 
-* ``namespace[0]`` is the **user id** (the isolation boundary: one user's items are never read,
-  listed or deleted through another user's namespace); ``tenant_id``/``agent_id`` given to the
-  store fix the rest of the scope.
-* the whole namespace, the key and the value are kept in the memory's metadata
-  (``lg_ns`` = ``"a.b.c"``, ``lg_prefixes`` = every prefix below the user, ``lg_key``,
-  ``lg_value``); LangGraph forbids "." in labels, so the dotted form is unambiguous.
+* one label of the namespace is the **user id** (the isolation boundary: one user's items are
+  never read, listed or deleted through another user's namespace): ``namespace[user_index]``,
+  by default the first (``("u1", "prefs")``); for LangGraph's documented layout
+  ``("memories", user_id)`` use ``MnemoplugStore(memory, user_index=1)``, so each user's items
+  are that user's memories. ``tenant_id``/``agent_id`` given to the store fix the rest of the
+  scope.
+* the rest of the namespace (without the user label), the key and the value are kept in the
+  memory's metadata (``lg_ns`` = ``"a.b"``, ``lg_prefixes`` = each of its prefixes,
+  ``lg_key``, ``lg_value``); LangGraph forbids "." in labels, so the dotted form is
+  unambiguous. A search prefix that stops before the user label searches every user.
 * the memory's content (what is embedded and searched) is the text at the store's
   ``index_fields`` (or the put's ``index=[...]`` paths), else the value as JSON.
 * ``search(prefix, query=...)`` is ``Memory.search`` (dense + lexical fusion) inside the user's
@@ -44,6 +48,7 @@ from langgraph.store.base import (
 )
 from langgraph.store.base.embed import get_text_at_path
 
+from ...core.errors import ConfigurationError
 from ...core.memory import MAX_LIMIT
 from ...core.records import MemoryRecord
 from .._checks import check_str
@@ -122,6 +127,8 @@ class MnemoplugStore(BaseStore):
         index_fields: JSON paths of the value to embed (LangGraph ``IndexConfig["fields"]``
             syntax, e.g. ``["text"]`` or ``["memories[*].text"]``); default: the whole value.
         tenant_id, agent_id: fixed scope parts for every item.
+        user_index: which namespace label is the user id (0: ``("u1", ...)``; 1:
+            ``("memories", "u1", ...)``).
     """
 
     supports_ttl: bool = True
@@ -133,7 +140,14 @@ class MnemoplugStore(BaseStore):
         index_fields: Sequence[str] | None = None,
         tenant_id: str | None = None,
         agent_id: str | None = None,
+        user_index: int = 0,
     ) -> None:
+        if isinstance(user_index, bool) or not isinstance(user_index, int) or user_index < 0:
+            raise ConfigurationError(
+                f"user_index must be the position of the user id in the namespace (0, 1, ...), "
+                f"got {user_index!r}"
+            )
+        self.user_index = user_index
         self._runner = MemoryRunner(memory)
         self.memory = self._runner.memory
         self.index_fields = list(index_fields) if index_fields else None
@@ -144,15 +158,21 @@ class MnemoplugStore(BaseStore):
             self._scope["agent_id"] = agent_id
 
     # -- helpers -------------------------------------------------------------------------
-    @staticmethod
-    def _check_ns(namespace: tuple[str, ...], what: str = "namespace") -> None:
-        if not namespace:
+    def _check_ns(self, namespace: tuple[str, ...], what: str = "namespace") -> None:
+        if len(namespace) <= self.user_index:
+            example = ("memories",) * self.user_index + ("u1", "prefs")
             raise InvalidNamespaceError(
-                f"MnemoplugStore needs the {what} to start with the user id, e.g. ('u1', 'prefs')"
+                f"MnemoplugStore reads the user id from label {self.user_index} of the {what}, "
+                f"e.g. {example}; got {namespace}"
             )
         for label in namespace:
             if not isinstance(label, str) or not label or "." in label or "\x00" in label:
                 raise InvalidNamespaceError(f"invalid namespace label {label!r} in {namespace}")
+
+    def _split(self, namespace: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+        """``(user id, the namespace without it)``."""
+        i = self.user_index
+        return namespace[i], (*namespace[:i], *namespace[i + 1 :])
 
     def _content(self, value: Mapping[str, Any], index: Any) -> str:
         fields = index if isinstance(index, list) else self.index_fields
@@ -164,10 +184,10 @@ class MnemoplugStore(BaseStore):
         limit = getattr(self.memory, "max_content_chars", None)
         return text[:limit] if limit else text
 
-    @staticmethod
-    def _item(rec: MemoryRecord, cls: type[Item] = Item) -> Item:
+    def _item(self, rec: MemoryRecord, cls: type[Item] = Item) -> Item:
         meta = rec.metadata
-        namespace = (rec.user_id, *([p for p in str(meta[NS]).split(".") if p] if meta[NS] else []))
+        rest = [p for p in str(meta[NS]).split(".") if p] if meta[NS] else []
+        namespace = (*rest[: self.user_index], rec.user_id, *rest[self.user_index :])
         if cls is SearchItem:
             return SearchItem(
                 namespace=namespace,
@@ -186,9 +206,8 @@ class MnemoplugStore(BaseStore):
         )
 
     async def _find(self, namespace: tuple[str, ...], key: str) -> MemoryRecord | None:
-        recs = await self.memory.get_all(
-            namespace[0], 1, {NS: _join(namespace[1:]), KEY: key}, **self._scope
-        )
+        user_id, rest = self._split(namespace)
+        recs = await self.memory.get_all(user_id, 1, {NS: _join(rest), KEY: key}, **self._scope)
         return recs[0] if recs else None
 
     async def _users(self, first: str | None) -> list[str]:
@@ -215,7 +234,7 @@ class MnemoplugStore(BaseStore):
 
     async def _put(self, op: PutOp) -> None:
         self._check_ns(op.namespace)
-        user_id, rest = op.namespace[0], op.namespace[1:]
+        user_id, rest = self._split(op.namespace)
         existing = await self._find(op.namespace, op.key)
         if op.value is None:
             if existing is not None:
@@ -234,10 +253,12 @@ class MnemoplugStore(BaseStore):
 
     async def _search(self, op: SearchOp) -> list[SearchItem]:
         prefix = tuple(op.namespace_prefix)
-        users = await self._users(prefix[0] if prefix else None)
-        filters: dict[str, Any] = (
-            {PREFIXES: _join(prefix[1:])} if len(prefix) > 1 else {KEY: {"$exists": True}}
-        )
+        if len(prefix) > self.user_index:
+            user, rest = self._split(prefix)
+            users = await self._users(user)
+        else:  # the prefix stops before the user label: every user
+            users, rest = await self._users(None), prefix
+        filters: dict[str, Any] = {PREFIXES: _join(rest)} if rest else {KEY: {"$exists": True}}
         want = op.offset + op.limit
         hits: list[MemoryRecord] = []
         for user_id in users:
@@ -256,8 +277,10 @@ class MnemoplugStore(BaseStore):
     async def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
         first: str | None = None
         for cond in op.match_conditions or ():
-            if cond.match_type == "prefix" and cond.path and cond.path[0] != "*":
-                first = cond.path[0]
+            path = tuple(cond.path)
+            if cond.match_type == "prefix" and len(path) > self.user_index:
+                if path[self.user_index] != "*":
+                    first = path[self.user_index]
         seen: set[tuple[str, ...]] = set()
         for user_id in await self._users(first):
             for rec in await self._all(user_id, {KEY: {"$exists": True}}):

@@ -71,7 +71,12 @@ MAX_TABLE_CHARS = 40
 
 
 class _SQLBase:
-    """Engine life cycle: lazy open with schema creation, close, errors as ProviderError."""
+    """Engine life cycle: lazy open with schema creation, close, errors as ProviderError.
+
+    Connections, the pool's queue and the locks belong to the event loop that made them. When
+    the store is used from a new loop (a second ``asyncio.run``, another thread's loop), it
+    opens a new engine and new locks there and drops the previous loop's, as the memory
+    providers do; the data is in the database, so nothing is lost."""
 
     dialect: Dialect
     url: str
@@ -81,18 +86,33 @@ class _SQLBase:
         self.dialect = dialect
         self._make_engine = make_engine
         self._engine: AsyncEngine | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._open_lock: asyncio.Lock | None = None
         self._write_lock: asyncio.Lock | None = None
 
     def _schema(self) -> list[str]:
         raise NotImplementedError
 
+    async def _check_loop(self) -> None:
+        """Forget the engine and locks of a previous event loop (closing what can be)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return
+        old, self._engine = self._engine, None
+        self._loop = loop
+        self._open_lock = asyncio.Lock()
+        self._write_lock = asyncio.Lock()
+        if old is not None:
+            # aiosqlite connections run in their own threads and close from any loop;
+            # asyncpg connections belong to the finished loop: only drop the pool
+            await old.dispose(close=self.dialect is SQLITE)
+
     async def open(self) -> AsyncEngine:
-        """Connect and create the tables when needed (idempotent)."""
+        """Connect and create the tables when needed (idempotent; once per event loop)."""
+        await self._check_loop()
         if self._engine is not None:
             return self._engine
-        if self._open_lock is None:
-            self._open_lock = asyncio.Lock()
+        assert self._open_lock is not None
         async with self._open_lock:
             if self._engine is not None:
                 return self._engine
@@ -114,14 +134,17 @@ class _SQLBase:
 
     async def close(self) -> None:
         eng, self._engine = self._engine, None
+        same_loop = self._loop is asyncio.get_running_loop()
+        self._loop = None
         if eng is not None:
-            await eng.dispose()
+            await eng.dispose(close=same_loop or self.dialect is SQLITE)
 
     async def _tx(self) -> Any:
         """A transaction on the engine (``async with await self._tx() as conn``)."""
         return (await self.open()).begin()
 
     def _wlock(self) -> asyncio.Lock:
+        """The write lock of the current loop (call after :meth:`open`)."""
         if self._write_lock is None:
             self._write_lock = asyncio.Lock()
         return self._write_lock
