@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import random
 import statistics
 import sys
@@ -34,8 +33,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 # -- synthetic but varied memories ------------------------------------------------------------
 _NAMES = ["Alice", "Bob", "Carla", "Dmitri", "Emeka", "Fatima", "Goran", "Hana", "Ivan", "Jia",
@@ -141,33 +138,18 @@ def make_queries(n: int, seed: int = 1) -> list[str]:
     return out
 
 
-# -- timing helpers ---------------------------------------------------------------------------
-def pct(xs: list[float], p: float) -> float:
-    s = sorted(xs)
-    if not s:
-        return float("nan")
-    k = (len(s) - 1) * p / 100.0
-    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+# -- timing helpers (the shared harness) ------------------------------------------------------
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Latencies, Table, ameasure, machine_line, ms, pct, write_result  # noqa: E402
 
 
 def stats_ms(xs_s: list[float]) -> tuple[float, float]:
-    ms = [x * 1000 for x in xs_s]
-    return statistics.median(ms), pct(ms, 95)
+    ms_ = [x * 1000 for x in xs_s]
+    return statistics.median(ms_), pct(ms_, 95)
 
 
 def env_line() -> str:
-    import torch
-
-    return (f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-            f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
-
-
-def write_result(name: str, text: str) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.md"
-    path.write_text(text)
-    return path
+    return machine_line()
 
 
 class CachedEmbedder:
@@ -193,7 +175,8 @@ class CachedEmbedder:
 
 # -- the benchmark ----------------------------------------------------------------------------
 async def run(args: argparse.Namespace) -> str:
-    from mnemoplug.core.embedders import OnnxEmbedder, SentenceTransformerEmbedder
+    from mnemoplug.core.embedders import SentenceTransformerEmbedder
+    from mnemoplug.embedding import OnnxEmbedder
     from mnemoplug.core.filters import compile_filters
     from mnemoplug.core.memory import Memory
     from mnemoplug.core.plugins import HookManager
@@ -212,7 +195,7 @@ async def run(args: argparse.Namespace) -> str:
                                queries[2 * args.queries:])
 
     t0 = time.perf_counter()
-    emb: Any = OnnxEmbedder(fallback=False) if args.embedder == "onnx" else SentenceTransformerEmbedder()
+    emb: Any = OnnxEmbedder() if args.embedder == "onnx" else SentenceTransformerEmbedder()
     # warm up on the embedder's own thread, the one Memory encodes on: torch (OpenMP) gives every
     # calling thread its own worker team, and two teams fight over 2 cores
     await emb.aembed(["warm up"])
@@ -387,6 +370,10 @@ async def run(args: argparse.Namespace) -> str:
     for m in (m_none, m_both):
         await m.close()
 
+    # (f) the SyncMemory path on a store filled one add at a time, and (g) where the time goes
+    breakdown = await sync_path_and_breakdown(provider, memory, emb, user, corpus, q_warm, q_cold,
+                                              rows, tmp, args)
+
     # (e) numpy BLAS threads vs torch encode
     if not args.skip_threads:
         rows.extend(await thread_interplay(provider, scope, emb, q_cold, qvecs, req, args))
@@ -404,8 +391,164 @@ async def run(args: argparse.Namespace) -> str:
         "|---|---|---|---|",
     ]
     body = [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
-    tail = ["", *[f"- {n}" for n in notes], ""]
+    tail = ["", *[f"- {n}" for n in notes], "", breakdown, ""]
     return "\n".join(head + body + tail)
+
+
+async def sync_path_and_breakdown(provider: Any, memory: Any, emb: Any, user: str, corpus: list[str],
+                                  q_warm: list[str], q_cold: list[str],
+                                  rows: list[tuple[str, str, str, str]], tmp: Path,
+                                  args: argparse.Namespace) -> str:
+    """(f) ``SyncMemory.search`` on a store filled one ``add`` at a time (as an agent fills it),
+    with the query vector cached and without; (g) where the time of each operation goes."""
+    from mnemoplug import SyncMemory
+    from mnemoplug.core.filters import compile_filters
+    from mnemoplug.core.memory import Memory
+    from mnemoplug.core.records import Scope, StoredMemory, new_memory_id
+    from mnemoplug.core.retrieval import SearchRequest
+    from mnemoplug.providers.sqlite import SQLiteMemoryStore
+
+    scope = Scope(user_id=user)
+    vec_of: dict[str, np.ndarray] = {}
+    async for batch in provider.export("", user):
+        for m in batch:
+            vec_of[m.content] = m.embedding
+    cached = CachedEmbedder(emb)
+    cached.prime(list(vec_of), np.stack(list(vec_of.values())))
+    qvecs = await emb.aembed(q_warm)
+    cached.prime(q_warm, qvecs)
+
+    # (f) fill a second file one Memory.add at a time (vectors from a table: the model out)
+    one_store = SQLiteMemoryStore(path=tmp / "one-at-a-time.db")
+    one = Memory(one_store, embedder=cached, load_entry_points=False)
+    t0 = time.perf_counter()
+    for text in corpus:
+        await one.add(user, text, metadata={"source": "bench"})
+    fill_s = time.perf_counter() - t0
+    rows.append((f"(f) Memory.add one at a time, vectors from a table ({len(corpus):,})",
+                 f"{len(corpus) / fill_s:,.0f} /s", "", "≥ 150 /s"))
+    # concurrent single adds share commits (group commit)
+    conc = make_corpus(1000, seed=13)
+    cached.prime(conc, await emb.aembed(conc))
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one.add("user-concurrent", t) for t in conc))
+    rows.append(("(f) Memory.add, 1,000 single adds at once (group commit), vectors from a table",
+                 f"{len(conc) / (time.perf_counter() - t0):,.0f} /s", "", ""))
+    await one.close()
+
+    sync = SyncMemory(memory=Memory(SQLiteMemoryStore(path=tmp / "one-at-a-time.db"),
+                                    embedder=cached, load_entry_points=False))
+    sync_cold = SyncMemory(memory=Memory(SQLiteMemoryStore(path=tmp / "one-at-a-time.db"),
+                                         embedder=emb, load_entry_points=False))
+
+    def sync_runs() -> tuple[Latencies, Latencies]:
+        for q in q_warm:  # loads the user's index, caches the query vectors
+            sync.search(user, q)
+        warm = Latencies()
+        for _ in range(args.rounds):
+            for q in q_warm:
+                c, t = time.thread_time(), time.perf_counter()
+                sync.search(user, q)
+                warm.add(time.perf_counter() - t, time.thread_time() - c)
+        sync_cold.search(user, "warm up")
+        cold = Latencies()
+        for q in q_cold:
+            c, t = time.thread_time(), time.perf_counter()
+            sync_cold.search(user, q + " ?")
+            cold.add(time.perf_counter() - t, time.thread_time() - c)
+        return warm, cold
+
+    warm, cold = await asyncio.to_thread(sync_runs)
+    sync.close()
+    sync_cold.close()
+    rows.append(("(f) SyncMemory.search, store filled one add at a time, query vector cached",
+                 ms(warm.p50), ms(warm.p95), "p50 ≤ 0.5 ms, p95 ≤ 1 ms"))
+    rows.append(("(f) SyncMemory.search, same store, embeds the query",
+                 ms(cold.p50), ms(cold.p95), "p50 ≤ 3 ms, p95 ≤ 4.5 ms"))
+
+    # (g) where the time goes: each step of an operation timed alone, same data
+    nofilter = compile_filters(None)
+    cfg = memory.retrieval
+
+    def req(i: int) -> SearchRequest:
+        j = i % len(q_warm)
+        return SearchRequest(query=q_warm[j], vector=qvecs[j], limit=10, filters=nofilter,
+                             now=time.time(), config=cfg)
+
+    await provider.search(scope, req(0))
+    idx = await provider._search_index(scope.user_key)
+    n = args.queries * args.rounds
+    t = Table("operation / step", "p50", "p95", "thread CPU p50")
+
+    def put(label: str, lat: Latencies) -> None:
+        t.row(label, ms(lat.p50, 3), ms(lat.p95, 3), ms(lat.cpu_p50, 3))
+
+    async def gen(i: int) -> None:
+        provider._quick.generation(scope.user_key)
+
+    async def bm25(i: int) -> None:
+        r = req(i)
+        idx.bm25.top(r.query, cfg.lexical_candidates, cfg.common_term_ratio)
+
+    lex_of = [idx.bm25.top(q, cfg.lexical_candidates, cfg.common_term_ratio) for q in q_warm]
+
+    async def fuse(i: int) -> None:
+        idx.search(scope, req(i), lexical=lex_of[i % len(q_warm)])
+
+    async def prov(i: int) -> None:
+        await provider.search(scope, req(i))
+
+    async def facade(i: int) -> None:
+        await memory.search(user, q_warm[i % len(q_warm)])
+
+    async def embed1(i: int) -> None:
+        await emb.aembed([q_cold[i % len(q_cold)] + " #" + str(i)])
+
+    for q in q_warm:
+        await memory.search(user, q)
+    t.row("**search, one user, excluding the query embedding**")
+    put("· freshness check (the user's generation, quick connection)", await ameasure(gen, n))
+    put("· BM25, the user's best 200 lexical matches (in process)", await ameasure(bm25, n))
+    put("· dense scan + fusion + top 10 (UserIndex.search)", await ameasure(fuse, n))
+    put("= provider.search", await ameasure(prov, n))
+    put("= Memory.search (validation, hooks, records), query vector cached", await ameasure(facade, n))
+    put("= SyncMemory.search (+ the hop to its loop thread), query vector cached", warm)
+    t.row("**search, including the query embedding**")
+    put("· the query embedding alone (embedder's thread)", await ameasure(embed1, min(n, 100)))
+    put("= SyncMemory.search, query embedded", cold)
+
+    single = make_corpus(100, seed=17)
+    cached.prime(single, await emb.aembed(single))
+    now = time.time()
+    mems = [StoredMemory(id=new_memory_id(), user_id="user-break", content=x, created_at=now,
+                         updated_at=now, embedding=cached.table[x]) for x in single]
+
+    async def insert1(i: int) -> None:
+        m = mems[i % len(mems)]
+        await provider.insert([m.copy(id=new_memory_id())])
+
+    async def embed_one(i: int) -> None:
+        await emb.aembed([single[i % len(single)] + f" {i}"])
+
+    facade_mem = Memory(provider, embedder=cached, load_entry_points=False)
+
+    async def add_cached(i: int) -> None:
+        await facade_mem.add("user-break", single[i % len(single)])
+
+    async def embed100(i: int) -> None:
+        await emb.aembed([x + f" {i}" for x in single])
+
+    async def insert100(i: int) -> None:
+        await provider.insert([m.copy(id=new_memory_id()) for m in mems])
+
+    t.row("**add, one memory**")
+    put("· embedding one text", await ameasure(embed_one, 50))
+    put("· provider.insert of one memory (one transaction, committed)", await ameasure(insert1, 200))
+    put("= Memory.add with the vector from a table", await ameasure(add_cached, 200))
+    t.row("**add, a batch of 100**")
+    put("· embedding 100 texts", await ameasure(embed100, 5))
+    put("· provider.insert of 100 memories", await ameasure(insert100, 20))
+    return "## Where the time goes\n\n" + t.render()
 
 
 async def thread_interplay(provider: Any, scope: Any, emb: Any, queries: list[str], qvecs: np.ndarray,

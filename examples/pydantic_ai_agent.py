@@ -54,7 +54,7 @@ def chef(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
     """A stand-in LLM: suggests a dinner, honouring what its instructions say about the user."""
     request = messages[-1]
     assert isinstance(request, ModelRequest)
-    instructions = request.instructions or ""
+    instructions = info.instructions or ""  # what the model receives for this request
     prompt = " ".join(str(p.content) for p in request.parts if isinstance(p, UserPromptPart))
     told.append(instructions)
     if "I am vegetarian" in instructions:

@@ -1,7 +1,5 @@
 """mnemoplug: long-term and session memory for AI agents, framework-neutral, with hooks."""
 
-from .adapters.endpoint import AgentContext, agent_endpoint
-from .adapters.llm_extractor import llm_extractor
 from .core.checkpoints import Checkpoint, checkpoint_store_from_url
 from .core.contexts import (
     HookContext,
@@ -63,9 +61,12 @@ from .core.sync import SyncMemory
 
 __version__ = "0.1.0"
 
-#: built-in providers and session memories, imported on first use (``from mnemoplug import
-#: RedisProvider``) so that ``import mnemoplug`` stays light
+#: built-in providers, session memories, OnnxEmbedder and the endpoint, imported on first use
+#: (``from mnemoplug import RedisProvider``) so that ``import mnemoplug`` stays light
 _LAZY = {
+    "AgentContext": "mnemoplug.adapters.endpoint",
+    "agent_endpoint": "mnemoplug.adapters.endpoint",
+    "llm_extractor": "mnemoplug.adapters.llm_extractor",
     "InMemoryProvider": "mnemoplug.providers.inprocess",
     "InMemorySessionMemory": "mnemoplug.providers.inprocess",
     "Mem0Provider": "mnemoplug.providers.mem0",
@@ -78,6 +79,7 @@ _LAZY = {
     "SQLiteSessionMemory": "mnemoplug.providers.sqlite",
     "ZepProvider": "mnemoplug.providers.zep",
     "EncryptedProvider": "mnemoplug.encryption",
+    "OnnxEmbedder": "mnemoplug.embedding",
     "DecryptionError": "mnemoplug.encryption",
 }
 
@@ -141,6 +143,7 @@ __all__ = [
     "MissingDependencyError",
     "MnemoplugError",
     "NewTurn",
+    "OnnxEmbedder",
     "OperationContext",
     "PostgresProvider",
     "PostgresSessionMemory",

@@ -77,6 +77,12 @@ async def test_arun_awaits_memory_on_the_callers_loop(memory: Memory) -> None:
     a.run("Sync run.", user_id="u0")  # the sync API uses the adapter's loop thread instead
     assert loops and all(loop is not here for _, loop in loops)
 
+    clone = a.deep_copy()  # as AgentOS does: after its first run, the copy awaits natively too
+    await clone.arun("Clone run.", user_id="u1")
+    loops.clear()
+    await clone.arun("Clone run again.", user_id="u1")
+    assert loops and all(loop is here for _, loop in loops)
+
 
 async def _drain(stream: Any) -> None:
     async for _ in stream:

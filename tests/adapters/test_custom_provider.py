@@ -454,7 +454,7 @@ async def test_pydantic_ai_capability_with_a_custom_provider(custom: SeedProvide
     instructions: list[str] = []
 
     def answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        instructions.append(getattr(messages[-1], "instructions", None) or "")
+        instructions.append(info.instructions or "")  # what this model request was given
         return ModelResponse(parts=[TextPart("Noted.")])
 
     cap = MnemoplugCapability(custom)

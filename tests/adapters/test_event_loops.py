@@ -5,6 +5,7 @@ do. Each scenario runs concurrent calls in two loops, through the real framework
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,12 @@ class Stores:
 
     def __init__(self, backend: str, tmp_path: Path) -> None:
         self.backend, self.tmp_path = backend, tmp_path
+        self.run = uuid.uuid4().hex[:10]  # fresh tables: nothing from an interrupted earlier run
 
     def _url(self, kind: str) -> tuple[str, dict[str, Any]]:
         if self.backend == "sqlite":
             return f"sqlite:///{self.tmp_path / f'{kind}.db'}", {}
-        return POSTGRES_URL, {"table": f"mnemoplug_i12_loops_{kind}"}
+        return POSTGRES_URL, {"table": f"mnemoplug_loops_{kind}_{self.run}"}
 
     def session(self, kind: str = "sessions") -> Any:
         url, opts = self._url(kind)
@@ -46,25 +48,26 @@ def stores(request: Any, tmp_path: Path) -> Stores:
 def test_session_and_checkpoint_stores_in_two_loops(stores: Stores) -> None:
     sessions = stores.session()
     checkpoints = stores.checkpoints()
+    user = f"u-{uuid.uuid4().hex[:8]}"  # PostgreSQL tables outlive a test run
 
     async def run(n: int) -> None:
-        await sessions.clear_all(user_id="u1")
+        await sessions.clear_all(user_id=user)
         await asyncio.gather(
             *[
                 sessions.add_messages(
-                    f"loop-s{i}", [{"role": "user", "content": f"m{n}"}], user_id="u1"
+                    f"{user}-s{i}", [{"role": "user", "content": f"m{n}"}], user_id=user
                 )
                 for i in range(4)
             ]
         )
         await asyncio.gather(
-            *[checkpoints.save(f"run{n}", {"i": i}, user_id="u1") for i in range(4)]
+            *[checkpoints.save(f"run{n}", {"i": i}, user_id=user) for i in range(4)]
         )
-        assert len(await checkpoints.list(run_id=f"run{n}", user_id="u1", limit=10)) == 4
+        assert len(await checkpoints.list(run_id=f"run{n}", user_id=user, limit=10)) == 4
 
     async def cleanup() -> None:
-        await sessions.clear_all(user_id="u1")
-        await checkpoints.delete_user("u1")
+        await sessions.clear_all(user_id=user)
+        await checkpoints.delete_user(user)
         await sessions.close()
         await checkpoints.close()
 
@@ -93,17 +96,18 @@ def test_langgraph_checkpointer_over_memory_in_two_loops(stores: Stores, embedde
     saver = MnemoplugCheckpointer(memory)
     model = RecordingModel(messages=replies("Hi Ana.", "You are Ana.", "a", "b"))
     agent = create_agent(model, checkpointer=saver)
-    cfg = {"configurable": {"thread_id": "loops-t1"}}
+    t1, t2 = f"loops-{uuid.uuid4().hex[:8]}", f"loops-{uuid.uuid4().hex[:8]}"
+    cfg = {"configurable": {"thread_id": t1}}
 
     async def turn(text: str) -> None:
         await asyncio.gather(
             agent.ainvoke(user_msg(text), cfg),
-            agent.ainvoke(user_msg(text), {"configurable": {"thread_id": "loops-t2"}}),
+            agent.ainvoke(user_msg(text), {"configurable": {"thread_id": t2}}),
         )
 
     async def cleanup() -> None:
-        await saver.adelete_thread("loops-t1")
-        await saver.adelete_thread("loops-t2")
+        await saver.adelete_thread(t1)
+        await saver.adelete_thread(t2)
         await memory.close()
 
     asyncio.run(turn("I am Ana."))
@@ -122,6 +126,7 @@ def test_conversation_store_in_two_loops(stores: Stores) -> None:
     from mnemoplug.adapters.pydantic_ai import MnemoplugConversationStore
 
     store = MnemoplugConversationStore(stores.session("conv"), user_id="u1")
+    cid = f"loops-{uuid.uuid4().hex[:8]}"
     agent = Agent(TestModel(custom_output_text="ok"))
 
     async def turn(cid: str) -> None:
@@ -132,13 +137,13 @@ def test_conversation_store_in_two_loops(stores: Stores) -> None:
         await asyncio.gather(one(cid), one(cid + "b"))
 
     async def check_and_cleanup() -> None:
-        loaded = await store.load("loops-c1")
+        loaded = await store.load(cid)
         assert loaded is not None and len(loaded.messages) == 4
-        for cid in ("loops-c1", "loops-c1b"):
-            conv = await store.load(cid)
+        for c in (cid, cid + "b"):
+            conv = await store.load(c)
             if conv is not None:
-                await store.delete(cid)
+                await store.delete(c)
 
-    asyncio.run(turn("loops-c1"))
-    asyncio.run(turn("loops-c1"))
+    asyncio.run(turn(cid))
+    asyncio.run(turn(cid))
     asyncio.run(check_and_cleanup())

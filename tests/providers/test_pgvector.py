@@ -226,6 +226,41 @@ async def test_pgvector_search_equals_the_in_process_search(
         await exact.close()
 
 
+async def test_a_search_is_one_statement_with_the_hnsw_options_set_once(
+    server: Any, table: str
+) -> None:
+    """The HNSW options are set once per connection (session level), not with BEGIN, SET LOCAL
+    and ROLLBACK around every search, and they are in effect for the search statement."""
+    from mnemoplug.core.filters import Filter
+    from mnemoplug.core.records import Scope, StoredMemory
+    from mnemoplug.core.retrieval import SearchRequest
+
+    s = store(server, table, "pgvector")
+    vec = np.ones(8, dtype=np.float32) / np.sqrt(8.0)
+    try:
+        await s.open()
+        s._vec.ef_search = 77
+        await s.insert(
+            [StoredMemory(id=f"m{i}", user_id="u", content=f"fact {i}", created_at=1.0,
+                          updated_at=1.0, embedding=vec) for i in range(3)]
+        )  # fmt: skip
+        req = SearchRequest("fact", vec, 3, Filter(None), 2.0)
+        with sql_log() as seen:
+            for _ in range(6):
+                assert len(await s.search(Scope("u"), req)) == 3
+        assert sum("<=>" in x for x in seen) == 6
+        others = [x for x in seen if "<=>" not in x]
+        assert all(x.startswith("SET hnsw.") for x in others), others  # no SET LOCAL
+        assert sum(x.startswith("SET hnsw.ef_search") for x in others) <= 2  # once a connection
+        async with s._conn("check") as conn:  # set at session level: it stays
+            await s._vec.configure_search(conn)
+            again = (await conn.exec_driver_sql("SHOW hnsw.ef_search")).scalar()
+            await s._vec.configure_search(conn)
+            assert (await conn.exec_driver_sql("SHOW hnsw.ef_search")).scalar() == again == "77"
+    finally:
+        await s.close()
+
+
 async def test_a_test_server_that_died_is_replaced_with_its_log_reported(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

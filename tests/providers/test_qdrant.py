@@ -127,3 +127,56 @@ async def test_server_mode(embedder: Any) -> None:
         await client.delete_collection(coll)
         await client.delete_collection(coll + "_users")
         await p.close()
+
+
+async def test_a_user_not_cached_is_searched_in_qdrant_without_a_scroll(tmp_path: Any) -> None:
+    """A cold process answers a long-history user's search with Qdrant's own search (here in
+    local mode, turned on for the test) and loads the user's index in the background."""
+    import asyncio
+
+    from mnemoplug.core.retrieval import SearchRequest
+
+    p = QdrantMemoryStore(path=tmp_path / "q", collection="cold", cold_search_min=30, dimension=8)
+    p._cold_search_local = True
+    rng = np.random.default_rng(0)
+    vecs = rng.standard_normal((60, 8)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    words = ["coffee", "tea", "hiking", "piano", "lisbon", "berlin"]
+    rows = [
+        StoredMemory(id=new_memory_id(), user_id="big", content=f"likes {words[i % 6]} {i}",
+                     created_at=float(i), updated_at=float(i), embedding=vecs[i])
+        for i in range(60)
+    ] + [
+        StoredMemory(id=new_memory_id(), user_id="small", content="likes coffee",
+                     created_at=1.0, updated_at=1.0, embedding=vecs[0])
+    ]  # fmt: skip
+    calls: list[str] = []
+    try:
+        await p.insert(rows)
+        client = await p._c()
+        for name in ("scroll", "query_points"):
+            real = getattr(client, name)
+
+            async def spy(*a: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
+                calls.append(_name)
+                return await _real(*a, **kw)
+
+            setattr(client, name, spy)
+        q = rng.standard_normal(8).astype(np.float32)
+        req = SearchRequest("coffee piano", q / np.linalg.norm(q), 10, Filter(None), 100.0)
+        p._cache.clear()  # as a fresh process
+        cold = await p.search(Scope("big"), req)
+        assert calls == ["query_points"]  # answered without scrolling the user's history
+        for task in list(p._warming.values()):
+            await asyncio.wait_for(task, 30)
+        assert ("", "big") in p._cache and "scroll" in calls  # loaded in the background
+        calls.clear()
+        warm = await p.search(Scope("big"), req)
+        assert calls == []
+        # every memory was a candidate (60 < 200): the same ranking and scores either way
+        assert [(h.memory.id, h.score) for h in cold] == [(h.memory.id, h.score) for h in warm]
+        p._cache.clear()
+        small = await p.search(Scope("small"), req)  # under cold_search_min: loaded first
+        assert calls == ["scroll"] and len(small) == 1
+    finally:
+        await p.close()

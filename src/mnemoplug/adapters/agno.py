@@ -31,9 +31,12 @@ or rejected store (e.g. a ``MemoryRejectedError`` from an ``on_memory_add`` hook
 the run completes; ``raise_on_store_error=True`` gives the run status ``error`` (streams end
 with a ``RunErrorEvent``).
 
-:class:`MnemoplugAgnoDb` (:mod:`mnemoplug.adapters.agno_db`) is a drop-in for Agno's own
-user-memory storage: an ``agno.db.in_memory.InMemoryDb`` whose user memories live in
-mnemoplug, scoped by user.
+:class:`MnemoplugAgnoDb` (import it from here) is a drop-in for Agno's ``db``: Agno's user
+memories live in mnemoplug, scoped by user, and its sessions and runs in the Memory's session
+store, so replacing ``SqliteDb`` with it loses nothing across restarts.
+
+``escape_agno_text`` is kept for text you put into Agno's own instructions yourself; the
+adapter no longer needs it.
 """
 
 from __future__ import annotations
@@ -277,7 +280,17 @@ class MnemoplugAgno:
             return result  # pragma: no cover - an Agno version returning something else
 
         arun.__doc__ = original.__doc__
+        arun._mnemoplug_adapter = adapter  # type: ignore[attr-defined]
         agent.arun = arun  # type: ignore[method-assign]
+
+    def _ensure_native(self, agent: Any) -> None:
+        """A copy of an attached agent (``agent.deep_copy()``, AgentOS) shares the hooks but
+        not the instance's ``arun``: wrap it too, for its next runs."""
+        if agent is None or getattr(agent, "arun", None) is None:
+            return
+        if getattr(agent.arun, "_mnemoplug_adapter", None) is not self:
+            with contextlib.suppress(AttributeError, TypeError):
+                self._wrap_arun(agent)
 
     async def _prefetch(self, user: str | None, session: str | None, query: str | None) -> Any:
         state = _RunState(user, session, native=True, prefetched=True)
@@ -357,8 +370,11 @@ class MnemoplugAgno:
         return state.text if state is not None else ""
 
     # -- hooks ---------------------------------------------------------------------------------
-    def pre_hook(self, run_input: Any, run_context: Any, user_id: str | None = None) -> None:
+    def pre_hook(
+        self, run_input: Any, run_context: Any, user_id: str | None = None, agent: Any = None
+    ) -> None:
         """Agno pre-hook: this run's memories (looked up already in ``arun``; here in ``run``)."""
+        self._ensure_native(agent)
         state = self._run.get()
         if state is not None and state.native and state.prefetched:
             state.prefetched = False

@@ -11,12 +11,14 @@ import secrets
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._time import to_dt
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["MemoryRecord", "Scope", "StoredMemory", "new_memory_id", "stored_from_record"]
 

@@ -23,9 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import EllipsisType
-from typing import Any, ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._time import now_ts
 from .checkpoints import (
@@ -63,6 +61,9 @@ from .session import (
     owner_key,
 )
 from .validation import check_metadata
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["CheckpointStore", "MemoryStore", "SessionStore"]
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from ._lazy import lazy_module
 from .embedders import aembed
 from .instrumentation import phase
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # numpy loads at first use, not with ``import mnemoplug``
+    np = lazy_module("numpy", globals(), "np")
 
 __all__ = ["StoreVectors"]
 

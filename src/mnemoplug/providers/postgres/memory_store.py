@@ -445,7 +445,7 @@ class PostgresMemoryStore(MemoryStore):
         }
         where = scope_where(scope, p)
         sql = pgvector_sql(self.tables, self.text_search_config, where, lexical=bool(words))
-        async with self._conn("search memories", autocommit=False) as conn:  # for SET LOCAL
+        async with self._conn("search memories") as conn:
             await self._vec.configure_search(conn)
             rows = (await conn.execute(text(sql), p)).all()
         idx = UserIndex(lexical=False)

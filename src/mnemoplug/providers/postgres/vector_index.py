@@ -200,7 +200,15 @@ class PgVector:
         return f"{COLUMNS}, embedding_vec", VALUES[:-1] + ", CAST(:ev AS vector))"
 
     async def configure_search(self, conn: Any) -> None:
-        """``SET LOCAL`` the HNSW search options (in the caller's transaction)."""
-        await conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {self.ef_search}")
+        """Set the HNSW search options on the connection, once per database connection (at
+        session level: they only steer HNSW scans, and the store's engine is its own), so a
+        search is one autocommit statement instead of BEGIN, two ``SET LOCAL`` and ROLLBACK
+        (4 fewer round trips)."""
+        info = (await conn.get_raw_connection()).info
+        wanted = (self.ef_search, self.iterative_scan)
+        if info.get("mnemoplug_hnsw") == wanted:
+            return
+        await conn.exec_driver_sql(f"SET hnsw.ef_search = {int(self.ef_search)}")
         if self.iterative_scan:
-            await conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            await conn.exec_driver_sql("SET hnsw.iterative_scan = relaxed_order")
+        info["mnemoplug_hnsw"] = wanted

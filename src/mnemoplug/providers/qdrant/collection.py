@@ -3,7 +3,10 @@
 * ``<collection>``: the memories (see :mod:`.payload`), one named cosine vector ``"dense"``,
   created at open with ``dimension`` (384, all-MiniLM-L6-v2's; 0 = no vectors) and recreated
   while empty to fit the first vectors; keyword/float payload indexes on the scope fields and
-  times (server mode).
+  times (server mode). ``tenant_id`` and ``user_id`` are *tenant* indexes (``is_tenant``):
+  Qdrant keeps each user's points together on disk and searches them with per-user HNSW
+  graphs (``payload_m``; no whole-collection graph, ``m=0``, since every query carries the
+  user). An older collection gets its indexes upgraded at open.
 * ``<collection>_users``: per-user generation tokens (see :mod:`.tokens`) and the meta point.
 
 Every read, write and delete carries a ``must=[tenant_id, user_id, (agent_id), (session_id)]``
@@ -21,9 +24,9 @@ from .payload import VECTOR, models, point_id
 
 __all__ = ["MemoryCollection", "expired_filter", "memory_filter", "scope_filter"]
 
+#: the tenant fields: every query filters on both
+_TENANT_FIELDS = ("tenant_id", "user_id")
 _INDEXED = (
-    ("tenant_id", "KEYWORD"),
-    ("user_id", "KEYWORD"),
     ("agent_id", "KEYWORD"),
     ("session_id", "KEYWORD"),
     ("mid", "KEYWORD"),
@@ -80,18 +83,41 @@ class MemoryCollection:
         self.dim: int | None = None
 
     async def load(self, client: Any) -> None:
-        """Read the existing collection's vector size (None: there is none yet)."""
+        """Read the existing collection's vector size (None: there is none yet) and give an
+        older collection its tenant indexes."""
         if await client.collection_exists(self.name):
-            vecs = (await client.get_collection(self.name)).config.params.vectors
+            info = await client.get_collection(self.name)
+            vecs = info.config.params.vectors
             self.dim = int(vecs[VECTOR].size) if isinstance(vecs, dict) and VECTOR in vecs else 0
+            if self.indexed:
+                await self._tenant_indexes(client, info.payload_schema or {})
         else:
             self.dim = None
+
+    async def _tenant_indexes(self, client: Any, schema: dict[str, Any]) -> None:
+        """Create (or upgrade to ``is_tenant``) the tenant fields' keyword indexes."""
+        m = models()
+        for field in _TENANT_FIELDS:
+            params = getattr(schema.get(field), "params", None)
+            if params is not None and getattr(params, "is_tenant", False):
+                continue
+            try:
+                await client.create_payload_index(
+                    self.name,
+                    field,
+                    m.KeywordIndexParams(type=m.KeywordIndexType.KEYWORD, is_tenant=True),
+                )
+            except Exception:  # a server before 1.11 has no tenant indexes: a plain one
+                if params is None:
+                    await client.create_payload_index(self.name, field, m.PayloadSchemaType.KEYWORD)
 
     async def create(self, client: Any, dim: int) -> None:
         m = models()
         vectors = {VECTOR: m.VectorParams(size=dim, distance=m.Distance.COSINE)} if dim else {}
-        await client.create_collection(self.name, vectors_config=vectors)
+        hnsw = m.HnswConfigDiff(payload_m=16, m=0) if self.indexed else None
+        await client.create_collection(self.name, vectors_config=vectors, hnsw_config=hnsw)
         if self.indexed:
+            await self._tenant_indexes(client, {})
             for field, schema in _INDEXED:
                 await client.create_payload_index(
                     self.name, field, getattr(m.PayloadSchemaType, schema)

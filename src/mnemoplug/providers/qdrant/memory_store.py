@@ -11,6 +11,9 @@ contiguous in-process matrix (:class:`~mnemoplug.core.retrieval.UserIndex`, load
 scroll and revalidated against the user's generation token on every query), so dense, BM25 and
 recency are fused exactly as in the other providers and metadata filters and expiry keep one
 semantics (:meth:`Filter.matches <mnemoplug.core.filters.Filter.matches>`).
+A user not cached yet with a long history (``cold_search_min``) is searched by Qdrant itself
+first (server mode), while the index loads in the background; the collection's tenant
+indexes (``is_tenant``) keep that search within the user's own points.
 
 Local mode (``qdrant:///path``, ``qdrant://:memory:``) is for development only: qdrant-client's
 local mode scans every point in Python, about 1.4 s per filtered query at 100,000 points on a
@@ -39,11 +42,11 @@ from ...core.records import Scope, StoredMemory
 from ...core.retrieval import ScoredMemory, SearchRequest, UserIndex, UserIndexCache
 from ...core.stores import MemoryStore
 from .._changes import MemoryChanges, add_inserted
-from .._options import non_empty_str, positive_int, positive_seconds
+from .._options import non_empty_str, non_negative_int, positive_int, positive_seconds
 from .collection import MemoryCollection, expired_filter, memory_filter, scope_filter
 from .errors import qdrant_error
 from .local import tune_local_storage
-from .payload import META_ID, memory_from_point, models, point_id, points
+from .payload import META_ID, VECTOR, memory_from_point, models, point_id, points
 from .tokens import UserTokens
 from .url import Location
 
@@ -70,6 +73,13 @@ class QdrantMemoryStore(MemoryStore):
             without an fsync per point (35 ms -> well under 1 ms a point here).
         dimension: dense vector size of a new collection (384, all-MiniLM-L6-v2's; 0 = no
             vectors). While the collection is empty it is recreated to fit the first vectors.
+        cold_search_min: with a Qdrant server, a search with a query vector and no metadata
+            filter, of a user whose index this process has not cached and who holds at least
+            this many memories (5,000), runs in Qdrant (the user's nearest
+            ``lexical_candidates`` points, then fused as usual over those) while the user's
+            index loads in the background, so a cold process does not scroll a long history
+            before answering. None: always load first. Local mode always loads (it scans
+            every point either way).
     """
 
     name = "qdrant"
@@ -87,6 +97,7 @@ class QdrantMemoryStore(MemoryStore):
         cache_max_records: int = 500_000,
         fast_local_writes: bool = True,
         dimension: int = 384,
+        cold_search_min: int | None = 5_000,
     ) -> None:
         self.location = Location(url, path)
         self.collection = non_empty_str("collection", collection)
@@ -108,6 +119,13 @@ class QdrantMemoryStore(MemoryStore):
         if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 0:
             raise ConfigurationError("dimension must be a non-negative integer (0 = no vectors)")
         self.dimension = dimension
+        self.cold_search_min = (
+            None
+            if cold_search_min is None
+            else non_negative_int("cold_search_min", cold_search_min)
+        )
+        self._cold_search_local = False  # tests turn it on in local mode
+        self._warming: dict[_Key, asyncio.Task[Any]] = {}
         self._client: AsyncQdrantClient | None = None
         self._open_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock()
@@ -158,6 +176,9 @@ class QdrantMemoryStore(MemoryStore):
             tune_local_storage(self._client)
 
     async def close(self) -> None:
+        for task in self._warming.values():
+            task.cancel()
+        self._warming.clear()
         client, self._client = self._client, None
         self._cache.clear()
         self._embedder_checked = None
@@ -235,11 +256,13 @@ class QdrantMemoryStore(MemoryStore):
                 return memory_from_point(p.payload, p.vector)
         return None
 
-    async def _index(self, key: _Key) -> UserIndex | None:
-        """The user's index, cached while the user's token is unchanged (None: no memories)."""
+    async def _index(self, key: _Key, token: Any = ...) -> UserIndex | None:
+        """The user's index, cached while the user's token is unchanged (None: no memories);
+        ``token``: the user's token when the caller just read it."""
         try:
             client = await self._c()
-            token = (await self._tokens.get(client, [key]))[key]
+            if token is ...:
+                token = (await self._tokens.get(client, [key]))[key]
             if token is None or self._dim is None:
                 return None
             cached = self._cache.get(key, token)
@@ -456,8 +479,76 @@ class QdrantMemoryStore(MemoryStore):
 
     async def search(self, scope: Scope, request: SearchRequest) -> builtins.list[ScoredMemory]:
         await self.open()
-        idx = await self._index(scope.user_key)
+        key = scope.user_key
+        token: Any = ...
+        if (
+            self.cold_search_min is not None
+            and (not self.local or self._cold_search_local)
+            and request.vector is not None
+            and not request.filters
+            and self._dim
+        ):
+            try:
+                client = await self._c()
+                token = (await self._tokens.get(client, [key]))[key]
+                if token is None:
+                    return []
+                if self._cache.get(key, token) is None:
+                    hits = await self._search_in_qdrant(client, scope, request)
+                    if hits is not None:
+                        self._warm(key)
+                        return hits
+            except ProviderError:
+                raise
+            except Exception as exc:
+                raise self._error(exc, "search") from exc
+        idx = await self._index(key, token)
         return [] if idx is None else idx.search(scope, request)
+
+    async def _search_in_qdrant(
+        self, client: Any, scope: Scope, request: SearchRequest
+    ) -> builtins.list[ScoredMemory] | None:
+        """Qdrant's own search of a user not cached here (None: the user holds fewer than
+        ``cold_search_min`` memories; loading them is quicker)."""
+        assert request.vector is not None and self.cold_search_min is not None
+        m = models()
+        user = scope_filter(Scope(scope.user_id, scope.tenant_id))
+        held = (await client.count(self.collection, count_filter=user, exact=True)).count
+        if held < self.cold_search_min:
+            return None
+        live = m.Filter(
+            should=[
+                m.IsEmptyCondition(is_empty=m.PayloadField(key="expires_at")),
+                m.FieldCondition(key="expires_at", range=m.Range(gt=request.now)),
+            ]
+        )
+        found = await client.query_points(
+            self.collection,
+            query=np.asarray(request.vector, dtype=np.float32).tolist(),
+            using=VECTOR,
+            query_filter=scope_filter(scope, live),
+            limit=max(request.limit, request.config.lexical_candidates),
+            with_payload=True,
+            with_vectors=True,
+        )
+        idx = UserIndex(lexical=True)
+        idx.extend(memory_from_point(p.payload, p.vector) for p in found.points)
+        return idx.search(scope, request)
+
+    def _warm(self, key: _Key) -> None:
+        """Load the user's index in the background (once at a time per user)."""
+        if key in self._warming:
+            return
+
+        async def load() -> None:
+            try:
+                await self._index(key)
+            except MnemoplugError:
+                pass  # the next search loads (and reports) again
+            finally:
+                self._warming.pop(key, None)
+
+        self._warming[key] = asyncio.get_running_loop().create_task(load())
 
     async def list_users(self) -> builtins.list[_Key]:
         await self.open()

@@ -7,12 +7,13 @@
   with a per-user generation counter bumped by every write, ``mnemoplug_meta``) and the schema
   version;
 * :mod:`.paths` — URLs, ``path=`` and the default file; :mod:`.engine` — the aiosqlite engines;
-* :mod:`.fts` — FTS5 BM25 restricted to the user, on a quick synchronous connection;
+* :mod:`.quick` — the per-search freshness check on a quick synchronous connection;
+* :mod:`.lexical` — FTS5's BM25 computed in process from the user's own statistics;
 * :mod:`mnemoplug.providers.sql.rows` — row <-> memory, shared with PostgreSQL.
 
 Search keeps each recently used user's vectors in one contiguous float32 matrix in process
 (a :class:`~mnemoplug.core.retrieval.UserIndex`), refreshed when the user's generation changes,
-so other processes' writes are seen; BM25 comes from FTS5. Writes go through one connection
+so other processes' writes are seen, with the user's BM25 index beside it. Writes go through one connection
 with ``BEGIN IMMEDIATE`` (SQLite has one writer); reads use a small pool of their own and never
 wait for a writer (WAL); the async pool is used when a user's index has to be (re)loaded.
 """
@@ -24,8 +25,8 @@ import builtins
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import text
@@ -48,9 +49,11 @@ from ..sql.rows import (
     update_assignments,
 )
 from .engine import sqlite_engine
-from .fts import QuickReader, scope_token
+from .lexical import UserBM25, fts5_tokens
 from .paths import default_sqlite_path, resolve_path
+from .quick import QuickReader, scope_token
 from .schema import create_schema
+from .writer import WriteQueue
 
 __all__ = ["SQLiteMemoryStore"]
 
@@ -59,6 +62,7 @@ _INSERT = (
     ":user_id, :agent_id, :session_id, :role, :content, :metadata, :embedding, :created_at, "
     ":updated_at, :expires_at, :scope_token)"
 )
+_T = TypeVar("_T")
 _GENERATION = "SELECT generation FROM mnemoplug_users WHERE tenant_id = :t AND user_id = :u"
 
 
@@ -94,6 +98,7 @@ class SQLiteMemoryStore(MemoryStore):
         self._open_lock = asyncio.Lock()
         self._cache = UserIndexCache(cache_max_records)
         self._quick = QuickReader(self.path, self.busy_timeout_ms)
+        self._queue = WriteQueue(self.path, self.busy_timeout_ms)
         self._embedder_checked: tuple[str, int] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -135,6 +140,7 @@ class SQLiteMemoryStore(MemoryStore):
         self._writer = self._reader = None
         self._cache.clear()
         self._quick.close()
+        await asyncio.to_thread(self._queue.close)
         if r is not None:
             await r.dispose()
         if w is not None:
@@ -155,44 +161,53 @@ class SQLiteMemoryStore(MemoryStore):
     async def check_embedder(self, name: str, dimension: int) -> None:
         if self._embedder_checked == (name, dimension):
             return
-        eng = await self._w()
-        async with eng.begin() as conn:
-            row = (
-                await conn.execute(text("SELECT value FROM mnemoplug_meta WHERE key='embedder'"))
-            ).first()
+
+        def check(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT value FROM mnemoplug_meta WHERE key='embedder'").fetchone()
             if row is None:
-                await conn.execute(
-                    text("INSERT INTO mnemoplug_meta(key, value) VALUES ('embedder', :v)"),
-                    {"v": json.dumps({"name": name, "dimension": dimension})},
+                conn.execute(
+                    "INSERT INTO mnemoplug_meta(key, value) VALUES ('embedder', ?)",
+                    (json.dumps({"name": name, "dimension": dimension}),),
                 )
-            else:
-                stored = json.loads(row[0])
-                if stored.get("dimension") != dimension or stored.get("name") != name:
-                    raise EmbedderMismatchError(
-                        f"{self.path} holds vectors from embedder {stored.get('name')!r} "
-                        f"(dimension {stored.get('dimension')}), but this Memory uses {name!r} "
-                        f"(dimension {dimension}). Use the same embedder, or migrate the memories "
-                        f"with migrate_memory() into a store opened with the new embedder."
-                    )
+                return
+            stored = json.loads(row[0])
+            if stored.get("dimension") != dimension or stored.get("name") != name:
+                raise EmbedderMismatchError(
+                    f"{self.path} holds vectors from embedder {stored.get('name')!r} "
+                    f"(dimension {stored.get('dimension')}), but this Memory uses {name!r} "
+                    f"(dimension {dimension}). Use the same embedder, or migrate the memories "
+                    f"with migrate_memory() into a store opened with the new embedder."
+                )
+
+        await self._write(check)
         self._embedder_checked = (name, dimension)
 
+    async def _write(self, job: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run a write job in the write queue; its result once committed."""
+        await self._w()
+        try:
+            return await self._queue.run(job)
+        except sqlite3.Error as exc:
+            raise ProviderError(
+                f"cannot write to SQLite database {self.path}: {exc}",
+                provider=self.name,
+                url=self.url,
+            ) from exc
+
     # -- cache -------------------------------------------------------------------------------
-    async def _bump(
-        self, conn: AsyncConnection, users: Iterable[tuple[str, str]]
+    @staticmethod
+    def _bump(
+        conn: sqlite3.Connection, users: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], int]:
+        """Bump the users' generations; the new ones."""
         gens = {}
         for t, u in set(users):
-            row = (
-                await conn.execute(
-                    text(
-                        "INSERT INTO mnemoplug_users(tenant_id, user_id, generation) VALUES (:t, :u, 1) "
-                        "ON CONFLICT(tenant_id, user_id) DO UPDATE SET generation = generation + 1 "
-                        "RETURNING generation"
-                    ),
-                    {"t": t, "u": u},
-                )
-            ).first()
-            assert row is not None
+            row = conn.execute(
+                "INSERT INTO mnemoplug_users(tenant_id, user_id, generation) VALUES (?, ?, 1) "
+                "ON CONFLICT(tenant_id, user_id) DO UPDATE SET generation = generation + 1 "
+                "RETURNING generation",
+                (t, u),
+            ).fetchone()
             gens[(t, u)] = int(row[0])
         return gens
 
@@ -214,6 +229,7 @@ class SQLiteMemoryStore(MemoryStore):
         ).all()
         idx = UserIndex(lexical=False)
         idx.extend(memory_from_row(r) for r in rows)
+        idx.bm25 = UserBM25.of(idx.records)
         # a write may have committed between the two statements: only cache what is consistent
         row2 = (await conn.execute(text(_GENERATION), {"t": key[0], "u": key[1]})).first()
         if row2 is not None and int(row2[0]) == gen:
@@ -224,38 +240,36 @@ class SQLiteMemoryStore(MemoryStore):
     async def insert(self, memories: Sequence[StoredMemory]) -> None:
         if not memories:
             return
-        eng = await self._w()
         params = [_params(m) for m in memories]
-        async with eng.begin() as conn:
-            await conn.execute(text(_INSERT), params)
-            gens = await self._bump(conn, ((m.tenant_id, m.user_id) for m in memories))
+
+        def insert(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
+            conn.executemany(_INSERT, params)
+            return self._bump(conn, ((m.tenant_id, m.user_id) for m in memories))
+
+        gens = await self._write(insert)
+        fts5_tokens.learn(m.content for m in memories)
         self._cache.after_write(gens, add_inserted(memories))
 
     async def upsert(self, memories: Sequence[StoredMemory]) -> None:
         if not memories:
             return
-        eng = await self._w()
         params = [_params(m) for m in memories]
-        async with eng.begin() as conn:
+
+        def upsert(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
             old_owners = []
             for m in memories:
-                row = (
-                    await conn.execute(
-                        text("SELECT tenant_id, user_id FROM mnemoplug_memories WHERE id = :id"),
-                        {"id": m.id},
-                    )
-                ).first()
+                row = conn.execute(
+                    "SELECT tenant_id, user_id FROM mnemoplug_memories WHERE id = ?", (m.id,)
+                ).fetchone()
                 if row is not None:
                     old_owners.append((row[0], row[1]))
-            await conn.execute(
-                text("DELETE FROM mnemoplug_memories WHERE id = :id"),
-                [{"id": m.id} for m in memories],
+            conn.executemany(
+                "DELETE FROM mnemoplug_memories WHERE id = ?", [(m.id,) for m in memories]
             )
-            await conn.execute(text(_INSERT), params)
-            gens = await self._bump(
-                conn, [*old_owners, *((m.tenant_id, m.user_id) for m in memories)]
-            )
-        for key in gens:
+            conn.executemany(_INSERT, params)
+            return self._bump(conn, [*old_owners, *((m.tenant_id, m.user_id) for m in memories)])
+
+        for key in await self._write(upsert):
             self._cache.drop(key)
 
     async def update(
@@ -269,7 +283,6 @@ class SQLiteMemoryStore(MemoryStore):
         updated_at: float,
         expires_at: Any = ...,
     ) -> StoredMemory | None:
-        eng = await self._w()
         changes = MemoryChanges.of(
             content=content,
             metadata=metadata,
@@ -280,71 +293,72 @@ class SQLiteMemoryStore(MemoryStore):
         p: dict[str, Any] = {"id": memory_id, "now": changes.updated_at}
         where = f"id = :id AND {scope_where(scope, p)} AND {LIVE}"
         sets = ", ".join(update_assignments(changes, p))
-        async with eng.begin() as conn:
-            row = (
-                await conn.execute(
-                    text(f"UPDATE mnemoplug_memories SET {sets} WHERE {where} RETURNING {COLUMNS}"),
-                    p,
-                )
-            ).first()
+        sql = f"UPDATE mnemoplug_memories SET {sets} WHERE {where} RETURNING {COLUMNS}"
+
+        def update(
+            conn: sqlite3.Connection,
+        ) -> tuple[StoredMemory, dict[tuple[str, str], int]] | None:
+            row = conn.execute(sql, p).fetchone()
             if row is None:
                 return None
-            new = memory_from_row(row)
-            gens = await self._bump(conn, [scope.user_key])
+            return memory_from_row(row), self._bump(conn, [scope.user_key])
+
+        done = await self._write(update)
+        if done is None:
+            return None
+        new, gens = done
         self._cache.after_write(gens, lambda key, idx: idx.upsert(new))
         return new
 
     async def delete(self, scope: Scope, memory_id: str) -> bool:
-        eng = await self._w()
         p: dict[str, Any] = {"id": memory_id}
-        async with eng.begin() as conn:
-            res = await conn.execute(
-                text(f"DELETE FROM mnemoplug_memories WHERE id = :id AND {scope_where(scope, p)}"),
-                p,
-            )
-            if not res.rowcount:
-                return False
-            gens = await self._bump(conn, [scope.user_key])
+        sql = f"DELETE FROM mnemoplug_memories WHERE id = :id AND {scope_where(scope, p)}"
+
+        def delete(conn: sqlite3.Connection) -> dict[tuple[str, str], int] | None:
+            if not conn.execute(sql, p).rowcount:
+                return None
+            return self._bump(conn, [scope.user_key])
+
+        gens = await self._write(delete)
+        if gens is None:
+            return False
         self._cache.after_write(gens, lambda key, idx: idx.remove(memory_id))
         return True
 
     async def delete_all(self, scope: Scope) -> int:
-        eng = await self._w()
         p: dict[str, Any] = {}
-        async with eng.begin() as conn:
-            res = await conn.execute(
-                text(f"DELETE FROM mnemoplug_memories WHERE {scope_where(scope, p)}"), p
-            )
-            n = int(res.rowcount or 0)
+        sql = f"DELETE FROM mnemoplug_memories WHERE {scope_where(scope, p)}"
+
+        def delete_all(conn: sqlite3.Connection) -> int:
+            n = int(conn.execute(sql, p).rowcount or 0)
             if n:
-                await self._bump(conn, [scope.user_key])
+                self._bump(conn, [scope.user_key])
+            return n
+
+        n = await self._write(delete_all)
         self._cache.drop(scope.user_key)
         return n
 
     async def purge_expired(self, now: float) -> int:
-        eng = await self._w()
-        async with eng.begin() as conn:
-            users = (
-                await conn.execute(
-                    text(
-                        "SELECT DISTINCT tenant_id, user_id FROM mnemoplug_memories "
-                        "WHERE expires_at IS NOT NULL AND expires_at <= :now"
-                    ),
-                    {"now": now},
-                )
-            ).all()
+        def purge(conn: sqlite3.Connection) -> tuple[list[Any], int]:
+            users = conn.execute(
+                "SELECT DISTINCT tenant_id, user_id FROM mnemoplug_memories "
+                "WHERE expires_at IS NOT NULL AND expires_at <= ?",
+                (now,),
+            ).fetchall()
             if not users:
-                return 0
-            res = await conn.execute(
-                text(
-                    "DELETE FROM mnemoplug_memories WHERE expires_at IS NOT NULL AND expires_at <= :now"
-                ),
-                {"now": now},
-            )
-            await self._bump(conn, [(r[0], r[1]) for r in users])
+                return [], 0
+            n = conn.execute(
+                "DELETE FROM mnemoplug_memories WHERE expires_at IS NOT NULL AND expires_at <= ?",
+                (now,),
+            ).rowcount
+            self._bump(conn, [(r[0], r[1]) for r in users])
+            return users, int(n or 0)
+
+        users, n = await self._write(purge)
         for r in users:
             self._cache.drop((r[0], r[1]))
-        return int(res.rowcount or 0)
+        return n
 
     # -- reads -------------------------------------------------------------------------------
     async def get(self, scope: Scope, memory_id: str, now: float) -> StoredMemory | None:
@@ -401,12 +415,10 @@ class SQLiteMemoryStore(MemoryStore):
             return []
         cfg = request.config
         lexical: dict[str, float] = {}
-        if cfg.lexical_weight > 0:
+        if cfg.lexical_weight > 0 and isinstance(idx.bm25, UserBM25):
             dense = request.vector is not None and cfg.dense_weight > 0
             prune = cfg.common_term_ratio if dense else None
-            lexical = await self._quick.bm25(
-                scope, request.query, cfg.lexical_candidates, prune, len(idx)
-            )
+            lexical = idx.bm25.top(request.query, cfg.lexical_candidates, prune)
         return idx.search(scope, request, lexical=lexical)
 
     async def list_users(self) -> builtins.list[tuple[str, str]]:

