@@ -3,6 +3,7 @@ real embedding model; add() stays literal."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
@@ -15,8 +16,10 @@ from .hygiene_pairs import DIFFERENT, QUESTIONS, SAME
 
 
 @pytest.fixture
-def memory(embedder: Any, tmp_path: Any) -> Memory:
-    return Memory(f"sqlite:///{tmp_path / 'm.db'}", embedder=embedder, load_entry_points=False)
+async def memory(embedder: Any, tmp_path: Any) -> AsyncIterator[Memory]:
+    mem = Memory(f"sqlite:///{tmp_path / 'm.db'}", embedder=embedder, load_entry_points=False)
+    yield mem
+    await mem.close()
 
 
 def _cosine(embedder: Any, a: str, b: str) -> float:
