@@ -38,9 +38,11 @@ from .core.errors import (
 )
 from .core.forget import forget
 from .core.hookspecs import hookimpl
+from .core.hygiene import Dedupe, HygieneExtractor
 from .core.instrumentation import OperationContext
 from .core.memory import Memory, create_memory
 from .core.migration import MigrationResult, migrate_memory
+from .core.operations import MemoryOperation, NewTurn, TurnMessage
 from .core.plugins import hook, reset_global_hooks, unregister_hook
 from .core.provider import MemoryProvider
 from .core.records import MemoryRecord, Scope
@@ -64,6 +66,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "AgentContext": "mnemoplug.adapters.endpoint",
     "agent_endpoint": "mnemoplug.adapters.endpoint",
+    "llm_extractor": "mnemoplug.adapters.llm_extractor",
     "InMemoryProvider": "mnemoplug.providers.inprocess",
     "InMemorySessionMemory": "mnemoplug.providers.inprocess",
     "Mem0Provider": "mnemoplug.providers.mem0",
@@ -104,11 +107,13 @@ __all__ = [
     "ConfigurationError",
     "ContentTooLargeError",
     "DecryptionError",
+    "Dedupe",
     "Embedder",
     "EmbedderMismatchError",
     "EncryptedProvider",
     "HookContext",
     "HookUser",
+    "HygieneExtractor",
     "InMemoryProvider",
     "InMemorySessionMemory",
     "InjectionStrategy",
@@ -124,6 +129,7 @@ __all__ = [
     "MemoryAddContext",
     "MemoryDeleteContext",
     "MemoryNotFoundError",
+    "MemoryOperation",
     "MemoryProvider",
     "MemoryReadContext",
     "MemoryRecord",
@@ -136,6 +142,7 @@ __all__ = [
     "MigrationResult",
     "MissingDependencyError",
     "MnemoplugError",
+    "NewTurn",
     "OnnxEmbedder",
     "OperationContext",
     "PostgresProvider",
@@ -157,6 +164,7 @@ __all__ = [
     "SessionOwnershipError",
     "SessionStore",
     "SyncMemory",
+    "TurnMessage",
     "ZepProvider",
     "agent_endpoint",
     "checkpoint_store_from_url",
@@ -167,6 +175,7 @@ __all__ = [
     "hook",
     "hookimpl",
     "inject_memory",
+    "llm_extractor",
     "migrate_memory",
     "reset_global_hooks",
     "session_memory_from_url",

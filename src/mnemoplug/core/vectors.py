@@ -31,12 +31,23 @@ class StoreVectors:
         """One normalised vector per text, or None without an embedder (or a store)."""
         if embedder is None or not texts or store is None:
             return None
+        if self._checked and all(t in self._queries for t in texts):  # just looked up
+            return np.stack([self._queries[t] for t in texts])
         with phase("embed"):
             vecs: np.ndarray = await aembed(embedder, texts)
         if not self._checked:
             await store.check_embedder(str(embedder.name), int(vecs.shape[1]))
             self._checked = True
         return vecs
+
+    def keep(self, texts: Sequence[str], vecs: np.ndarray) -> None:
+        """Cache ``vecs`` as the query vectors of ``texts`` (embedded for a lookup, about to
+        be stored: ``Memory.remember``)."""
+        for t, v in zip(texts, vecs, strict=True):
+            self._queries[t] = np.asarray(v)
+            self._queries.move_to_end(t)
+        while len(self._queries) > self.cache_size:
+            self._queries.popitem(last=False)
 
     async def query(self, embedder: Any, store: Any, query: str) -> np.ndarray | None:
         v = self._queries.get(query)
