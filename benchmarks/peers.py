@@ -81,13 +81,14 @@ class Mnemo:
 
     def __init__(self, tmp: Path, table: dict[str, np.ndarray]) -> None:
         from mnemoplug import Memory
-        from mnemoplug.core.embedders import OnnxEmbedder, SentenceTransformerEmbedder
+        from mnemoplug.core.embedders import SentenceTransformerEmbedder
+        from mnemoplug.embedding import OnnxEmbedder
         from mnemoplug.providers.sqlite import SQLiteMemoryStore
 
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from speed import CachedEmbedder
 
-        self.emb = OnnxEmbedder(fallback=False) if self.backend == "onnx" else SentenceTransformerEmbedder()
+        self.emb = OnnxEmbedder() if self.backend == "onnx" else SentenceTransformerEmbedder()
         self.emb.warmup()
         self.path = tmp / "mnemoplug.db"
         cached = CachedEmbedder(self.emb)

@@ -175,7 +175,8 @@ class CachedEmbedder:
 
 # -- the benchmark ----------------------------------------------------------------------------
 async def run(args: argparse.Namespace) -> str:
-    from mnemoplug.core.embedders import OnnxEmbedder, SentenceTransformerEmbedder
+    from mnemoplug.core.embedders import SentenceTransformerEmbedder
+    from mnemoplug.embedding import OnnxEmbedder
     from mnemoplug.core.filters import compile_filters
     from mnemoplug.core.memory import Memory
     from mnemoplug.core.plugins import HookManager
@@ -194,7 +195,7 @@ async def run(args: argparse.Namespace) -> str:
                                queries[2 * args.queries:])
 
     t0 = time.perf_counter()
-    emb: Any = OnnxEmbedder(fallback=False) if args.embedder == "onnx" else SentenceTransformerEmbedder()
+    emb: Any = OnnxEmbedder() if args.embedder == "onnx" else SentenceTransformerEmbedder()
     # warm up on the embedder's own thread, the one Memory encodes on: torch (OpenMP) gives every
     # calling thread its own worker team, and two teams fight over 2 cores
     await emb.aembed(["warm up"])

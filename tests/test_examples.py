@@ -107,7 +107,7 @@ def test_cli_demo(tmp_path: Path) -> None:
 
 def test_cli_demo_on_a_core_install_says_lexical_only(tmp_path: Path) -> None:
     code = (
-        "import sys; sys.modules['sentence_transformers'] = None\n"
+        "import sys; sys.modules['sentence_transformers'] = sys.modules['onnxruntime'] = None\n"
         "from mnemoplug.cli import main\n"
         "raise SystemExit(main(sys.argv[1:]))\n"
     )

@@ -1,6 +1,5 @@
 """mnemoplug: long-term and session memory for AI agents, framework-neutral, with hooks."""
 
-from .adapters.endpoint import AgentContext, agent_endpoint
 from .core.checkpoints import Checkpoint, checkpoint_store_from_url
 from .core.contexts import (
     HookContext,
@@ -39,9 +38,11 @@ from .core.errors import (
 )
 from .core.forget import forget
 from .core.hookspecs import hookimpl
+from .core.hygiene import Dedupe, HygieneExtractor
 from .core.instrumentation import OperationContext
 from .core.memory import Memory, create_memory
 from .core.migration import MigrationResult, migrate_memory
+from .core.operations import MemoryOperation, NewTurn, TurnMessage
 from .core.plugins import hook, reset_global_hooks, unregister_hook
 from .core.provider import MemoryProvider
 from .core.records import MemoryRecord, Scope
@@ -60,9 +61,12 @@ from .core.sync import SyncMemory
 
 __version__ = "0.1.0"
 
-#: built-in providers and session memories, imported on first use (``from mnemoplug import
-#: RedisProvider``) so that ``import mnemoplug`` stays light
+#: built-in providers, session memories, OnnxEmbedder and the endpoint, imported on first use
+#: (``from mnemoplug import RedisProvider``) so that ``import mnemoplug`` stays light
 _LAZY = {
+    "AgentContext": "mnemoplug.adapters.endpoint",
+    "agent_endpoint": "mnemoplug.adapters.endpoint",
+    "llm_extractor": "mnemoplug.adapters.llm_extractor",
     "InMemoryProvider": "mnemoplug.providers.inprocess",
     "InMemorySessionMemory": "mnemoplug.providers.inprocess",
     "Mem0Provider": "mnemoplug.providers.mem0",
@@ -75,6 +79,7 @@ _LAZY = {
     "SQLiteSessionMemory": "mnemoplug.providers.sqlite",
     "ZepProvider": "mnemoplug.providers.zep",
     "EncryptedProvider": "mnemoplug.encryption",
+    "OnnxEmbedder": "mnemoplug.embedding",
     "DecryptionError": "mnemoplug.encryption",
 }
 
@@ -102,11 +107,13 @@ __all__ = [
     "ConfigurationError",
     "ContentTooLargeError",
     "DecryptionError",
+    "Dedupe",
     "Embedder",
     "EmbedderMismatchError",
     "EncryptedProvider",
     "HookContext",
     "HookUser",
+    "HygieneExtractor",
     "InMemoryProvider",
     "InMemorySessionMemory",
     "InjectionStrategy",
@@ -122,6 +129,7 @@ __all__ = [
     "MemoryAddContext",
     "MemoryDeleteContext",
     "MemoryNotFoundError",
+    "MemoryOperation",
     "MemoryProvider",
     "MemoryReadContext",
     "MemoryRecord",
@@ -134,6 +142,8 @@ __all__ = [
     "MigrationResult",
     "MissingDependencyError",
     "MnemoplugError",
+    "NewTurn",
+    "OnnxEmbedder",
     "OperationContext",
     "PostgresProvider",
     "PostgresSessionMemory",
@@ -154,6 +164,7 @@ __all__ = [
     "SessionOwnershipError",
     "SessionStore",
     "SyncMemory",
+    "TurnMessage",
     "ZepProvider",
     "agent_endpoint",
     "checkpoint_store_from_url",
@@ -164,6 +175,7 @@ __all__ = [
     "hook",
     "hookimpl",
     "inject_memory",
+    "llm_extractor",
     "migrate_memory",
     "reset_global_hooks",
     "session_memory_from_url",

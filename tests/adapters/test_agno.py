@@ -105,7 +105,7 @@ async def test_memory_of_an_earlier_run_reaches_the_model(
     # the memories were added for that run only: the agent's instructions are unchanged
     assert agent.instructions == "You are a terse assistant."
     assert str(agent.additional_context) == ""  # what Agno saves in its config: no memories
-    assert len(await memory.get_all("alice")) == 4
+    assert len(await memory.get_all("alice")) == 3  # the question itself is not kept
 
 
 async def test_two_users_through_one_agent_never_see_each_other(
@@ -301,7 +301,7 @@ def test_sync_memory_and_plain_sync_run(embedder: Any, model: FakeAgnoModel) -> 
         out = agent.run("Which units should you use for me?", user_id="ivan")
         assert out.status == RunStatus.completed
         assert "Ivan prefers metric units." in system_of(model)
-        assert mem.count("ivan") == 3
+        assert mem.count("ivan") == 1  # the question and its echo are not kept
 
 
 def test_missing_agno_raises_a_helpful_error(monkeypatch: pytest.MonkeyPatch) -> None:

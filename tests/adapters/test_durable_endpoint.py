@@ -213,7 +213,7 @@ async def test_same_run_id_concurrently_runs_once() -> None:
     a, b, c = await asyncio.gather(*calls)
     assert a == b and a["run_id"] == "r1" and c["run_id"] == "r2"
     assert runs == 2
-    assert await memory.count("ann") == 4  # two turns (r1 once, r2 once), two messages each
+    assert await memory.count("ann") == 3  # r1 once, r2 once; r2 repeats r1's message
 
 
 def test_fastapi_durable_headers_and_openapi() -> None:

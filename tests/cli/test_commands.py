@@ -48,10 +48,12 @@ def test_every_command_and_option_has_help_and_json() -> None:
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     helps = {c.dest: c.help for c in sub._choices_actions}
     assert set(helps) == set(sub.choices)
+    servers = {"mcp", "serve"}  # they speak MCP / HTTP until stopped: no output to format
+    assert servers <= set(sub.choices)
     for name, p in sub.choices.items():
         assert helps[name], name
         options = {s for a in p._actions for s in a.option_strings}
-        assert "--json" in options, name
+        assert ("--json" in options) != (name in servers), name
         for action in p._actions:
             assert action.help and action.help != argparse.SUPPRESS, (name, action.dest)
     for name in ("add", "search", "list", "get", "delete", "delete-all", "count"):
@@ -331,7 +333,7 @@ def test_forget_clears_sessions_and_checkpoints(
 
 def test_core_install_warns_in_one_line_and_python_m_cli_works(tmp_path: Path) -> None:
     code = (
-        "import sys; sys.modules['sentence_transformers'] = None\n"
+        "import sys; sys.modules['sentence_transformers'] = sys.modules['onnxruntime'] = None\n"
         "from mnemoplug.cli import main\n"
         "raise SystemExit(main(sys.argv[1:]))\n"
     )
@@ -345,8 +347,9 @@ def test_core_install_warns_in_one_line_and_python_m_cli_works(tmp_path: Path) -
     )
     assert out.returncode == 0, out.stderr
     assert out.stderr.strip().splitlines() == [
-        "mnemoplug: LexicalOnlyWarning: sentence-transformers is not installed, so mnemoplug "
-        'uses lexical (BM25) retrieval only. For semantic search: pip install "mnemoplug[embeddings]"'
+        "mnemoplug: LexicalOnlyWarning: onnxruntime and tokenizers are not installed, so "
+        "mnemoplug uses lexical (BM25) retrieval only. For semantic search: "
+        'pip install "mnemoplug[embeddings]"'
     ]
     count = subprocess.run(
         [sys.executable, "-m", "mnemoplug.cli", "count", "u1", "--db", db],

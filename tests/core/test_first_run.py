@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 CODE = """
-from mnemoplug.core.embedders import OnnxEmbedder
-e = OnnxEmbedder(fallback=False)
+from mnemoplug import OnnxEmbedder
+e = OnnxEmbedder()
 print(e.embed(["hello"]).shape)
 """
 

@@ -80,11 +80,12 @@ async def test_lexical_only_without_embedder() -> None:
     assert hits[0].similarity is None and 0 < (hits[0].score or 0) <= 1
 
 
-def test_without_sentence_transformers_memory_works_and_warns_once(tmp_path) -> None:
+def test_without_embedding_packages_memory_works_and_warns_once(tmp_path) -> None:
     code = textwrap.dedent(
         f"""
         import sys, asyncio, warnings
         sys.modules["sentence_transformers"] = None
+        sys.modules["onnxruntime"] = None
         from mnemoplug import Memory, LexicalOnlyWarning
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
@@ -111,6 +112,7 @@ def test_lexical_only_warning_points_at_the_users_line_once(tmp_path) -> None:
     script.write_text(
         "import sys\n"
         "sys.modules['sentence_transformers'] = None\n"
+        "sys.modules['onnxruntime'] = None\n"
         "from mnemoplug import Memory\n"
         "memory = Memory('memory://')\n"
         "other = Memory('memory://')\n"
@@ -118,7 +120,7 @@ def test_lexical_only_warning_points_at_the_users_line_once(tmp_path) -> None:
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stderr.count("lexical (BM25) retrieval only") == 1, out.stderr
-    assert out.stderr.startswith(f"{script}:4: LexicalOnlyWarning"), out.stderr
+    assert out.stderr.startswith(f"{script}:5: LexicalOnlyWarning"), out.stderr
 
 
 async def test_limits_and_ids_validated() -> None:

@@ -61,6 +61,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 
 from ..core.memory import Memory
 from ..core.provider import MemoryProvider
+from ..core.remember import store_turn
 from ..core.strategies import InjectionStrategy, inject_memory
 from ..core.sync import SyncMemory
 from ._checks import check_metadata_arg, check_optional_str
@@ -457,7 +458,7 @@ class MnemoplugAgno:
     ) -> None:
         try:
             await self._await(
-                self.memory.add(user, turn, meta, session_id=session_id, **self._scope())
+                store_turn(self.memory, user, turn, meta, session_id=session_id, **self._scope())
             )
         except Exception as exc:
             logger.warning(
@@ -482,6 +483,8 @@ def _expected_store_errors() -> tuple[type[BaseException], ...]:
 def _input_text(run_input: Any) -> str | None:
     if run_input is None:
         return None
+    if isinstance(run_input, str):  # agent.arun("...") hands the text itself
+        return run_input if run_input.strip() else None
     getter = getattr(run_input, "input_content_string", None)
     text = getter() if callable(getter) else getattr(run_input, "input_content", None)
     return text if isinstance(text, str) and text.strip() else None

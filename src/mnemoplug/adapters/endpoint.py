@@ -53,6 +53,7 @@ from typing import Any, TypeVar
 
 from ..core.errors import ConfigurationError, MissingDependencyError, MnemoplugError
 from ..core.records import MemoryRecord
+from ..core.remember import store_turn
 from ..core.strategies import InjectionStrategy, as_memory, inject_memory
 from ._answers import answer_text
 from ._checks import check_field, check_metadata_arg, check_optional_str
@@ -491,8 +492,12 @@ async def _add_turn(
     memory: Any, user_id: str, pending: Mapping[str, Any], raise_on_error: bool
 ) -> None:
     try:
-        await memory.add(
-            user_id, list(pending["messages"]), dict(pending["metadata"]), **pending["scope"]
+        await store_turn(
+            memory,
+            user_id,
+            list(pending["messages"]),
+            dict(pending["metadata"]),
+            **pending["scope"],
         )
     except MnemoplugError as exc:
         if raise_on_error:

@@ -51,6 +51,7 @@ from typing import Any, cast
 from ..core.errors import ConfigurationError, MissingDependencyError, MnemoplugError
 from ..core.memory import Memory
 from ..core.records import MemoryRecord
+from ..core.remember import store_turn
 from ..core.session import SessionMemory, SessionOwnershipError, session_memory_from_url
 from ..core.stores import SessionStore
 from ..core.strategies import InjectionStrategy, as_memory, inject_memory
@@ -271,7 +272,8 @@ class MnemoplugCapability(AbstractCapability[Any]):
         if not turn:
             return result
         try:
-            await self.memory.add(
+            await store_turn(
+                self.memory,
                 self.resolve_user_id(ctx),
                 turn,
                 dict(self.metadata),

@@ -27,7 +27,7 @@ def semantic_available() -> bool:
     """True when ``mnemoplug[embeddings]`` is installed (without importing it)."""
     from ..core.embedders import _has
 
-    return _has("sentence_transformers")
+    return (_has("onnxruntime") and _has("tokenizers")) or _has("sentence_transformers")
 
 
 async def _demo(db: str | None, workdir: Path, report: dict[str, Any]) -> None:

@@ -19,7 +19,6 @@ all to this contract.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ._time import to_dt
 from .errors import InvalidCheckpointError
-from .validation import check_id
+from .validation import check_id, check_json_value, check_text
 
 if TYPE_CHECKING:
     from .stores import CheckpointStore
@@ -72,29 +71,13 @@ class Checkpoint(BaseModel):
 
 
 # -- encoding shared by the backends ------------------------------------------------------------
-def _json_check(value: Any, path: str = "state") -> None:
-    if value is None or isinstance(value, str | bool | int):
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidCheckpointError(f"{path} is {value}; JSON has no NaN or infinity")
-        return
-    if isinstance(value, list | tuple):
-        for i, v in enumerate(value):
-            _json_check(v, f"{path}[{i}]")
-        return
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise InvalidCheckpointError(
-                    f"{path} has a key {k!r} of type {type(k).__name__}; JSON keys must be "
-                    f"strings (or pass the state serialised to bytes)"
-                )
-            _json_check(v, f"{path}[{k!r}]")
+def _json_check(value: Any, path: str = "") -> None:
+    if isinstance(value, Mapping | list | tuple | str | int | float) or value is None:
+        check_json_value(value, path, InvalidCheckpointError, what="state")
         return
     raise InvalidCheckpointError(
-        f"{path} is a {type(value).__name__}, which is not JSON-serialisable; store JSON values "
-        f"(dict, list, str, number, bool, None) or serialise the state to bytes yourself"
+        f"state{path} is a {type(value).__name__}, which is not JSON-serialisable; store JSON "
+        f"values (dict, list, str, number, bool, None) or serialise the state to bytes yourself"
     )
 
 
@@ -120,7 +103,7 @@ def check_run_id(run_id: Any) -> str:
         )
     if len(run_id) > 512:
         raise InvalidCheckpointError(f"run_id is {len(run_id)} characters; the limit is 512")
-    return run_id
+    return check_text(run_id, "run_id", InvalidCheckpointError)
 
 
 def check_checkpoint_id(value: Any, name: str = "checkpoint_id") -> str | None:
@@ -130,7 +113,7 @@ def check_checkpoint_id(value: Any, name: str = "checkpoint_id") -> str | None:
         raise InvalidCheckpointError(
             f"{name} must be a non-empty string (at most 256 characters) or None, got {value!r}"
         )
-    return value
+    return check_text(value, name, InvalidCheckpointError)
 
 
 def owner_of(user_id: Any, tenant_id: Any) -> tuple[str, str]:
@@ -141,8 +124,8 @@ def owner_of(user_id: Any, tenant_id: Any) -> tuple[str, str]:
 
 
 def _check_limit(limit: Any) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidCheckpointError(f"limit must be a positive integer, got {limit!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 2**31 - 1:
+        raise InvalidCheckpointError(f"limit must be an integer from 1 to 2**31-1, got {limit!r}")
     return limit
 
 

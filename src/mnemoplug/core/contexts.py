@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,4 +101,10 @@ class MemoryDeleteContext(HookContext):
 
 @dataclass(slots=True)
 class SessionMessageContext(HookContext):
+    """``message`` is the message about to be stored. A hook that must only act once the
+    message is really stored (an audit log) appends a callable to ``after_stored``: each is
+    called with no arguments after the store accepted the write, and never when it refused it
+    (another user's session, a failed write)."""
+
     message: Any = None
+    after_stored: list[Callable[[], Any]] = field(default_factory=list)

@@ -26,7 +26,7 @@ from ._time import to_dt, to_ts
 from .errors import ConfigurationError, MemoryNotFoundError, ProviderError
 from .filters import Filter
 from .provider import MemoryProvider
-from .records import MemoryRecord, Scope, StoredMemory, stored_from_record
+from .records import MemoryRecord, Scope, StoredMemory, copy_json, stored_from_record
 
 __all__ = ["ProviderCalls", "ProviderStoreView", "to_record"]
 
@@ -45,8 +45,8 @@ def _time(value: Any) -> datetime | None:
 
 def to_record(obj: Any, scope: Scope, *, what: str = "result") -> MemoryRecord:
     """A :class:`MemoryRecord` from what a provider returned (see the module docs)."""
-    if isinstance(obj, MemoryRecord):
-        return obj
+    if isinstance(obj, MemoryRecord):  # a copy: the provider may keep (and change) its own
+        return obj.model_copy(update={"metadata": copy_json(obj.metadata)})
     if isinstance(obj, str):
         obj = {"content": obj}
     if not isinstance(obj, Mapping):
@@ -66,7 +66,7 @@ def to_record(obj: Any, scope: Scope, *, what: str = "result") -> MemoryRecord:
     fields: dict[str, Any] = {
         "id": str(obj.get("id", obj.get("memory_id", ""))),
         "content": content,
-        "metadata": dict(metadata) if isinstance(metadata, Mapping) else {},
+        "metadata": copy_json(dict(metadata)) if isinstance(metadata, Mapping) else {},
         "user_id": str(obj.get("user_id") or scope.user_id),
         "tenant_id": obj.get("tenant_id") or scope.tenant_id,
         "created_at": created,

@@ -104,6 +104,9 @@ MEMORY_OPTIONS = (
     "durable_store",
     "clock",
     "default_ttl",
+    "extractor",
+    "dedupe",
+    "questions",
 )
 
 

@@ -18,6 +18,7 @@ Grammar::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 from ._time import to_ts
 from .errors import InvalidFilterError
 from .records import StoredMemory
+from .validation import check_json_value
 
 __all__ = ["OPERATORS", "Filter", "compile_filters"]
 
@@ -32,6 +34,8 @@ OPERATORS = ("$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$exists
 _TIME_FIELDS = {"created_at", "updated_at", "expires_at", "occurred_at"}
 _RECORD_FIELDS = {"role", "speaker", "agent_id", "session_id"} | _TIME_FIELDS
 _MISSING = object()
+#: deepest nesting of ``$and``/``$or``
+MAX_FILTER_DEPTH = 16
 
 Predicate = Callable[[StoredMemory], bool]
 
@@ -64,7 +68,7 @@ def _as_number(value: Any, *, time_mode: bool) -> float | None:
     if time_mode:
         try:
             return round(to_ts(value), 6)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return None
     return None
 
@@ -99,7 +103,25 @@ def _time_operand(field: str, op: str, value: Any) -> Any:
         ) from exc
 
 
+def _check_operand(field: str, op: str, operand: Any) -> None:
+    """Operands are JSON values (or datetimes, or sets for $in/$nin) within the metadata
+    limits, so matching can neither overflow nor recurse without end."""
+    if isinstance(operand, datetime):
+        return
+    if isinstance(operand, set | frozenset):
+        operand = list(operand)
+    if isinstance(operand, list | tuple):
+        for i, v in enumerate(operand):
+            if not isinstance(v, datetime):
+                check_json_value(
+                    v, f"[{i}]", InvalidFilterError, what=f"filter {field!r} {op}", operand=True
+                )
+        return
+    check_json_value(operand, "", InvalidFilterError, what=f"filter {field!r} {op}", operand=True)
+
+
 def _compile_op(field: str, op: str, operand: Any) -> Predicate:
+    _check_operand(field, op, operand)
     get = _getter(field)
     if field in _TIME_FIELDS and op in ("$eq", "$ne"):
         operand = _time_operand(field, op, operand)
@@ -144,11 +166,13 @@ def _compile_op(field: str, op: str, operand: Any) -> Predicate:
         )
     try:
         bound = to_ts(operand) if is_time else float(operand)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidFilterError(
             f"filter {field!r}: {op} operand {operand!r} is neither a number nor an ISO-8601 "
             f"timestamp"
         ) from exc
+    if not math.isfinite(bound):
+        raise InvalidFilterError(f"filter {field!r}: {op} takes a finite number, got {operand!r}")
     cmp: Callable[[float, float], bool] = {
         "$gt": float.__gt__,
         "$gte": float.__ge__,
@@ -169,7 +193,12 @@ def _group(groups: list[list[Predicate]], *, conjunction: bool) -> Predicate:
     return lambda m: any(all(p(m) for p in ps) for ps in groups)
 
 
-def _compile(filters: Mapping[str, Any], where: str) -> list[Predicate]:
+def _compile(filters: Mapping[str, Any], where: str, depth: int = 0) -> list[Predicate]:
+    if depth > MAX_FILTER_DEPTH:
+        raise InvalidFilterError(
+            f"{where}: $and/$or are nested more than {MAX_FILTER_DEPTH} levels deep; flatten "
+            f"the filter"
+        )
     if not isinstance(filters, Mapping):
         raise InvalidFilterError(
             f"{where} must be a dict such as {{'category': 'preferences'}}, "
@@ -182,7 +211,7 @@ def _compile(filters: Mapping[str, Any], where: str) -> list[Predicate]:
         if key in ("$and", "$or"):
             if not isinstance(value, list) or not value:
                 raise InvalidFilterError(f"{where}: {key} takes a non-empty list of filter dicts")
-            groups = [_compile(v, f"{where}.{key}[{i}]") for i, v in enumerate(value)]
+            groups = [_compile(v, f"{where}.{key}[{i}]", depth + 1) for i, v in enumerate(value)]
             preds.append(_group(groups, conjunction=key == "$and"))
             continue
         if key.startswith("$"):
@@ -210,6 +239,11 @@ class Filter:
     __slots__ = ("_preds", "spec")
 
     def __init__(self, spec: Mapping[str, Any] | None) -> None:
+        if spec is not None and not isinstance(spec, Mapping):
+            raise InvalidFilterError(
+                f"filters must be a dict such as {{'category': 'preferences'}} or None, "
+                f"got {type(spec).__name__}"
+            )
         self.spec = dict(spec) if spec else None
         self._preds = _compile(spec, "filters") if spec else []
 

@@ -37,6 +37,7 @@ from .instrumentation import instrumented, timed
 from .plugins import HookManager, mark_hook
 from .provider import MemoryProvider
 from .records import MemoryRecord, Scope
+from .remember import RememberMixin, make_extractor
 from .retrieval import RetrievalConfig, SearchRequest
 from .stores import MemoryStore
 from .validation import (
@@ -46,7 +47,9 @@ from .validation import (
     check_limit,
     check_memory_id,
     check_metadata,
+    check_min_relevance,
     check_occurred_at,
+    check_offset,
     content_items,
     make_scope,
 )
@@ -56,10 +59,9 @@ __all__ = ["MAX_LIMIT", "Memory", "create_memory", "provider_from_url", "split_o
 
 Expiry = datetime | float | str | None
 TTL = timedelta | float | None
-_SEVEN = ("add", "search", "get", "get_all", "update", "delete", "delete_all")
 
 
-class Memory(MemoryProvider):
+class Memory(RememberMixin, MemoryProvider):
     """Long-term memory for agents: a store (or your provider), an embedder, hooks.
 
     ``Memory()`` stores into the embedded SQLite default and embeds with all-MiniLM-L6-v2 when
@@ -74,23 +76,21 @@ class Memory(MemoryProvider):
         embedder: ``"default"``; None for lexical retrieval only; a registered embedder name or
             a sentence-transformers model name; any object with ``name``/``dimension``/
             ``embed(texts)``; or a callable ``f(list[str]) -> vectors``.
-        plugins: hook implementations for this Memory: plugin objects, modules, ``@hook``
-            functions.
+        plugins: plugin objects, modules or ``@hook`` functions for this Memory.
         global_hooks: also run the process-wide ``@hook`` functions (default True).
         retrieval: a :class:`RetrievalConfig` (fusion weights, recency).
         max_content_chars: longest content accepted (32,768 by default).
         load_entry_points: load plugins of the ``mnemoplug`` entry-point group.
-        session: session memory (a ``SessionMemory`` or a URL such as
-            ``"sqlite:///sessions.db"``); its messages go through this Memory's
-            ``on_session_message`` hooks.
-        checkpoints: a checkpoint store for durable runs (a ``CheckpointStore`` or a URL);
-            ``durable_store`` is an alias.
-        clock: a callable returning "now" in epoch seconds (default ``time.time``), for expiry
-            and timestamps; tests pass a fake one.
+        session: session memory (a ``SessionMemory`` or a URL: ``"sqlite:///sessions.db"``);
+            its messages go through this Memory's ``on_session_message`` hooks.
+        checkpoints: a ``CheckpointStore`` or a URL, for durable runs (alias ``durable_store``).
+        clock: "now" in epoch seconds (default ``time.time``); tests pass a fake one.
         default_ttl: expiry (seconds or timedelta) for memories added without ``ttl`` or
             ``expires_at``; None keeps them until deleted.
         metrics: run the built-in Prometheus metrics plugin (default True; it is active only
             when ``mnemoplug[metrics]`` is installed and ``$MNEMOPLUG_METRICS`` is not ``0``).
+        extractor, dedupe, questions: what :meth:`remember` (the adapters' store call) keeps;
+            see "What gets remembered" in the README (default: the hygiene rules).
     """
 
     name = "memory"
@@ -111,6 +111,9 @@ class Memory(MemoryProvider):
         clock: Callable[[], float] | None = None,
         default_ttl: TTL = None,
         metrics: bool = True,
+        extractor: Any = None,
+        dedupe: Any = None,
+        questions: Any = None,
     ) -> None:
         plugin_list = check_options(plugins, retrieval, clock, max_content_chars, default_ttl)
         if durable_store is not None:
@@ -118,6 +121,7 @@ class Memory(MemoryProvider):
                 raise ConfigurationError("pass checkpoints= or durable_store=, not both")
             checkpoints = durable_store
         self._clock: Callable[[], float] = clock or now_ts
+        self.extractor = make_extractor(extractor, dedupe, questions)
         self.default_ttl = default_ttl
         self.store, self._calls = resolve_backend(provider, plugin_list, load_entry_points)
         self.embedder: Embedder | None = (
@@ -339,7 +343,7 @@ class Memory(MemoryProvider):
             if vecs is not None:
                 for r, v in zip(records, vecs, strict=True):
                     r.embedding = v
-            await timed("store", self._store().insert(records))
+            await timed("store", self._store().insert([r.detached() for r in records]))
             ids = [r.id for r in records]
         await notify_added(self.hooks, scope, records, ids, contexts)
         return ids[0] if single else ids
@@ -365,6 +369,7 @@ class Memory(MemoryProvider):
         query = check_content(query, self.max_content_chars, what="query", allow_nul=True)
         limit = check_limit(limit)
         filt = compile_filters(filters)
+        min_relevance = check_min_relevance(min_relevance, retrieval)
         await self.open()
         if self._calls is not None:
             results = await timed(
@@ -436,8 +441,7 @@ class Memory(MemoryProvider):
         """The user's memories, newest first (``offset`` pages on)."""
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
         limit = check_limit(limit)
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise MemoryValidationError(f"offset must be a non-negative integer, got {offset!r}")
+        offset = check_offset(offset)
         filt = compile_filters(filters)
         await self.open()
         if self._calls is not None:

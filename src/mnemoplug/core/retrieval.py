@@ -22,15 +22,20 @@ import re
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import snowballstemmer
 
+from ._lazy import lazy_module
 from .conversation import Threads, rerank, thread_key
 from .errors import ConfigurationError
 from .filters import Filter
 from .records import Scope, StoredMemory
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # numpy loads at first use, not with ``import mnemoplug``
+    np = lazy_module("numpy", globals(), "np")
 
 __all__ = [
     "BM25Index",

@@ -19,6 +19,8 @@ Backends: ``memory://`` (in process), ``sqlite:///path.db``, ``redis://…``,
 from __future__ import annotations
 
 import hashlib
+import hmac
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -34,7 +36,7 @@ from .errors import (
 )
 from .records import new_memory_id
 from .roles import ROLE_ALIASES, ROLES
-from .validation import MAX_ID_CHARS, check_id, check_metadata
+from .validation import MAX_ID_CHARS, check_id, check_metadata, check_text
 
 if TYPE_CHECKING:
     from .stores import SessionStore
@@ -57,6 +59,8 @@ Role = Literal["user", "assistant", "system", "tool"]
 #: how many of the last messages the default summary quotes
 DEFAULT_SUMMARY_TURNS = 4
 _SUMMARY_CHARS = 200
+#: the largest ``limit`` a session read takes
+_MAX_MESSAGES = 2**31 - 1
 
 #: a summarizer: any callable given the session's messages (chronological) returning the
 #: summary text, or an awaitable of it (an LLM call, typically)
@@ -103,12 +107,12 @@ class Message(BaseModel):
     @field_validator("id", mode="before")
     @classmethod
     def _check_id(cls, v: Any) -> Any:
-        if not isinstance(v, str) or not v.strip() or len(v) > MAX_ID_CHARS:
+        if not isinstance(v, str) or not v.strip() or len(v) > MAX_ID_CHARS or "\x00" in v:
             raise ValueError(
                 f"message id must be a non-empty string of at most {MAX_ID_CHARS} characters "
-                f"(or leave it out to get a new one), got {v!r}"
+                f"without NUL (or leave it out to get a new one), got {v!r}"
             )
-        return v
+        return _utf8(v, "message id")
 
     @field_validator("role", mode="before")
     @classmethod
@@ -125,14 +129,19 @@ class Message(BaseModel):
             )
         if not v.strip():
             raise ValueError("content is empty; pass the message text")
-        return v
+        if "\x00" in v:
+            raise ValueError("content contains a NUL character (\\x00); remove it first")
+        return _utf8(v, "content")
 
     @field_validator("timestamp", mode="before")
     @classmethod
     def _check_timestamp(cls, v: Any) -> Any:
         try:
-            return to_dt(to_ts(v))
-        except (TypeError, ValueError) as exc:
+            ts = to_ts(v)
+            if not math.isfinite(ts):
+                raise ValueError(f"{v!r} is not a finite time")
+            return to_dt(ts)
+        except (TypeError, ValueError, OverflowError, OSError) as exc:
             raise ValueError(
                 f"timestamp must be a datetime, epoch seconds or ISO-8601 string ({exc})"
             ) from None
@@ -188,6 +197,13 @@ class Message(BaseModel):
                 f"message has unknown keys {sorted(unknown)}; put extra data in 'metadata'"
             )
         return cls(**d)
+
+
+def _utf8(value: str, what: str) -> str:
+    try:
+        return check_text(value, what, InvalidMessageError)
+    except InvalidMessageError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _explain(exc: ValidationError) -> str:
@@ -253,21 +269,42 @@ def create_conversation_id(prefix: str | None = None) -> str:
 
 
 def conversation_id_for(
-    user_id: str, *, tenant_id: str | None = None, channel: str | None = None
+    user_id: str,
+    *,
+    tenant_id: str | None = None,
+    channel: str | None = None,
+    key: bytes | str | None = None,
 ) -> str:
     """A deterministic conversation id for a user (and channel): the same in every process.
 
     ``"conv-" + sha256(tenant, user, channel)[:32]``; ids of different users never collide
-    in practice, and the id reveals nothing of the user id.
+    in practice, and the id reveals nothing of the user id. But anyone who knows a user id can
+    compute the id, and so claim the session first (its first writer owns it). With ``key`` (a
+    secret of at least 16 bytes, the same in every process of the application) the id is an
+    HMAC-SHA256 instead, ``"convk-" + hmac(key, tenant, user, channel)[:32]``: unguessable
+    without the key.
     """
     check_id("user_id", user_id, required=True)
     check_id("tenant_id", tenant_id, required=False)
     check_id("channel", channel, required=False)
-    h = hashlib.sha256()
+    raw_key = _conversation_key(key)
+    h = hashlib.sha256() if raw_key is None else hmac.new(raw_key, digestmod=hashlib.sha256)
     for part in (tenant_id or "", user_id, channel or ""):
         raw = part.encode("utf-8")
         h.update(len(raw).to_bytes(4, "big") + raw)
-    return "conv-" + h.hexdigest()[:32]
+    return ("conv-" if raw_key is None else "convk-") + h.hexdigest()[:32]
+
+
+def _conversation_key(key: Any) -> bytes | None:
+    if key is None:
+        return None
+    raw = key.encode("utf-8") if isinstance(key, str) else key
+    if not isinstance(raw, bytes) or len(raw) < 16:
+        raise InvalidMessageError(
+            "key must be a secret of at least 16 bytes (bytes or str), e.g. "
+            "secrets.token_bytes(32) kept in your configuration"
+        )
+    return raw
 
 
 # -- validation helpers -------------------------------------------------------------------------
@@ -283,7 +320,7 @@ def check_session_id(session_id: Any) -> str:
             f"session_id must be at most {MAX_ID_CHARS} characters without NUL; "
             f"got {len(session_id)} characters"
         )
-    return session_id
+    return check_text(session_id, "session_id", InvalidMessageError)
 
 
 def owner_key(user_id: Any, tenant_id: Any) -> tuple[str, str]:
@@ -306,18 +343,28 @@ def owner_filter(user_id: Any, tenant_id: Any) -> tuple[str | None, str | None]:
 def _check_limit(limit: Any, name: str = "limit", *, allow_none: bool = False) -> int | None:
     if limit is None and allow_none:
         return None
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise InvalidMessageError(f"{name} must be a positive integer, got {limit!r}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= _MAX_MESSAGES:
+        raise InvalidMessageError(
+            f"{name} must be an integer from 1 to {_MAX_MESSAGES}, got {limit!r}"
+        )
     return limit
 
 
 def _cutoff(older_than: timedelta | datetime | float) -> float:
-    if isinstance(older_than, timedelta):
-        return now_ts() - older_than.total_seconds()
-    if isinstance(older_than, datetime):
-        return to_ts(older_than)
-    if isinstance(older_than, int | float) and not isinstance(older_than, bool):
-        return now_ts() - float(older_than)  # seconds
+    cutoff: float | None = None
+    try:
+        if isinstance(older_than, timedelta):
+            cutoff = now_ts() - older_than.total_seconds()
+        elif isinstance(older_than, datetime):
+            cutoff = to_ts(older_than)
+        elif isinstance(older_than, int | float) and not isinstance(older_than, bool):
+            cutoff = now_ts() - float(older_than)  # seconds
+    except (OverflowError, ValueError) as exc:
+        raise InvalidMessageError(f"older_than {older_than!r} is out of range: {exc}") from None
+    if cutoff is not None:
+        if not math.isfinite(cutoff):
+            raise InvalidMessageError(f"older_than must be finite, got {older_than!r}")
+        return cutoff
     raise InvalidMessageError(
         f"older_than must be a timedelta (age), a datetime (cutoff) or seconds, "
         f"got {type(older_than).__name__}"

@@ -23,9 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import EllipsisType
-from typing import Any, ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._time import now_ts
 from .checkpoints import (
@@ -63,6 +61,9 @@ from .session import (
     owner_key,
 )
 from .validation import check_metadata
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["CheckpointStore", "MemoryStore", "SessionStore"]
 
@@ -310,6 +311,7 @@ class SessionStore(SessionMemory):
                 raise InvalidMessageError(f"message {i}: {exc}") from None
         if not items:
             return []
+        done: list[Callable[[], Any]] = []
         if self.hooks is not None and self.hooks.has("on_session_message"):
             scope = Scope(user_id=user_id or "", tenant_id=tenant_id, session_id=session_id)
             checked: list[Message] = []
@@ -317,8 +319,13 @@ class SessionStore(SessionMemory):
                 ctx = SessionMessageContext(operation="session_message", scope=scope, message=m)
                 await self.hooks.call("on_session_message", ctx, rejecting=True)
                 checked.append(coerce_message(ctx.message))
+                done.extend(ctx.after_stored)
             items = checked
         await self._append(session_id, items, owner, now_ts())
+        for fn in done:  # only now: a refused write (another user's session) is not reported
+            res = fn()
+            if inspect.isawaitable(res):
+                await res
         return items
 
     async def clear(
@@ -388,13 +395,21 @@ class SessionStore(SessionMemory):
         *,
         user_id: str | None = None,
         tenant_id: str | None = None,
+        all_users: bool = False,
     ) -> list[Message]:
         """Messages matching ``query`` lexically (BM25), best first.
 
-        In one session when ``session_id`` is given, else across sessions; with ``user_id``
-        only that user's sessions are searched."""
+        In one session when ``session_id`` is given, else across the sessions of ``user_id``.
+        Searching every user's sessions (of a tenant, with ``tenant_id`` alone) needs the
+        explicit ``all_users=True``: without it, a forgotten ``user_id`` would read other
+        users' conversations."""
         if not isinstance(query, str):
             raise InvalidMessageError(f"query must be a string, got {type(query).__name__}")
+        if session_id is None and user_id is None and all_users is not True:
+            raise InvalidMessageError(
+                "session search across sessions needs user_id='...' (that user's sessions) or, "
+                "to search every user's sessions on purpose, all_users=True"
+            )
         n = _check_limit(limit)
         assert n is not None
         if session_id is not None:

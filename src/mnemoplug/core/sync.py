@@ -23,6 +23,7 @@ from typing import Any, TypeVar, overload
 
 from .errors import ConfigurationError
 from .memory import Memory
+from .operations import MemoryOperation
 from .portal import Portal, SyncCheckpointStore, SyncSessionMemory
 from .provider import MemoryProvider
 from .records import MemoryRecord
@@ -322,6 +323,16 @@ class SyncMemory:
                 user_id, tenant_id=tenant_id, agent_id=agent_id, session_id=session_id
             )
         )
+
+    def remember(
+        self,
+        user_id: str,
+        messages: str | Sequence[Any],
+        metadata: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> list[MemoryOperation]:
+        """Keep what is worth keeping of a live turn; see :meth:`Memory.remember`."""
+        return self.run(self.memory.remember(user_id, messages, metadata, **options))
 
     def forget(self, user_id: str, *, tenant_id: str | None = None) -> dict[str, int]:
         """Forget the user everywhere; see :meth:`Memory.forget`."""

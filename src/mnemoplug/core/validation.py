@@ -25,6 +25,30 @@ DEFAULT_MAX_CONTENT_CHARS = 32_768
 MAX_LIMIT = 10_000
 #: the epoch seconds of 0001-01-01 and 9999-12-31T23:59:59.999999 (UTC): what a datetime holds
 _FIRST_TS, _LAST_TS = -62_135_596_800.0, 253_402_300_799.999999
+#: largest ``offset`` of ``get_all``
+MAX_OFFSET = 1_000_000_000
+#: deepest nesting of dicts/lists in metadata (and checkpoint state, filter operands)
+MAX_METADATA_DEPTH = 32
+#: largest metadata, as compact JSON text (characters)
+MAX_METADATA_CHARS = 1_000_000
+#: integers in metadata and filters: signed 64-bit (what every store keeps exactly)
+MIN_INT = -(2**63)
+MAX_INT = 2**63 - 1
+
+
+def check_text(value: str, what: str, error: type[MemoryValidationError]) -> str:
+    """``value`` if it is valid Unicode text (encodable as UTF-8, so no lone surrogates), else
+    ``error`` naming the position. Every store keeps text as UTF-8."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise error(
+            f"{what} is not valid Unicode text: it has a lone surrogate {value[exc.start]!r} at "
+            f"index {exc.start}; decode bytes with errors='replace' (or fix the text) first"
+        ) from None
+    return value
 
 
 def check_id(name: str, value: Any, *, required: bool) -> str | None:
@@ -46,7 +70,7 @@ def check_id(name: str, value: Any, *, required: bool) -> str | None:
         raise InvalidScopeError(f"{name} is {len(value)} characters; the limit is {MAX_ID_CHARS}")
     if "\x00" in value:
         raise InvalidScopeError(f"{name} must not contain NUL characters")
-    return value
+    return check_text(value, name, InvalidScopeError)
 
 
 def make_scope(
@@ -85,51 +109,90 @@ def check_content(
         raise InvalidContentError(
             f"{what} contains a NUL character (\\x00); remove it or replace it before storing"
         )
-    return content
+    return check_text(content, what, InvalidContentError)
 
 
-def _json_safe(value: Any, path: str) -> None:
+def check_json_value(
+    value: Any,
+    path: str,
+    error: type[MemoryValidationError] = InvalidMetadataError,
+    *,
+    what: str = "metadata",
+    depth: int = 0,
+    operand: bool = False,
+) -> None:
+    """Refuse what is not plain JSON every store keeps exactly: NaN/infinity, integers beyond
+    signed 64 bits, NUL characters and lone surrogates in strings or keys, non-string keys,
+    nesting deeper than :data:`MAX_METADATA_DEPTH` (which also catches self-references).
+    ``operand``: a filter operand, only compared in process: any text is harmless there."""
     if isinstance(value, str):
+        if operand:
+            return
         if "\x00" in value:
-            raise InvalidMetadataError(f"metadata{path} contains a NUL character (\\x00)")
+            raise error(f"{what}{path} contains a NUL character (\\x00)")
+        check_text(value, f"{what}{path}", error)
         return
-    if value is None or isinstance(value, bool | int):
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if not MIN_INT <= value <= MAX_INT:
+            raise error(
+                f"{what}{path} is an integer outside the signed 64-bit range; store it as a "
+                f"string (str(value))"
+            )
         return
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise InvalidMetadataError(f"metadata{path} is {value}; JSON has no NaN or infinity")
+            raise error(f"{what}{path} is {value}; JSON has no NaN or infinity")
         return
+    if depth >= MAX_METADATA_DEPTH and isinstance(value, list | tuple | Mapping):
+        raise error(
+            f"{what}{path} is nested more than {MAX_METADATA_DEPTH} levels deep (or refers to "
+            f"itself); flatten it"
+        )
     if isinstance(value, list | tuple):
         for i, v in enumerate(value):
-            _json_safe(v, f"{path}[{i}]")
+            check_json_value(v, f"{path}[{i}]", error, what=what, depth=depth + 1, operand=operand)
         return
     if isinstance(value, Mapping):
         for k, v in value.items():
             if not isinstance(k, str):
-                raise InvalidMetadataError(
-                    f"metadata{path} has a key {k!r} of type {type(k).__name__}; keys must be strings"
+                raise error(
+                    f"{what}{path} has a key {k!r} of type {type(k).__name__}; keys must be strings"
                 )
-            if "\x00" in k:
-                raise InvalidMetadataError(f"metadata{path} has a key with a NUL character")
-            _json_safe(v, f"{path}[{k!r}]")
+            if not operand:
+                if "\x00" in k:
+                    raise error(f"{what}{path} has a key with a NUL character")
+                check_text(k, f"{what}{path} key", error)
+            check_json_value(
+                v, f"{path}[{k!r}]", error, what=what, depth=depth + 1, operand=operand
+            )
         return
-    raise InvalidMetadataError(
-        f"metadata{path} is a {type(value).__name__}, which is not JSON-serialisable; "
+    raise error(
+        f"{what}{path} is a {type(value).__name__}, which is not JSON-serialisable; "
         f"store a string, number, bool, None, list or dict instead (e.g. value.isoformat() "
         f"for a datetime)"
     )
 
 
 def check_metadata(metadata: Any) -> dict[str, Any]:
+    """A deep, JSON-normalised copy of ``metadata`` (later changes by the caller do not reach
+    the store), or InvalidMetadataError saying what to fix. Limits: :data:`MAX_METADATA_DEPTH`
+    levels, :data:`MAX_METADATA_CHARS` characters of JSON, signed 64-bit integers."""
     if metadata is None:
         return {}
     if not isinstance(metadata, Mapping):
         raise InvalidMetadataError(
             f"metadata must be a dict, got {type(metadata).__name__}; e.g. metadata={{'category': 'preferences'}}"
         )
-    _json_safe(metadata, "")
-    # a deep, JSON-normalised copy: later changes by the caller do not leak into the store
-    copy: dict[str, Any] = json.loads(json.dumps(metadata))
+    check_json_value(metadata, "")
+    text = json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
+    if len(text) > MAX_METADATA_CHARS:
+        raise InvalidMetadataError(
+            f"metadata is {len(text)} characters as JSON; the limit is {MAX_METADATA_CHARS}. "
+            f"Store large data elsewhere and keep a reference in metadata"
+        )
+    copy: dict[str, Any] = json.loads(text)
     return copy
 
 
@@ -140,10 +203,47 @@ def check_limit(limit: Any, name: str = "limit", maximum: int = MAX_LIMIT) -> in
     return limit
 
 
+def check_offset(offset: Any) -> int:
+    """``offset`` as an int from 0 to :data:`MAX_OFFSET`, else MemoryValidationError."""
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise MemoryValidationError(
+            f"offset must be an integer from 0 to {MAX_OFFSET}, got {offset!r}"
+        )
+    return offset
+
+
+def check_min_relevance(value: Any, retrieval: Any = None) -> float | None:
+    """``min_relevance``: None or a finite number (a cosine similarity threshold, -1..1);
+    also checks that ``retrieval`` is None or a RetrievalConfig."""
+    from .retrieval import RetrievalConfig
+
+    if retrieval is not None and not isinstance(retrieval, RetrievalConfig):
+        raise MemoryValidationError(
+            f"retrieval must be a RetrievalConfig or None, got {type(retrieval).__name__}"
+        )
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not -1.0 <= value <= 1.0
+    ):
+        raise MemoryValidationError(
+            f"min_relevance must be None or a number from -1 to 1 (a cosine similarity), "
+            f"got {value!r}"
+        )
+    return float(value)
+
+
 def check_memory_id(memory_id: Any) -> str:
     if not isinstance(memory_id, str) or not memory_id:
         raise MemoryValidationError(f"memory_id must be a non-empty string, got {memory_id!r}")
-    return memory_id
+    if len(memory_id) > MAX_ID_CHARS:
+        raise MemoryValidationError(
+            f"memory_id is {len(memory_id)} characters; ids are at most {MAX_ID_CHARS}"
+        )
+    return check_text(memory_id, "memory_id", MemoryValidationError)
 
 
 class AddItem(NamedTuple):

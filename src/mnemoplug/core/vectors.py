@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from ._lazy import lazy_module
 from .embedders import aembed
 from .instrumentation import phase
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # numpy loads at first use, not with ``import mnemoplug``
+    np = lazy_module("numpy", globals(), "np")
 
 __all__ = ["StoreVectors"]
 
@@ -27,12 +31,23 @@ class StoreVectors:
         """One normalised vector per text, or None without an embedder (or a store)."""
         if embedder is None or not texts or store is None:
             return None
+        if self._checked and all(t in self._queries for t in texts):  # just looked up
+            return np.stack([self._queries[t] for t in texts])
         with phase("embed"):
             vecs: np.ndarray = await aembed(embedder, texts)
         if not self._checked:
             await store.check_embedder(str(embedder.name), int(vecs.shape[1]))
             self._checked = True
         return vecs
+
+    def keep(self, texts: Sequence[str], vecs: np.ndarray) -> None:
+        """Cache ``vecs`` as the query vectors of ``texts`` (embedded for a lookup, about to
+        be stored: ``Memory.remember``)."""
+        for t, v in zip(texts, vecs, strict=True):
+            self._queries[t] = np.asarray(v)
+            self._queries.move_to_end(t)
+        while len(self._queries) > self.cache_size:
+            self._queries.popitem(last=False)
 
     async def query(self, embedder: Any, store: Any, query: str) -> np.ndarray | None:
         v = self._queries.get(query)

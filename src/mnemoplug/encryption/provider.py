@@ -83,6 +83,7 @@ class EncryptedProvider(Memory):
         )
         # the wrapped provider's hooks (its plugins, entry points, process-wide hooks) run here
         self.hooks = provider.hooks
+        self.extractor = provider.extractor
         self.session = _encrypted_session(provider.session, store, encrypt_sessions)
         self.checkpoints = _encrypted_checkpoints(provider.checkpoints, store, encrypt_checkpoints)
         #: the provider that was wrapped (do not write through it: it stores plaintext)

@@ -129,13 +129,21 @@ class AuditLog:
 
     @hookimpl(trylast=True)
     def on_session_message(self, ctx: Any) -> None:
-        msg = ctx.message
-        self.write(
-            "session_message",
-            ctx.scope,
-            role=getattr(msg, "role", None),
-            message_id=getattr(msg, "id", None),
-        )
+        msg, scope = ctx.message, ctx.scope
+
+        def stored() -> None:  # logged once stored: a refused write is not an event
+            self.write(
+                "session_message",
+                scope,
+                role=getattr(msg, "role", None),
+                message_id=getattr(msg, "id", None),
+            )
+
+        after = getattr(ctx, "after_stored", None)
+        if after is None:
+            stored()
+        else:
+            after.append(stored)
 
     def entries(self) -> list[dict[str, Any]]:
         """The logged entries (file-backed logs only)."""

@@ -73,7 +73,30 @@ def path_option(name: str, value: Any) -> Path:
     """A file or directory option (``str`` or ``os.PathLike``), ``~`` expanded."""
     if not isinstance(value, str | os.PathLike) or not str(value):
         raise ConfigurationError(f"{name} must be a non-empty path (str or Path), got {value!r}")
-    return Path(value).expanduser()
+    return checked_path(name, expand_user(name, Path(value)))
+
+
+def expand_user(name: str, path: Path) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded; a user (or home) that does not
+    exist is a ConfigurationError, not a RuntimeError."""
+    try:
+        return path.expanduser()
+    except RuntimeError as exc:
+        raise ConfigurationError(
+            f"{name}: cannot expand {str(path)!r} ({exc}); give an absolute path"
+        ) from None
+
+
+def checked_path(name: str, path: Path) -> Path:
+    """``path`` if the file system can take it (no NUL, valid Unicode), else ConfigurationError."""
+    text = str(path)
+    if "\x00" in text:
+        raise ConfigurationError(f"{name} {text!r} contains a NUL character; no file has that name")
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError as exc:
+        raise ConfigurationError(f"{name} {text!r} cannot be a file name here: {exc}") from None
+    return path
 
 
 def split_url(url: Any, schemes: tuple[str, ...], what: str, use: str) -> SplitResult:

@@ -18,7 +18,10 @@ from typing import Any
 from ..core.errors import ConfigurationError, SessionOwnershipError
 from ._options import optional_positive_int
 
-__all__ = ["max_messages_option", "ownership_error", "session_ttl"]
+__all__ = ["MAX_SESSION_TTL", "max_messages_option", "ownership_error", "session_ttl"]
+
+#: the longest session lifetime accepted, in seconds (1000 years; None means forever)
+MAX_SESSION_TTL = 1000 * 365.25 * 86400
 
 
 def session_ttl(
@@ -34,10 +37,14 @@ def session_ttl(
     if value is None:
         return None
     seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not 0 < seconds <= MAX_SESSION_TTL
+    ):
         raise ConfigurationError(
-            f"{name} must be positive seconds or a timedelta (None: sessions never expire), "
-            f"got {value!r}"
+            f"{name} must be positive seconds (at most {MAX_SESSION_TTL:.0f}, 1000 years) or a "
+            f"timedelta (None: sessions never expire), got {value!r}"
         )
     return float(seconds)
 

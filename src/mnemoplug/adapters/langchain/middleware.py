@@ -26,6 +26,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langgraph.runtime import Runtime
 
 from ...core.errors import ConfigurationError, MnemoplugError
+from ...core.remember import store_turn
 from ...core.strategies import InjectionStrategy, inject_memory
 from .._answers import answer_text
 from .._checks import check_metadata_arg, check_optional_str, check_roles
@@ -300,7 +301,8 @@ class MnemoplugMiddleware(AgentMiddleware[MnemoplugState, Any, Any]):
         turn, ids = self._new_turn(state)
         if self.store and turn:
             try:
-                await self.memory.add(
+                await store_turn(
+                    self.memory,
                     user_id,
                     turn,
                     dict(self.metadata),

@@ -117,7 +117,9 @@ class _StoreBackend(MemoryBackend):
         """Messages matching ``query`` (BM25 over the words), best first; in one session
         when ``session_id`` is given, else across all sessions."""
         _check_query(query)
-        return await self.store.search(query, session_id, _positive("limit", limit))
+        return await self.store.search(
+            query, session_id, _positive("limit", limit), all_users=session_id is None
+        )
 
     async def clear_old_sessions(self, older_than: datetime | timedelta) -> int:
         """Delete sessions last written before ``older_than`` (a datetime cut-off; naive means

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...core.checkpoints import Checkpoint, build_checkpoint
+from ...core.records import copy_json
 from ...core.stores import CheckpointStore
 from .memory_store import memory_url
 
@@ -44,7 +45,7 @@ class InMemoryCheckpointStore(CheckpointStore):
             user=owner[1],
             state_type=r.state_type,
             raw=r.raw,
-            metadata=dict(r.metadata),
+            metadata=copy_json(r.metadata),
             parent_id=r.parent_id,
             created_at=r.created_at,
         )
@@ -64,7 +65,7 @@ class InMemoryCheckpointStore(CheckpointStore):
         old = run.get(checkpoint_id)
         seq = old.seq if old is not None else next(self._seq)
         run[checkpoint_id] = _Row(
-            seq, run_id, checkpoint_id, parent_id, state_type, raw, metadata, created_at
+            seq, run_id, checkpoint_id, parent_id, state_type, raw, copy_json(metadata), created_at
         )
 
     async def _load(

@@ -57,7 +57,7 @@ class InProcessMemoryStore(MemoryStore):
             if m.id in self._owner:
                 raise ValueError(f"memory id {m.id} already exists")
         for m in memories:
-            self._store(m)
+            self._store(m.detached())
 
     def _store(self, m: StoredMemory) -> None:
         key = (m.tenant_id, m.user_id)
@@ -71,7 +71,7 @@ class InProcessMemoryStore(MemoryStore):
 
     async def upsert(self, memories: Sequence[StoredMemory]) -> None:
         for m in memories:
-            self._store(m)
+            self._store(m.detached())
 
     def _get(self, scope: Scope, memory_id: str) -> tuple[UserIndex, StoredMemory] | None:
         idx = self._users.get(scope.user_key)

@@ -111,7 +111,7 @@ class InMemorySessionMemory(SessionStore):
                     self._sessions.popitem(last=False)
         elif (s.tenant, s.user) != owner:
             raise ownership_error(session_id)
-        s.messages.extend(messages)
+        s.messages.extend(m.model_copy(deep=True) for m in messages)  # not the caller's
         if self.max_messages is not None and len(s.messages) > self.max_messages:
             del s.messages[: len(s.messages) - self.max_messages]
         s.updated_at = max(now, s.updated_at)

@@ -30,8 +30,16 @@ _RESERVED = {
 
 
 def mem0_user(tenant: str, user_id: str) -> str:
-    """mem0's user id of a (tenant, user)."""
-    return user_id if not tenant else f"{tenant}/{user_id}"
+    """mem0's user id of a (tenant, user).
+
+    mem0 refuses ids with whitespace (and trims them): such an id is percent-escaped (``%`` and
+    each whitespace character); others pass unchanged, so existing data keeps its id. Two users
+    whose mem0 ids coincide are still kept apart: every row is checked against the tenant and
+    user in its payload."""
+    joined = user_id if not tenant else f"{tenant}/{user_id}"
+    if not any(c.isspace() for c in joined):
+        return joined
+    return "".join(f"%{ord(c):02X}" if c == "%" or c.isspace() else c for c in joined)
 
 
 def mem0_metadata(m: StoredMemory, mem0_dims: int | None) -> dict[str, Any]:

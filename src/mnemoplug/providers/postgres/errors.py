@@ -1,4 +1,5 @@
-"""Driver exceptions of the PostgreSQL memory store (SQLAlchemy, asyncpg) as mnemoplug errors.
+"""Driver exceptions of the PostgreSQL stores (memories, sessions, checkpoints; SQLAlchemy,
+asyncpg) as mnemoplug errors.
 
 Lost connections, refused connects, pool and command timeouts become
 :class:`~mnemoplug.core.errors.ProviderUnavailableError` naming PostgreSQL, the URL (password
@@ -61,20 +62,29 @@ class PostgresErrors:
         self.connect_timeout = connect_timeout
         self.command_timeout = command_timeout
 
-    def unavailable(self, exc: BaseException) -> ProviderUnavailableError:
+    def unavailable(
+        self, exc: BaseException, *, committing: bool = False
+    ) -> ProviderUnavailableError:
+        outcome = (
+            "The connection failed while committing, so the write may have been applied: "
+            "check before retrying (a retry with the same ids is safe where the store "
+            "documents it)."
+            if committing
+            else "The failed call was not committed; data stored before is kept."
+        )
         return ProviderUnavailableError(
             f"PostgreSQL at {self.url} is unavailable: {first_line(exc)}. Check that the "
             f"PostgreSQL server is running and reachable at that URL "
             f"(connect_timeout={self.connect_timeout:g}s, "
-            f"command_timeout={self.command_timeout:g}s). The failed call was not committed; "
-            f"memories stored before are kept.",
+            f"command_timeout={self.command_timeout:g}s). {outcome}",
             provider=self.name,
             url=self.url,
         )
 
     @contextlib.contextmanager
-    def guard(self, what: str) -> Iterator[None]:
-        """Map errors raised inside (``what``: the failed action, for the message)."""
+    def guard(self, what: str, *, committing: bool = False) -> Iterator[None]:
+        """Map errors raised inside (``what``: the failed action, for the message;
+        ``committing``: inside a COMMIT, so the write may have been applied)."""
         from sqlalchemy.exc import SQLAlchemyError
 
         try:
@@ -83,13 +93,14 @@ class PostgresErrors:
             raise
         except Exception as exc:
             if is_connection_error(exc):
-                raise self.unavailable(exc) from exc
+                raise self.unavailable(exc, committing=committing) from exc
             if not isinstance(exc, SQLAlchemyError):
                 if not (type(exc).__module__ or "").startswith("asyncpg"):
                     raise  # a bug, not a database error: keep it as it is
             detail = first_line(getattr(exc, "orig", None) or exc)
+            maybe = " (while committing: it may have been applied)" if committing else ""
             raise ProviderError(
-                f"PostgreSQL at {self.url} failed to {what}: {detail}",
+                f"PostgreSQL at {self.url} failed to {what}: {detail}{maybe}",
                 provider=self.name,
                 url=self.url,
             ) from exc

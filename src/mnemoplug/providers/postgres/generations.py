@@ -13,12 +13,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from ...core.retrieval import UserIndex, UserIndexCache
-from ..sql.rows import columns_of, memory_from_row
+from ..sql.rows import columns_of
+from .rows import memory_from_row
 from .schema import Tables
 
 __all__ = ["Generations"]
 
 _Key = tuple[str, str]
+#: a new counter's first value, as :func:`..._generations.first_generation` computes it (a
+#: millisecond clock times 1024): a user forgotten and written again never matches a stale cache
+FIRST_GENERATION_SQL = "(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint * 1024)"
 
 
 class Generations:
@@ -33,7 +37,8 @@ class Generations:
         CTE name); returns ``tenant_id, user_id, generation`` (and the expression ``also``)."""
         tu = self.tables.users
         return (
-            f"INSERT INTO {tu} (tenant_id, user_id, generation) SELECT tenant_id, user_id, 1 "
+            f"INSERT INTO {tu} (tenant_id, user_id, generation) SELECT tenant_id, user_id, "
+            f"{FIRST_GENERATION_SQL} "
             f"FROM {source} GROUP BY tenant_id, user_id ORDER BY tenant_id, user_id "
             f"ON CONFLICT (tenant_id, user_id) DO UPDATE SET generation = {tu}.generation + 1 "
             f"RETURNING tenant_id, user_id, generation{', ' + also if also else ''}"
@@ -45,7 +50,8 @@ class Generations:
 
         tu = self.tables.users
         sql = text(
-            f"INSERT INTO {tu} (tenant_id, user_id, generation) VALUES (:t, :u, 1) "
+            f"INSERT INTO {tu} (tenant_id, user_id, generation) "
+            f"VALUES (:t, :u, {FIRST_GENERATION_SQL}) "
             f"ON CONFLICT (tenant_id, user_id) DO UPDATE SET generation = {tu}.generation + 1 "
             f"RETURNING generation"
         )
@@ -54,6 +60,13 @@ class Generations:
             row = (await conn.execute(sql, {"t": t, "u": u})).first()
             gens[(t, u)] = int(row[0])
         return gens
+
+    async def forget(self, conn: Any, key: _Key) -> None:
+        """Delete the user's counter (erasure: no row may keep the user id)."""
+        from sqlalchemy import text
+
+        sql = f"DELETE FROM {self.tables.users} WHERE tenant_id = :t AND user_id = :u"
+        await conn.execute(text(sql), {"t": key[0], "u": key[1]})
 
     async def current(self, conn: Any, key: _Key) -> int | None:
         """The user's generation (None: the user never held memories)."""

@@ -35,17 +35,10 @@ from ...core.stores import MemoryStore
 from .._changes import MemoryChanges, add_inserted
 from .._options import non_negative_int, positive_int, positive_seconds
 from ..sql.names import check_identifier
-from ..sql.rows import (
-    COLUMNS,
-    LIVE,
-    N_COLUMNS,
-    memory_from_row,
-    scope_where,
-    update_assignments,
-)
+from ..sql.rows import COLUMNS, LIVE, N_COLUMNS, scope_where, update_assignments
 from .errors import PostgresErrors
 from .generations import Generations
-from .rows import ARRAY_TYPES, check_changes, row_params
+from .rows import ARRAY_TYPES, check_changes, memory_from_row, metadata_json, row_params
 from .schema import Tables, create_schema
 from .search import lexical_sql, pgvector_sql, websearch_or
 from .url import driver_url, import_asyncpg, pooled_engine, shown_url
@@ -310,6 +303,8 @@ class PostgresMemoryStore(MemoryStore):
         p: dict[str, Any] = {"id": memory_id, "now": changes.updated_at}
         where = f"id = :id AND {scope_where(scope, p)} AND {LIVE}"
         sets = update_assignments(changes, p, metadata_value=lambda v: f"CAST({v} AS jsonb)")
+        if "metadata" in p:
+            p["metadata"] = metadata_json(changes.metadata or {})
         if changes.sets_content and self._vec.column:
             sets.append("embedding_vec = CAST(:ev AS vector)")
             p["ev"] = self._vec.literal(changes.embedding)
@@ -352,7 +347,9 @@ class PostgresMemoryStore(MemoryStore):
                 text(f"DELETE FROM {self.tables.memories} WHERE {scope_where(scope, p)}"), p
             )
             n = int(res.rowcount or 0)
-            if n:
+            if scope.agent_id is None and scope.session_id is None:
+                await self._users.forget(conn, scope.user_key)  # erasure: the counter too
+            elif n:
                 await self._users.bump(conn, [scope.user_key])
         self._cache.drop(scope.user_key)
         return n

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-
 from ...core.session import Summarizer
-from .._options import positive_int
 from .._sessions import session_ttl
 from ..sql.stores import POSTGRES, SQLSessionMemory
-from .url import driver_url, import_asyncpg, shown_url
+from .store_connection import StoreConnection
 
 __all__ = ["PostgresSessionMemory"]
 
@@ -34,7 +31,15 @@ class PostgresSessionMemory(SQLSessionMemory):
             absent and is deleted lazily; None = never. ``ttl`` is the older name.
         max_messages: keep the last N messages per session; None = all.
         pool_size: connections in the pool (5).
+        connect_timeout: seconds to open a connection (5.0).
+        command_timeout: seconds one statement may take (30.0).
+        application_name: shown in ``pg_stat_activity`` (``"mnemoplug"``).
         summarizer: see :class:`~mnemoplug.core.session.SessionMemory`.
+
+    An unreachable server raises :class:`~mnemoplug.ProviderUnavailableError` naming it
+    within those timeouts, and the store recovers by itself once the server is back. Appends
+    are idempotent per message id: a retry of messages (same ids) that were stored after all
+    stores nothing twice.
     """
 
     name = "postgres"
@@ -48,19 +53,24 @@ class PostgresSessionMemory(SQLSessionMemory):
         ttl: float | timedelta | None = None,
         max_messages: int | None = None,
         pool_size: int = 5,
+        connect_timeout: float = 5.0,
+        command_timeout: float = 30.0,
+        application_name: str = "mnemoplug",
         summarizer: Summarizer | None = None,
     ) -> None:
-        import_asyncpg("PostgreSQL session/checkpoint stores")
-        dsn = driver_url(url)
-        pool = positive_int("pool_size", pool_size)
-
-        def make() -> AsyncEngine:
-            return create_async_engine(dsn, pool_size=pool, max_overflow=pool)
-
+        pg = StoreConnection(
+            url,
+            name=self.name,
+            pool_size=pool_size,
+            connect_timeout=connect_timeout,
+            command_timeout=command_timeout,
+            application_name=application_name,
+        )
+        self._pg_errors = pg.errors
         super().__init__(
             dialect=POSTGRES,
-            make_engine=make,
-            url=shown_url(dsn),
+            make_engine=pg.make_engine,
+            url=pg.url,
             table=table,
             max_messages=max_messages,
             ttl=session_ttl(ttl, ttl_seconds),

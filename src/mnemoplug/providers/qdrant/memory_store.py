@@ -428,6 +428,12 @@ class QdrantMemoryStore(MemoryStore):
                 idx.remove(mid)
 
         await self._write([scope.user_key], do, apply)
+        if scope.agent_id is None and scope.session_id is None:
+            async with self._write_lock:
+                try:
+                    await self._tokens.forget(client, scope.user_key)
+                except Exception as exc:
+                    raise self._error(exc, "delete_all") from exc
         return counted[0] if counted else 0
 
     async def purge_expired(self, now: float) -> int:

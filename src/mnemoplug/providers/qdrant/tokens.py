@@ -56,6 +56,17 @@ class UserTokens:
         )
         return new
 
+    async def forget(self, client: Any, key: _Key) -> None:
+        """Delete the user's point (erasure: no point may keep the user id). A later write
+        gives the user a new random token, so no stale cache entry can match it."""
+        m = models()
+        await client.delete(
+            self.collection,
+            points_selector=m.PointIdsList(points=[user_point(*key)]),
+            wait=True,
+        )
+        self.cache.drop(key)
+
     async def write(
         self,
         client: Any,

