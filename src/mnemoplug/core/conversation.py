@@ -7,13 +7,16 @@ session, the memories of one ``add`` call in their order. After the dense + lexi
 the best ``structure_candidates`` memories (the pool) are re-scored::
 
     final = fused
-          + neighbour_weight * max(0, best fused score of its previous/next turn - floor)
+          + neighbour_weight * max(0, best fused score of its previous/next turn - fused)
           + session_weight   * (best fused score in its thread - fused)
           + speaker_weight   * unit   when the question names the memory's speaker
           + date_weight      * unit   when the question names the date it occurred on
 
-where ``floor`` is the lowest fused score in the pool and ``unit`` the fusion's weight sum
-(what a perfect fused score is: the boosts add to the reported 0..1 score directly). A memory alone in its thread (added on its own, without a session) gets no neighbour
+where ``unit`` is the fusion's weight sum (what a perfect fused score is: the boosts add to
+the reported score directly). A turn is pulled toward a better neighbour, never past it, so
+a run of similar turns cannot lift itself above a better memory (a margin over the lowest
+candidate instead scored 0.005 better on LoCoMo dev but let restated answers crowd a stated
+fact out of an agent's top 5). A memory alone in its thread (added on its own, without a session) gets no neighbour
 or session term, so memories added one by one rank exactly as by the fusion alone.
 """
 
@@ -262,12 +265,11 @@ def rerank(
     fused = score[cand]
     final = fused.copy()
     if len(cand) > 1:
-        floor = float(fused.min())
         if cfg.neighbour_weight > 0:
             p, q = threads.prev[cand], threads.next[cand]
             ps = np.where(p >= 0, score[np.maximum(p, 0)], -np.inf)
             qs = np.where(q >= 0, score[np.maximum(q, 0)], -np.inf)
-            margin = np.maximum(ps, qs) - floor
+            margin = np.maximum(ps, qs) - fused
             final += cfg.neighbour_weight * np.where(margin > 0, margin, 0.0)
         if cfg.session_weight > 0:
             _, inv = np.unique(threads.thread[cand], return_inverse=True)

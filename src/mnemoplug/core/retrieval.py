@@ -114,8 +114,8 @@ class RetrievalConfig:
     #: conversation structure (see :mod:`mnemoplug.core.conversation`; 0 turns one off),
     #: tuned on LoCoMo dev with the settings moved one at a time (round values, each within
     #: about 0.005 hit@10 of its neighbours): each turn gains this share of its best
-    #: neighbour's (previous/next turn in its session) margin over the lowest candidate score
-    neighbour_weight: float = 0.25
+    #: neighbour's (previous/next turn in its session) margin over its own score
+    neighbour_weight: float = 0.3
     #: each turn moves this share of the way to its session's best score
     session_weight: float = 0.4
     #: turns by a speaker the question names gain this much score
