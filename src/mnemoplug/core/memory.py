@@ -220,11 +220,8 @@ class Memory(RememberMixin, MemoryProvider):
     def __repr__(self) -> str:
         if self._calls is not None:
             return f"{type(self).__name__}(provider={type(self._calls.provider).__name__})"
-        assert self.store is not None
-        return (
-            f"{type(self).__name__}(store={self.store.name}:{self.store.url!r}, "
-            f"embedder={self.embedder!r})"
-        )
+        s = self._store()
+        return f"{type(self).__name__}(store={s.name}:{s.url!r}, embedder={self.embedder!r})"
 
     def _store(self) -> MemoryStore:
         assert self.store is not None
@@ -233,10 +230,7 @@ class Memory(RememberMixin, MemoryProvider):
     @property
     def backend_name(self) -> str:
         """The store's or provider's short name (for errors, metrics and traces)."""
-        if self._calls is not None:
-            return self._calls.name
-        assert self.store is not None
-        return self.store.name
+        return self._calls.name if self._calls is not None else self._store().name
 
     def _expiry(self, expires_at: Expiry, ttl: TTL, now: float) -> float | None:
         try:
