@@ -9,9 +9,9 @@ from typing import Any
 from .contexts import MemoryAddContext, MemoryReadContext, MemoryUpdateContext
 from .plugins import HookManager
 from .records import MemoryRecord, Scope, StoredMemory, new_memory_id
-from .validation import AddItem, check_content, check_metadata
+from .validation import AddItem, check_content, check_metadata, check_occurred_at
 
-__all__ = ["notify_added", "prepare_records", "read_hooks", "update_hooks"]
+__all__ = ["notify_added", "prepare_records", "read_hooks", "said_by", "update_hooks"]
 
 
 async def prepare_records(
@@ -22,11 +22,14 @@ async def prepare_records(
     now: float,
     exp: float | None,
     max_chars: int,
-    occurred_at: float | None = None,
+    occurred_at: Any = None,
 ) -> tuple[list[StoredMemory], list[MemoryAddContext]]:
     """Rows for ``items`` after the hooks; the hook contexts when hooks ran. Each row keeps
     its position in the call (``seq``) and happened at its item's own time, else at
-    ``occurred_at``, else now."""
+    ``occurred_at`` (``add(occurred_at=)``: a datetime, epoch seconds or ISO string), else
+    now. A message's ``name`` is its speaker."""
+    if occurred_at is not None:
+        occurred_at = check_occurred_at(occurred_at)
     records: list[StoredMemory] = []
     contexts: list[MemoryAddContext] = []
     run_hooks = hooks.has("on_memory_add")
@@ -69,6 +72,13 @@ async def prepare_records(
             )
         )
     return records, contexts
+
+
+async def said_by(memory: Any, scope: Scope, memory_id: str, content: str, now: float) -> Any:
+    """The vectors of a memory's new ``content``, said by its speaker when it has one."""
+    old = await memory.store.get(scope, memory_id, now)
+    text = content if old is None else old.copy(content=content).indexed_text
+    return await memory._vectors.texts(memory.embedder, memory.store, [text])
 
 
 async def notify_added(

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, overload
 
 from ._time import expiry_ts, now_ts
-from .add_pipeline import notify_added, prepare_records, read_hooks, update_hooks
+from .add_pipeline import notify_added, prepare_records, read_hooks, said_by, update_hooks
 from .contexts import (
     MemoryDeleteContext,
     MemorySearchContext,
@@ -48,7 +48,6 @@ from .validation import (
     check_memory_id,
     check_metadata,
     check_min_relevance,
-    check_occurred_at,
     check_offset,
     content_items,
     make_scope,
@@ -305,13 +304,6 @@ class Memory(RememberMixin, MemoryProvider):
         give one memory each. A list returns the list of ids (in order). Embedding happens in
         one batch. ``expires_at`` (datetime/epoch/ISO) or ``ttl`` (seconds or timedelta) make
         the memory expire. ``on_memory_add`` hooks may rewrite or reject each memory first.
-
-        ``occurred_at`` (datetime/epoch/ISO, default now) is when it was said or happened; a
-        message's own ``occurred_at`` (or ``timestamp``) wins, and its ``name`` is kept as the
-        memory's ``speaker`` (and embedded with it: ``"name: content"``). The messages of one
-        call keep their order; search ranks a turn with its neighbours in its session (or,
-        without ``session_id``, in its call). Import a past conversation as one ``add`` per
-        session, with its date as ``occurred_at``.
         """
         scope = make_scope(user_id, tenant_id, agent_id, session_id)
         meta = check_metadata(metadata)
@@ -319,14 +311,13 @@ class Memory(RememberMixin, MemoryProvider):
         if expires_at is None and ttl is None:
             ttl = self.default_ttl
         exp = self._expiry(expires_at, ttl, now)
-        when = None if occurred_at is None else check_occurred_at(occurred_at)
         single = isinstance(content, str)
         items = content_items(content, self.max_content_chars)
         if not items:
             return []
         await self.open()
         records, contexts = await prepare_records(
-            self.hooks, scope, items, meta, now, exp, self.max_content_chars, when
+            self.hooks, scope, items, meta, now, exp, self.max_content_chars, occurred_at
         )
         if self._calls is not None:
             ids = await timed("store", self._calls.add_records(scope, records, single, exp))
@@ -494,9 +485,7 @@ class Memory(RememberMixin, MemoryProvider):
             raise MemoryNotFoundError(f"no memory {memory_id!r} for user {scope.user_id!r}")
         vec = None
         if content is not None and self.embedder is not None:
-            old = await self._store().get(scope, memory_id, now)  # its speaker, if any
-            text = content if old is None or old.speaker is None else f"{old.speaker}: {content}"
-            vecs = await self._vectors.texts(self.embedder, self.store, [text])
+            vecs = await said_by(self, scope, memory_id, content, now)
             vec = None if vecs is None else vecs[0]
         new = await timed(
             "store",
