@@ -27,12 +27,15 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, NamedTuple
 
-import numpy as np
-
+from ._lazy import lazy_module
 from .records import StoredMemory
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .retrieval import RetrievalConfig
+else:  # numpy loads at first use, not with ``import mnemoplug``
+    np = lazy_module("numpy", globals(), "np")
 
 __all__ = ["QueryDate", "Threads", "query_dates", "rerank", "speakers_named"]
 
