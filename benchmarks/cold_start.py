@@ -16,17 +16,35 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import machine_line
+
 RESULTS = Path(__file__).resolve().parent / "results"
-HEAVY = ["numpy", "onnxruntime", "tokenizers", "torch", "sentence_transformers", "transformers",
-         "sqlalchemy", "aiosqlite", "langchain_core", "langgraph", "agno", "pydantic_ai",
-         "fastapi", "redis", "asyncpg", "qdrant_client", "prometheus_client"]
+HEAVY = [
+    "numpy",
+    "onnxruntime",
+    "tokenizers",
+    "torch",
+    "sentence_transformers",
+    "transformers",
+    "sqlalchemy",
+    "aiosqlite",
+    "langchain_core",
+    "langgraph",
+    "agno",
+    "pydantic_ai",
+    "fastapi",
+    "redis",
+    "asyncpg",
+    "qdrant_client",
+    "prometheus_client",
+]
 
 CHILD = r"""
 import time, resource, sys, json, os
@@ -59,8 +77,9 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def run_child(url: str, env: dict[str, str]) -> dict[str, float | str]:
-    out = subprocess.run([sys.executable, "-c", CHILD, url], capture_output=True, text=True,
-                         env=env, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, url], capture_output=True, text=True, env=env, timeout=600
+    )
     if out.returncode != 0:
         raise SystemExit(f"cold-start child failed:\n{out.stderr[-3000:]}")
     result: dict[str, float | str] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -69,8 +88,13 @@ def run_child(url: str, env: dict[str, str]) -> dict[str, float | str]:
 
 def importtime(code: str, env: dict[str, str], top: int) -> list[tuple[int, int, str]]:
     """(self µs, cumulative µs, module) of the ``top`` largest cumulative import times."""
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True,
-                         text=True, env=env, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     rows = []
     for line in out.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line or "self [us]" in line:
@@ -87,34 +111,18 @@ def loaded_by_import(env: dict[str, str]) -> list[str]:
     return sorted(names & set(HEAVY))
 
 
-def machine_line() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ""
-    if hasattr(os, "getloadavg"):
-        load = ", load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
-    try:
-        import onnxruntime
-
-        ort = f", onnxruntime {onnxruntime.__version__}"
-    except ImportError:
-        ort = ""
-    return f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}{ort}{load}"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--runs", type=int, default=7, help="fresh processes per configuration")
     ap.add_argument("--top", type=int, default=15, help="importtime rows to print")
-    ap.add_argument("--torch", action="store_true",
-                    help="also the sentence-transformers (torch) embedder, 1 run")
-    ap.add_argument("--out", default="cold_start", help="result file name under benchmarks/results/")
+    ap.add_argument(
+        "--torch",
+        action="store_true",
+        help="also the sentence-transformers (torch) embedder, 1 run",
+    )
+    ap.add_argument(
+        "--out", default="cold_start", help="result file name under benchmarks/results/"
+    )
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="mnemoplug-cold-"))
@@ -123,37 +131,68 @@ def main() -> None:
     run_child("memory://", env)
 
     configs = [
-        ("SQLite file (default store), ONNX embedder", lambda i: f"sqlite:///{tmp}/cold{i}.db", env, args.runs),
+        (
+            "SQLite file (default store), ONNX embedder",
+            lambda i: f"sqlite:///{tmp}/cold{i}.db",
+            env,
+            args.runs,
+        ),
         ("in-process store (memory://), ONNX embedder", lambda i: "memory://", env, args.runs),
     ]
     if args.torch:
         torch_env = child_env(MNEMOPLUG_EMBEDDER_BACKEND="torch")
-        configs.append(("SQLite file, sentence-transformers (torch)",
-                        lambda i: f"sqlite:///{tmp}/torch{i}.db", torch_env, 1))
+        configs.append(
+            (
+                "SQLite file, sentence-transformers (torch)",
+                lambda i: f"sqlite:///{tmp}/torch{i}.db",
+                torch_env,
+                1,
+            )
+        )
 
-    lines = ["# Cold start: import, Memory(), one add, first search (fresh process)", "",
-             f"Machine: {machine_line()}. Medians of {args.runs} fresh processes; seconds.", "",
-             "| configuration | embedder | " + " | ".join(STEPS) + " |",
-             "|---|---|" + "---:|" * len(STEPS)]
+    lines = [
+        "# Cold start: import, Memory(), one add, first search (fresh process)",
+        "",
+        f"Machine: {machine_line()}. Medians of {args.runs} fresh processes; seconds.",
+        "",
+        "| configuration | embedder | " + " | ".join(STEPS) + " |",
+        "|---|---|" + "---:|" * len(STEPS),
+    ]
     for label, url, cenv, runs in configs:
         results = [run_child(url(i), cenv) for i in range(runs)]
         med = {s: statistics.median(float(r[s]) for r in results) for s in STEPS}
-        lines.append(f"| {label} | {results[0]['embedder']} | "
-                     + " | ".join(f"{med[s]:.3f}" for s in STEPS) + " |")
+        lines.append(
+            f"| {label} | {results[0]['embedder']} | "
+            + " | ".join(f"{med[s]:.3f}" for s in STEPS)
+            + " |"
+        )
         print(lines[-1], flush=True)
-    lines += ["", "`total` is wall time from the first import to the first search's answer; "
-              "`cpu` is the process's user + system CPU time (every thread).", ""]
+    lines += [
+        "",
+        "`total` is wall time from the first import to the first search's answer; "
+        "`cpu` is the process's user + system CPU time (every thread).",
+        "",
+    ]
 
     heavy = loaded_by_import(env)
-    lines += [f"Heavy modules loaded by `import mnemoplug`: {', '.join(heavy) or 'none'} "
-              f"(checked: {', '.join(HEAVY)}).", ""]
+    lines += [
+        f"Heavy modules loaded by `import mnemoplug`: {', '.join(heavy) or 'none'} "
+        f"(checked: {', '.join(HEAVY)}).",
+        "",
+    ]
     for title, code in (
-        ("`python -X importtime -c \"import mnemoplug\"`", "import mnemoplug"),
-        ("`python -X importtime` over the whole cold start (SQLite)",
-         CHILD.replace("sys.argv[1]", repr(f"sqlite:///{tmp}/imp.db"))),
+        ('`python -X importtime -c "import mnemoplug"`', "import mnemoplug"),
+        (
+            "`python -X importtime` over the whole cold start (SQLite)",
+            CHILD.replace("sys.argv[1]", repr(f"sqlite:///{tmp}/imp.db")),
+        ),
     ):
-        lines += [f"Top {args.top} of {title}, by cumulative time:", "",
-                  "| module | self ms | cumulative ms |", "|---|---:|---:|"]
+        lines += [
+            f"Top {args.top} of {title}, by cumulative time:",
+            "",
+            "| module | self ms | cumulative ms |",
+            "|---|---:|---:|",
+        ]
         for self_us, cum_us, name in importtime(code, env, args.top):
             lines.append(f"| `{name.strip()}` | {self_us / 1000:.1f} | {cum_us / 1000:.1f} |")
         lines.append("")
