@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._lazy import lazy_module
-from .embedders import aembed
+from .embedders import aembed, normalise
 from .instrumentation import phase
 
 if TYPE_CHECKING:
@@ -48,6 +48,21 @@ class StoreVectors:
             self._queries.move_to_end(t)
         while len(self._queries) > self.cache_size:
             self._queries.popitem(last=False)
+
+    def embed_query_here(self, embedder: Any, query: str) -> np.ndarray | None:
+        """The query's vector embedded in the calling thread, when that saves a thread hop: the
+        embedder may run in any thread (``runs_in_any_thread``), the store has accepted it
+        and the query is not cached. None otherwise (the loop embeds it as usual). Pass the
+        result to :meth:`keep` on the loop."""
+        if (
+            embedder is None
+            or not self._checked
+            or not getattr(embedder, "runs_in_any_thread", False)
+            or query in self._queries  # read only: a miss at worst embeds once more
+        ):
+            return None
+        with phase("embed"):
+            return normalise(embedder.embed([query]))
 
     async def query(self, embedder: Any, store: Any, query: str) -> np.ndarray | None:
         v = self._queries.get(query)
