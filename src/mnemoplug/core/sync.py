@@ -230,7 +230,7 @@ class SyncMemory:
     async def _search_with(
         self, query: str, vector: Any, search: Coroutine[Any, Any, list[MemoryRecord]]
     ) -> list[MemoryRecord]:
-        self.memory._vectors.keep([query], vector)
+        self.memory._vectors.keep_query(query, vector)
         return await search
 
     def get(
