@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..core.embedders import DEFAULT_MODEL, KNOWN_RELEVANCE_FLOORS
 from ..core.errors import ConfigurationError, MissingDependencyError
 from .model_files import ModelFiles, cache_dir, locate_model
+from .single_text import SingleTextSessions
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,9 +46,10 @@ class OnnxEmbedder:
     vectors). ``query_precision="int8"`` embeds search queries only (:meth:`embed_query`) with
     the int8 graph while stored memories keep ``precision``'s vectors: about three times less
     query latency on a CPU with int8 instructions, and nothing to re-embed to switch back.
-    The model loads on first use (``warmup()`` loads it now). A single text runs unpadded on
-    ``query_threads`` threads (default: two where the machine has two cores or more); batches
-    of ``batch_threads`` texts or more use every core.
+    The model loads on first use (``warmup()`` loads it now). A single text runs unpadded, on
+    ``query_threads`` threads when set, else on one thread, or two while the machine has a core
+    to spare (see :mod:`mnemoplug.embedding.single_text`); batches of ``batch_threads`` texts
+    or more use every core.
     """
 
     #: ``embed`` may be called from any thread (onnxruntime sessions run concurrently), so a
@@ -91,12 +92,12 @@ class OnnxEmbedder:
             else KNOWN_RELEVANCE_FLOORS.get(self.name, 0.3)
         )
         self.batch_threads = batch_threads
-        self.query_threads = query_threads or min(2, os.cpu_count() or 1)
+        self.query_threads = query_threads
         self._dimension: int | None = 384 if self.name == "all-MiniLM-L6-v2" else None
         self._lock = threading.Lock()
         self._model_path: Path | None = None
-        self._query_session: Any = None  # single texts, at ``precision``
-        self._search_session: Any = None  # queries (embed_query): at ``query_precision``
+        self._query_session: SingleTextSessions | None = None  # single texts, at ``precision``
+        self._search_session: SingleTextSessions | None = None  # queries, at ``query_precision``
         self._batch_session: Any = None
         self._tokenizer: Any = None
         self._token_types = False
@@ -176,7 +177,8 @@ class OnnxEmbedder:
             tok = tokenizers.Tokenizer.from_file(str(files.tokenizer))
             tok.enable_truncation(max_length=self.max_length or files.max_length)
             tok.no_padding()
-            session = self._session(self.query_threads, spin=True)
+            sessions = self._single_text(self._model_path)
+            session = sessions.narrow
             inputs = {i.name for i in session.get_inputs()}
             self._token_types = "token_type_ids" in inputs
             self._tokenizer = tok
@@ -185,15 +187,16 @@ class OnnxEmbedder:
                 width if isinstance(width, int) else int(self._run(session, ["probe"]).shape[1])
             )
             self._search_session = (
-                session
+                sessions
                 if self.query_precision == self.precision
-                else self._session(
-                    self.query_threads,
-                    spin=True,
-                    path=self._onnx_file(files, self.query_precision),
-                )
+                else self._single_text(self._onnx_file(files, self.query_precision))
             )
-            self._query_session = session
+            self._query_session = sessions
+
+    def _single_text(self, path: Path) -> SingleTextSessions:
+        return SingleTextSessions(
+            lambda threads, spin: self._session(threads, spin=spin, path=path), self.query_threads
+        )
 
     def preload(self) -> None:
         """Start loading the model on the embedder's own thread and return at once (onnxruntime
@@ -252,9 +255,10 @@ class OnnxEmbedder:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        assert self._query_session is not None
         if len(texts) == 1:
-            return self._run(self._query_session, texts)
-        session = self._batch() if len(texts) >= self.batch_threads else self._query_session
+            return self._run(self._query_session.pick(), texts)
+        session = self._batch() if len(texts) >= self.batch_threads else self._query_session.narrow
         # sort by length so that each batch pads little, then restore the order
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
@@ -270,7 +274,8 @@ class OnnxEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         """A search query's vector (``[1, dimension]``), at ``query_precision``."""
         self._load()
-        return self._run(self._search_session, [text])
+        assert self._search_session is not None
+        return self._run(self._search_session.pick(), [text])
 
     async def aembed_query(self, text: str) -> np.ndarray:
         loop = asyncio.get_running_loop()
