@@ -121,20 +121,28 @@ def _start() -> RedisClusterServer:
         for port in server.ports:
             d = base / str(port)
             d.mkdir()
-            log = open(d / "server.log", "wb")  # noqa: SIM115 (the process keeps it)
+            log = open(d / "server.log", "wb")  # the process keeps it open
             server.procs.append(
                 subprocess.Popen(
                     [
                         "redis-server",
-                        "--port", str(port),
-                        "--bind", "127.0.0.1",
-                        "--cluster-enabled", "yes",
-                        "--cluster-config-file", str(d / "nodes.conf"),
-                        "--cluster-node-timeout", "5000",
-                        "--save", "",
-                        "--appendonly", "no",
-                        "--dir", str(d),
-                    ],  # fmt: skip
+                        "--port",
+                        str(port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        str(d / "nodes.conf"),
+                        "--cluster-node-timeout",
+                        "5000",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--dir",
+                        str(d),
+                    ],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
@@ -150,10 +158,14 @@ def _start() -> RedisClusterServer:
                 time.sleep(0.05)
         subprocess.run(
             [
-                "redis-cli", "--cluster", "create",
+                "redis-cli",
+                "--cluster",
+                "create",
                 *(f"127.0.0.1:{p}" for p in server.ports),
-                "--cluster-replicas", "0", "--cluster-yes",
-            ],  # fmt: skip
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
             check=True,
             capture_output=True,
             timeout=60,

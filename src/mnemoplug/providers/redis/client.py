@@ -8,6 +8,11 @@
 * a lazy client on a bounded pool (``max_connections``, ``pool_timeout``), with
   ``socket_timeout``/``socket_connect_timeout`` (5 s each) and ``retries`` quick retries, or the
   ``client=`` a caller passes (never closed by the store);
+* with ``cluster=True`` (or a ``redis.asyncio.cluster.RedisCluster`` passed as ``client=``), a
+  Redis Cluster client instead: ``url`` names any node (``redis://`` or ``rediss://``, database
+  0), the client discovers the others and routes each command to the node of its key's slot
+  (``max_connections`` is then per node); the store then keeps every transaction and script
+  within one hash-tagged slot (see each store's key layout);
 * a new client when ``asyncio.run`` started another event loop (connections belong to one);
 * Lua scripts registered once per client (:meth:`RedisClientMixin._script`);
 * errors typed (:meth:`RedisClientMixin._errors`): connection failures and timeouts become
@@ -40,12 +45,19 @@ DEFAULT_URL = "redis://localhost:6379/0"
 SCHEMES = ("redis", "rediss", "unix")
 _WATCH_RETRIES = 50
 _USE = "redis://host:6379/0, rediss://host:6380/0 (TLS) or unix:///path/to/redis.sock?db=0"
+_USE_CLUSTER = "redis://host:6379 or rediss://host:6380 (TLS): any node of the cluster"
 
 
 def import_redis(feature: str) -> Any:
     """The ``redis`` package with its asyncio client, retry and exception modules loaded, or
     MissingDependencyError naming the ``redis`` extra."""
-    for module in ("redis.asyncio", "redis.asyncio.retry", "redis.backoff", "redis.exceptions"):
+    for module in (
+        "redis.asyncio",
+        "redis.asyncio.cluster",
+        "redis.asyncio.retry",
+        "redis.backoff",
+        "redis.exceptions",
+    ):
         import_optional(module, feature=feature, extra="redis", package="redis")
     return importlib.import_module("redis")
 
@@ -63,6 +75,7 @@ class RedisClientMixin:
         *,
         feature: str,
         client: Any = None,
+        cluster: bool = False,
         max_connections: int = 32,
         socket_timeout: float = 5.0,
         socket_connect_timeout: float = 5.0,
@@ -71,7 +84,18 @@ class RedisClientMixin:
         **options: Any,
     ) -> None:
         self._redis = import_redis(feature)  # checked when the store is built
-        split_url(url, SCHEMES, "Redis", _USE)
+        if not isinstance(cluster, bool):
+            raise ConfigurationError(f"cluster must be True or False, got {cluster!r}")
+        self.cluster = cluster or isinstance(client, self._redis.asyncio.cluster.RedisCluster)
+        if self.cluster and client is None:
+            parts = split_url(url, SCHEMES[:2], "Redis Cluster", _USE_CLUSTER)
+            if parts.path.strip("/") not in ("", "0"):
+                raise ConfigurationError(
+                    f"a Redis Cluster has database 0 only, got {redact_url(url)!r}; "
+                    f"use {_USE_CLUSTER} (and a key prefix to share it)"
+                )
+        else:
+            split_url(url, SCHEMES, "Redis", _USE)
         self._raw_url = url
         self.url = redact_url(url)
         self.max_connections = positive_int("max_connections", max_connections)
@@ -91,10 +115,14 @@ class RedisClientMixin:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._scripts: dict[str, Any] = {}
         if client is None:
+            exc_mod = self._redis.exceptions
             try:  # validate the URL and options now (no network): ports, db numbers, keywords
-                pool = self._make_pool()
-                pool.connection_class(**pool.connection_kwargs)  # not connected yet
-            except (ValueError, TypeError) as exc:
+                if self.cluster:
+                    self._client = self._make_cluster_client()  # connects on first command
+                else:
+                    pool = self._make_pool()
+                    pool.connection_class(**pool.connection_kwargs)  # not connected yet
+            except (ValueError, TypeError, exc_mod.RedisClusterException) as exc:
                 raise ConfigurationError(f"bad Redis URL or option for {self.url}: {exc}") from exc
 
     def _make_pool(self) -> Any:
@@ -113,13 +141,32 @@ class RedisClientMixin:
             **self._options,
         )
 
+    def _make_cluster_client(self) -> Any:
+        r = self._redis
+        retry = r.asyncio.retry.Retry(
+            r.backoff.ExponentialBackoff(cap=0.5, base=0.05), self.retries
+        )
+        return r.asyncio.cluster.RedisCluster.from_url(
+            self._raw_url,
+            max_connections=self.max_connections,
+            socket_timeout=self.socket_timeout,
+            socket_connect_timeout=self.socket_connect_timeout,
+            retry=retry,
+            decode_responses=False,
+            **self._options,
+        )
+
     # -- the client ------------------------------------------------------------------------
     @property
     def client(self) -> Any:
-        """The ``redis.asyncio.Redis`` client (made on first use, and again in a new loop)."""
+        """The ``redis.asyncio.Redis`` (or ``RedisCluster``) client (made on first use, and
+        again in a new loop)."""
         self._check_loop()
         if self._client is None:
-            self._client = self._redis.asyncio.Redis(connection_pool=self._make_pool())
+            if self.cluster:
+                self._client = self._make_cluster_client()
+            else:
+                self._client = self._redis.asyncio.Redis(connection_pool=self._make_pool())
         return self._client
 
     async def _c(self) -> Any:
@@ -184,7 +231,10 @@ class RedisClientMixin:
             return
         self._client = None
         with contextlib.suppress(Exception):
-            await client.aclose(close_connection_pool=True)
+            if self.cluster:
+                await client.aclose()
+            else:
+                await client.aclose(close_connection_pool=True)
 
     # -- errors ----------------------------------------------------------------------------
     def _unavailable(self, exc: BaseException) -> ProviderUnavailableError:
@@ -201,8 +251,8 @@ class RedisClientMixin:
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
-        """Connection failures and timeouts as ProviderUnavailableError, other Redis errors as
-        ProviderError; WatchError (optimistic locking) and mnemoplug's own errors pass."""
+        """Connection failures and timeouts (and a cluster that is down or unreachable) as
+        ProviderUnavailableError, other Redis errors as ProviderError; WatchError (optimistic locking) and mnemoplug's own errors pass."""
         exc_mod = self._redis.exceptions
         try:
             yield
@@ -210,7 +260,12 @@ class RedisClientMixin:
             raise
         except (exc_mod.ConnectionError, exc_mod.TimeoutError, OSError, TimeoutError) as exc:
             raise self._unavailable(exc) from exc
-        except exc_mod.RedisError as exc:
+        except (exc_mod.RedisError, exc_mod.RedisClusterException) as exc:
+            if isinstance(exc, exc_mod.ClusterDownError) or type(exc).__name__ in (
+                "RedisClusterUnreachableError",
+                "SlotNotCoveredError",
+            ):
+                raise self._unavailable(exc) from exc
             raise ProviderError(
                 f"Redis at {self.url} failed: {exc}", provider=self.name, url=self.url
             ) from exc

@@ -1,7 +1,8 @@
 """Redis long-term store through redis-py's asyncio client (``pip install "mnemoplug[redis]"``).
 
 ``Memory.from_url("redis://localhost:6379/0")``, ``create_memory("redis", url=...)`` or
-``RedisMemoryStore(url, prefix="mnemoplug", max_connections=32, socket_timeout=5.0)``.
+``RedisMemoryStore(url, prefix="mnemoplug", max_connections=32, socket_timeout=5.0)``, and on a
+Redis Cluster ``RedisMemoryStore("redis://any-node:6379", cluster=True)``.
 
 The key layout is in :mod:`.keys`, value encodings in :mod:`.codec`, the Lua loaders in
 :mod:`.scripts`, and the client, pool, timeouts and error mapping (shared with the session and
@@ -9,8 +10,15 @@ checkpoint stores) in :mod:`.client`. A user's memories load in one round trip: 
 reads the generation, the id set and every hash atomically.
 
 Every write changes a memory's hash, its index entries and its user's generation in one
-MULTI/EXEC transaction; conditional writes (update, delete, delete_all, upsert, purge) WATCH
-what they read first and retry when someone else changed it. Redis here has no vector module,
+MULTI/EXEC transaction over that user's keys, which share one Redis Cluster slot (the hash tag
+in :mod:`.keys`); conditional writes (update, delete, delete_all, purge) WATCH what they read
+first and retry when someone else changed it. A write of several users' memories is one
+transaction per user. The store-wide set of users is kept by single commands of its own, in an
+order that loses nothing on a crash between them: a user is added before their first write
+(and again after a write that started their counter, in case an erasure of the same user
+removed them meanwhile), and removed only after their erasure (a crash in between leaves a
+member with no memories, which ``list_users`` skips and the next erasure removes). Schema 1
+stores (before the hash tags) are migrated on open (:mod:`.migration`). Redis here has no vector module,
 so search ranks in process: each recently used user's memories sit in a
 :class:`~mnemoplug.core.retrieval.UserIndex` (one contiguous float32 matrix plus an in-process
 BM25 index), valid while the user's generation is unchanged. A provider applies its own write to
@@ -30,7 +38,7 @@ import json
 import math
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,12 +54,13 @@ from .._generations import first_generation
 from .._options import positive_int
 from .client import DEFAULT_URL, RedisClientMixin
 from .codec import decode_memories, decode_memory, encode_memory, memory_json, text
-from .keys import MemoryKeys, UserKey, member, parse_member
-from .scripts import LOAD_IDS, LOAD_USER
+from .keys import MemoryKeys, UserKey, check_cluster_prefix, member, parse_member
+from .migration import migrate_to_hash_tags
+from .scripts import LOAD_KEYS, LOAD_USER
 
 __all__ = ["RedisMemoryStore", "check_expiry_score"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1: before the hash-tagged keys (migrated on open)
 _CHUNK = 1000
 
 
@@ -77,7 +86,9 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
             ``unix:///path/redis.sock?db=0``; default ``$MNEMOPLUG_REDIS_URL`` or
             ``redis://localhost:6379/0``.
         prefix: key prefix, so several stores (or apps) can share one database.
-        max_connections: size of this provider's connection pool.
+        cluster: connect to a Redis Cluster (``url`` names any node; see
+            :mod:`~mnemoplug.providers.redis.client`).
+        max_connections: size of this provider's connection pool (per node on a cluster).
         pool_timeout: seconds a call waits for a free pooled connection.
         socket_timeout: seconds to wait for a reply before giving up.
         socket_connect_timeout: seconds to wait for a connection before giving up.
@@ -94,6 +105,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         url: str | None = None,
         *,
         prefix: str = "mnemoplug",
+        cluster: bool = False,
         max_connections: int = 32,
         socket_timeout: float = 5.0,
         socket_connect_timeout: float = 5.0,
@@ -106,6 +118,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         self._init_client(
             raw,
             feature="the Redis provider",
+            cluster=cluster,
             max_connections=max_connections,
             socket_timeout=socket_timeout,
             socket_connect_timeout=socket_connect_timeout,
@@ -117,6 +130,8 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
             raise ConfigurationError(
                 f"Redis key prefix must be a non-empty string without spaces, got {prefix!r}"
             )
+        if self.cluster:
+            check_cluster_prefix(prefix)
         self.prefix = prefix
         self.keys = MemoryKeys(prefix)
         self.cache_max_records = positive_int("cache_max_records", cache_max_records)
@@ -147,6 +162,11 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
                     await client.ping()
                     await client.hsetnx(self.keys.meta, "schema", str(SCHEMA_VERSION))
                     schema = int(await client.hget(self.keys.meta, "schema") or SCHEMA_VERSION)
+                    if schema == 1:
+                        await migrate_to_hash_tags(
+                            client, self.keys, cluster=self.cluster, where=repr(self)
+                        )
+                        schema = 2
                 if schema > SCHEMA_VERSION:
                     raise ConfigurationError(
                         f"Redis store {self.url} (prefix {self.prefix!r}) was written by a newer "
@@ -189,13 +209,14 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         self._embedder_checked = (name, dimension)
 
     # -- cache -------------------------------------------------------------------------------
-    async def _load_ids(self, c: Any, ids: Sequence[str]) -> list[StoredMemory]:
+    async def _load_ids(self, c: Any, key: UserKey, ids: Sequence[str]) -> list[StoredMemory]:
+        """The user's memories of ``ids`` that exist (the others are skipped)."""
         out: list[StoredMemory] = []
         for i in range(0, len(ids), _CHUNK):
-            flat = await self._script("ids", LOAD_IDS)(
-                args=[self.keys.memory_prefix, *ids[i : i + _CHUNK]]
+            flat = await self._script("keys", LOAD_KEYS)(
+                keys=[self.keys.memory(key, mid) for mid in ids[i : i + _CHUNK]]
             )
-            out.extend(decode_memories(flat))
+            out.extend(m for m in decode_memories(flat) if (m.tenant_id, m.user_id) == key)
         return out
 
     async def _index(self, key: UserKey) -> UserIndex | None:
@@ -203,7 +224,8 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         c = await self._c()
         gen_key, ids_key = self.keys.user(key, "gen"), self.keys.user(key, "ids")
         with self._errors():
-            raw, epoch = await c.mget(gen_key, self.keys.epoch)
+            async with c.pipeline(transaction=False) as pipe:  # two slots on a cluster
+                raw, epoch = await pipe.get(gen_key).get(self.keys.epoch).execute()
             if epoch is None:  # a new or flushed database: mark it
                 await c.set(self.keys.epoch, secrets.token_hex(8), nx=True)
                 epoch = await c.get(self.keys.epoch)
@@ -218,7 +240,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
                 return cached
             # one atomic read of the generation and every memory: consistent by construction
             flat = await self._script("user", LOAD_USER)(
-                keys=[gen_key, ids_key], args=[self.keys.memory_prefix]
+                keys=[gen_key, ids_key], args=[self.keys.memory_prefix(key)]
             )
         if not flat:
             self._cache.drop(key)
@@ -231,78 +253,66 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
 
     # -- writes ------------------------------------------------------------------------------
     def _queue_store(
-        self, pipe: Any, memories: Sequence[StoredMemory], *, replace: bool
-    ) -> list[UserKey]:
-        """Queue the writes of ``memories`` and their index entries; return their users."""
-        users: dict[UserKey, list[str]] = {}
+        self, pipe: Any, key: UserKey, memories: Sequence[StoredMemory], *, replace: bool
+    ) -> None:
+        """Queue the writes of one user's ``memories``, their index entries and the user's
+        generation (its counter started at :func:`first_generation` when it does not exist,
+        new or forgotten, so a forgotten user never matches a stale cache entry). The last two
+        replies: whether the counter was started, and the new generation."""
         expiring: dict[str, float] = {}
+        exp_key = self.keys.user(key, "exp")
         for m in memories:
-            mkey = self.keys.memory(m.id)
+            mkey = self.keys.memory(key, m.id)
             if replace:
                 pipe.delete(mkey)
             pipe.hset(mkey, mapping=encode_memory(m))
-            users.setdefault((m.tenant_id, m.user_id), []).append(m.id)
             if m.expires_at is not None:
                 expiring[m.id] = m.expires_at
             elif replace:
-                pipe.zrem(self.keys.expiry, m.id)
+                pipe.zrem(exp_key, m.id)
         if expiring:
-            pipe.zadd(self.keys.expiry, expiring)
-        for key, ids in users.items():
-            pipe.sadd(self.keys.user(key, "ids"), *ids)
-        pipe.sadd(self.keys.users, *(member(k) for k in users))
-        return list(users)
+            pipe.zadd(exp_key, expiring)
+        pipe.sadd(self.keys.user(key, "ids"), *(m.id for m in memories))
+        gen_key = self.keys.user(key, "gen")
+        pipe.set(gen_key, first_generation() - 1, nx=True)  # the INCR makes it the first
+        pipe.incr(gen_key)
 
-    def _queue_first_generations(self, pipe: Any, users: Iterable[UserKey]) -> None:
-        """A user's counter that does not exist (new, or forgotten) starts at
-        :func:`first_generation`, so a forgotten user never matches a stale cache entry."""
-        before_first = first_generation() - 1  # the INCR that follows makes it the first
-        for key in users:
-            pipe.set(self.keys.user(key, "gen"), before_first, nx=True)
+    async def _store(
+        self, memories: Sequence[StoredMemory], *, replace: bool
+    ) -> dict[UserKey, int]:
+        """Write ``memories``, one transaction per user; return each user's new generation."""
+        users: dict[UserKey, list[StoredMemory]] = {}
+        for m in memories:
+            check_expiry_score(m.expires_at)
+            users.setdefault((m.tenant_id, m.user_id), []).append(m)
+        c = await self._c()
+        gens: dict[UserKey, int] = {}
+        started: list[UserKey] = []
+        with self._errors():
+            await c.sadd(self.keys.users, *(member(k) for k in users))  # before any data
+            for key, ms in users.items():
+                async with c.pipeline(transaction=True) as pipe:
+                    self._queue_store(pipe, key, ms, replace=replace)
+                    res = await pipe.execute()
+                gens[key] = int(res[-1])
+                if res[-2]:
+                    started.append(key)
+            if started:  # an erasure of the same user may have removed them meanwhile
+                await c.sadd(self.keys.users, *(member(k) for k in started))
+        return gens
 
     async def insert(self, memories: Sequence[StoredMemory]) -> None:
         if not memories:
             return
-        for m in memories:
-            check_expiry_score(m.expires_at)
-        c = await self._c()
-        with self._errors():
-            pipe = c.pipeline(transaction=True)
-            users = self._queue_store(pipe, memories, replace=False)
-            self._queue_first_generations(pipe, users)
-            for key in users:
-                pipe.incr(self.keys.user(key, "gen"))
-            res = await pipe.execute()
-        gens = dict(zip(users, (int(g) for g in res[-len(users) :]), strict=True))
+        gens = await self._store(memories, replace=False)
         self._cache.after_write(gens, add_inserted(memories))
 
     async def upsert(self, memories: Sequence[StoredMemory]) -> None:
+        """Insert or replace (by id, within the memory's user: ids are per user here)."""
         if not memories:
             return
-        for m in memories:
-            check_expiry_score(m.expires_at)
-        memories = list({m.id: m for m in memories}.values())
-        keys = [self.keys.memory(m.id) for m in memories]
-
-        async def body(pipe: Any) -> set[UserKey]:
-            c = await self._c()
-            olds = await self._load_ids(c, [m.id for m in memories])
-            touched: set[UserKey] = set()
-            pipe.multi()
-            new_owner = {m.id: (m.tenant_id, m.user_id) for m in memories}
-            for old_m in olds:
-                old = (old_m.tenant_id, old_m.user_id)
-                if old != new_owner[old_m.id]:
-                    pipe.srem(self.keys.user(old, "ids"), old_m.id)
-                touched.add(old)
-            touched.update(self._queue_store(pipe, memories, replace=True))
-            self._queue_first_generations(pipe, touched)
-            for key in touched:
-                pipe.incr(self.keys.user(key, "gen"))
-            await pipe.execute()
-            return touched
-
-        for key in await self._watched(keys, body):
+        memories = list({(m.tenant_id, m.user_id, m.id): m for m in memories}.values())
+        for key in await self._store(memories, replace=True):
             self._cache.drop(key)
 
     async def update(
@@ -318,7 +328,8 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
     ) -> StoredMemory | None:
         if expires_at is not ...:
             check_expiry_score(expires_at)
-        mkey = self.keys.memory(memory_id)
+        mkey = self.keys.memory(scope.user_key, memory_id)
+        exp_key = self.keys.user(scope.user_key, "exp")
         changes = MemoryChanges.of(
             content=content,
             metadata=metadata,
@@ -342,9 +353,9 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
                     pipe.hset(mkey, "e", vector_bytes(new.embedding))
             if changes.sets_expiry:
                 if new.expires_at is None:
-                    pipe.zrem(self.keys.expiry, memory_id)
+                    pipe.zrem(exp_key, memory_id)
                 else:
-                    pipe.zadd(self.keys.expiry, {memory_id: new.expires_at})
+                    pipe.zadd(exp_key, {memory_id: new.expires_at})
             pipe.incr(self.keys.user(scope.user_key, "gen"))
             res = await pipe.execute()
             return new, int(res[-1])
@@ -357,7 +368,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         return new
 
     async def delete(self, scope: Scope, memory_id: str) -> bool:
-        mkey = self.keys.memory(memory_id)
+        mkey = self.keys.memory(scope.user_key, memory_id)
 
         async def body(pipe: Any) -> int | None:
             m = decode_memory(await pipe.hget(mkey, "j"))
@@ -366,7 +377,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
             pipe.multi()
             pipe.delete(mkey)
             pipe.srem(self.keys.user(scope.user_key, "ids"), memory_id)
-            pipe.zrem(self.keys.expiry, memory_id)
+            pipe.zrem(self.keys.user(scope.user_key, "exp"), memory_id)
             pipe.incr(self.keys.user(scope.user_key, "gen"))
             res = await pipe.execute()
             return int(res[-1])
@@ -380,6 +391,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
     async def delete_all(self, scope: Scope) -> int:
         key = scope.user_key
         gen_key, ids_key = self.keys.user(key, "gen"), self.keys.user(key, "ids")
+        exp_key = self.keys.user(key, "exp")
         narrowed = scope.agent_id is not None or scope.session_id is not None
 
         async def body(pipe: Any) -> int:
@@ -387,81 +399,105 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
             if not ids:
                 if not narrowed:  # erasure: no key may keep the user id
                     pipe.multi()
-                    pipe.delete(gen_key)
-                    pipe.srem(self.keys.users, member(key))
+                    pipe.delete(gen_key, exp_key)
                     await pipe.execute()
                 return 0
             doomed = ids
             if narrowed:
                 doomed = sorted(
-                    m.id for m in await self._load_ids(await self._c(), ids) if scope.owns(m)
+                    m.id for m in await self._load_ids(await self._c(), key, ids) if scope.owns(m)
                 )
                 if not doomed:
                     return 0
             pipe.multi()
             for i in range(0, len(doomed), _CHUNK):
                 chunk = doomed[i : i + _CHUNK]
-                pipe.delete(*(self.keys.memory(mid) for mid in chunk))
+                pipe.delete(*(self.keys.memory(key, mid) for mid in chunk))
                 pipe.srem(ids_key, *chunk)
-                pipe.zrem(self.keys.expiry, *chunk)
-            if len(doomed) == len(ids):
-                pipe.srem(self.keys.users, member(key))
+                pipe.zrem(exp_key, *chunk)
             if narrowed:
                 pipe.incr(gen_key)
             else:  # erasure: the counter goes too (it starts afresh on the next write)
-                pipe.delete(gen_key)
+                pipe.delete(gen_key, exp_key)
             res = await pipe.execute()
             return sum(int(r) for r in res[0 : 3 * ((len(doomed) + _CHUNK - 1) // _CHUNK) : 3])
 
         n = await self._watched([gen_key, ids_key], body)
+        if not narrowed:
+            await self._unregister(key)
         self._cache.drop(key)
         return int(n)
 
+    async def _unregister(self, key: UserKey) -> None:
+        """Drop an erased user from the store-wide set, after their keys went (a crash before
+        leaves a member without memories: skipped by list_users, dropped by the next erasure).
+        A write that started the user's counter again meanwhile is registered again: by the
+        writer when its check came after this removal, else here."""
+        c = await self._c()
+        with self._errors():
+            await c.srem(self.keys.users, member(key))
+            if await c.exists(self.keys.user(key, "gen")):
+                await c.sadd(self.keys.users, member(key))
+
     async def purge_expired(self, now: float) -> int:
         c = await self._c()
+        with self._errors():
+            users = sorted(text(m) for m in await c.smembers(self.keys.users))
+        total = 0
+        for i in range(0, len(users), _CHUNK):
+            keys = [parse_member(u) for u in users[i : i + _CHUNK]]
+            with self._errors():
+                async with c.pipeline(transaction=False) as pipe:
+                    for key in keys:
+                        pipe.zrangebyscore(self.keys.user(key, "exp"), "-inf", now, start=0, num=1)
+                    due = await pipe.execute()
+            for key, first in zip(keys, due, strict=True):
+                if first:
+                    total += await self._purge_user(c, key, now)
+        return total
+
+    async def _purge_user(self, c: Any, key: UserKey, now: float) -> int:
+        """Delete the user's memories expired by ``now``; how many."""
+        exp_key, ids_key = self.keys.user(key, "exp"), self.keys.user(key, "ids")
         total = 0
         while True:
             with self._errors():
-                raw = await c.zrangebyscore(self.keys.expiry, "-inf", now, start=0, num=500)
+                raw = await c.zrangebyscore(exp_key, "-inf", now, start=0, num=500)
             ids = [text(r) for r in raw]
             if not ids:
                 return total
-            keys = [self.keys.memory(mid) for mid in ids]
 
-            async def body(pipe: Any, ids: list[str] = ids) -> tuple[int, set[UserKey]]:
-                found = {m.id: m for m in await self._load_ids(c, ids)}
+            async def body(pipe: Any, ids: list[str] = ids) -> int:
+                found = {m.id: m for m in await self._load_ids(c, key, ids)}
                 pipe.multi()
-                users: set[UserKey] = set()
                 dead = 0
                 for mid in ids:
                     m = found.get(mid)
                     if m is None or m.expires_at is None:  # gone, or un-expired meanwhile
-                        pipe.zrem(self.keys.expiry, mid)
+                        pipe.zrem(exp_key, mid)
                         continue
                     if m.expires_at > now:  # expiry moved later meanwhile: fix its entry
-                        pipe.zadd(self.keys.expiry, {mid: m.expires_at})
+                        pipe.zadd(exp_key, {mid: m.expires_at})
                         continue
-                    key = (m.tenant_id, m.user_id)
-                    users.add(key)
-                    pipe.delete(self.keys.memory(mid))
-                    pipe.srem(self.keys.user(key, "ids"), mid)
-                    pipe.zrem(self.keys.expiry, mid)
+                    pipe.delete(self.keys.memory(key, mid))
+                    pipe.srem(ids_key, mid)
+                    pipe.zrem(exp_key, mid)
                     dead += 1
-                for key in users:
+                if dead:
                     pipe.incr(self.keys.user(key, "gen"))
                 await pipe.execute()
-                return dead, users
+                return dead
 
-            dead, users = await self._watched(keys, body)
+            dead = await self._watched([self.keys.memory(key, mid) for mid in ids], body)
             total += dead
-            for key in users:
+            if dead:
                 self._cache.drop(key)
 
     # -- reads -------------------------------------------------------------------------------
     async def get(self, scope: Scope, memory_id: str, now: float) -> StoredMemory | None:
         c = await self._c()
         with self._errors():
-            m = decode_memory(*await c.hmget(self.keys.memory(memory_id), "j", "e"))
+            m = decode_memory(*await c.hmget(self.keys.memory(scope.user_key, memory_id), "j", "e"))
         if m is None or not scope.owns(m) or m.is_expired(now):
             return None
         return m
@@ -502,8 +538,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
             ids = sorted(text(m) for m in await c.smembers(self.keys.user(key, "ids")))
         for i in range(0, len(ids), batch_size):
             with self._errors():
-                rows = await self._load_ids(c, ids[i : i + batch_size])
-            batch = [m for m in rows if (m.tenant_id, m.user_id) == key]
+                batch = await self._load_ids(c, key, ids[i : i + batch_size])
             if batch:
                 yield batch
 
@@ -511,7 +546,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
     async def drop_all_keys(self) -> int:
         """Delete this store's keys (every user's memories!) and return how many keys went.
 
-        Only the key families listed in the module docstring are touched, so session or
+        Only the key families listed in :mod:`.keys` are touched, so session or
         checkpoint stores sharing the prefix's namespace (``mnemoplug:sess:``…) are left alone.
         """
         c = await self._c()
@@ -526,9 +561,8 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
                         batch = []
                 if batch:
                     n += int(await c.unlink(*batch))
-            n += int(
-                await c.unlink(self.keys.users, self.keys.expiry, self.keys.meta, self.keys.epoch)
-            )
+            for single in self.keys.singles():  # one by one: they lie in several slots
+                n += int(await c.unlink(single))
         self._cache.clear()
         self._embedder_checked = None
         return n
