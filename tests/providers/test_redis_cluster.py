@@ -142,11 +142,11 @@ async def test_a_users_keys_share_one_slot_and_users_spread_over_the_nodes(
 async def test_sessions_and_checkpoints_keep_their_keys_together(
     cluster: RedisClusterServer, raw: Any
 ) -> None:
-    from mnemoplug.providers.redis import RedisCheckpointStore, RedisSessionMemory
+    from mnemoplug import checkpoint_store_from_url, session_memory_from_url
 
     prefix = f"{_prefix()}:"
-    sessions = RedisSessionMemory(cluster.url, prefix=f"{prefix}s:", cluster=True, ttl=600)
-    checkpoints = RedisCheckpointStore(cluster.url, prefix=f"{prefix}c:", cluster=True)
+    sessions = session_memory_from_url(cluster.url, prefix=f"{prefix}s:", cluster=True, ttl=600)
+    checkpoints = checkpoint_store_from_url(cluster.url, prefix=f"{prefix}c:", cluster=True)
     try:
         for i in range(12):
             await sessions.add_messages(

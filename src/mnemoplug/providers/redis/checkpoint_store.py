@@ -196,7 +196,9 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
         owners = set()
         with self._errors():
             async for key in self.client.scan_iter(
-                match=_glob_escape(head) + b"*" + tail, count=500, _type="set"
+                match=_glob_escape(head) + b"*" + tail,
+                count=500,
+                _type="set" if self.cluster else None,
             ):
                 raw = bytes(key)
                 if not raw.endswith(tail):
