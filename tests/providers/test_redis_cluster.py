@@ -233,3 +233,47 @@ async def test_schema_1_data_on_a_cluster_is_refused_unchanged(
     finally:
         await s.close()
         await _drop(raw, f"{prefix}*")
+
+
+@pytest.mark.parametrize("deployment", ["single", "cluster"])
+async def test_purge_visits_the_due_users_and_settles_their_bounds(deployment: str) -> None:
+    from mnemoplug.providers.redis import RedisMemoryStore
+    from tests.conftest import REDIS_URL, require_server
+
+    if deployment == "cluster":
+        url, options = require_redis_cluster().url, {"cluster": True}
+    else:
+        require_server(REDIS_URL, "Redis")
+        url, options = REDIS_URL, {}
+    s = RedisMemoryStore(url, prefix=_prefix(), **options)  # type: ignore[arg-type]
+    try:
+        soon = [_mem(f"soon-{i}", "goes first", expires_at=NOW + 1) for i in range(5)]
+        twice = [_mem("twice", "first", expires_at=NOW + 1), _mem("twice", "second")]
+        keep = [_mem(f"keep-{i}", "stays") for i in range(20)]
+        await s.insert([*soon, *twice, *keep])
+        c = s.client
+        due = {k.decode(): v for k, v in await c.zrange(s.keys.due, 0, -1, withscores=True)}
+        assert due == {f":soon-{i}": NOW + 1 for i in range(5)} | {":twice": NOW + 1}
+        assert await s.purge_expired(NOW) == 0  # nothing due yet
+        await s.update(
+            Scope("twice"),
+            twice[1].id,
+            content=None,
+            metadata=None,
+            embedding=None,
+            updated_at=NOW,
+            expires_at=NOW + 50,
+        )
+        assert await c.zscore(s.keys.due, ":twice") == NOW + 1  # a bound only goes down here
+        assert await s.purge_expired(NOW + 2) == 6
+        # the purged users left P:due; "twice" waits for its next expiry
+        due = {k.decode(): v for k, v in await c.zrange(s.keys.due, 0, -1, withscores=True)}
+        assert due == {":twice": NOW + 50}
+        assert await s.purge_expired(NOW + 60) == 1
+        assert await c.zcard(s.keys.due) == 0
+        assert sorted(u for _, u in await s.list_users()) == sorted(f"keep-{i}" for i in range(20))
+        await s.delete_all(Scope("keep-0"))  # an erasure leaves no entry of the user behind
+        assert await c.sismember(s.keys.users, ":keep-0") == 0
+    finally:
+        await s.drop_all_keys()
+        await s.close()

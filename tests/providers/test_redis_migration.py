@@ -121,6 +121,8 @@ async def test_schema_1_keys_are_renamed_on_open_and_keep_working(raw: Any, pref
             # the generation counters moved with their users; the expiry entries too
             assert int(await raw.get(s.keys.user(("", "alice"), "gen"))) == GEN + 3
             assert await raw.zscore(s.keys.user(("", "bob"), "exp"), later.id) == later.expires_at
+            due = {k.decode(): v for k, v in await raw.zrange(s.keys.due, 0, -1, withscores=True)}
+            assert due == {":alice": expired.expires_at, ":bob": later.expires_at}
             assert sorted(await s.list_users()) == [("", "alice"), ("", "bob"), ("a:{x}", "b:c")]
             assert await s.purge_expired(NOW) == 1
             assert await s.get(a, expired.id, NOW - 20) is None
@@ -147,7 +149,8 @@ async def test_an_interrupted_migration_completes_on_the_next_open(raw: Any, pre
     for m in mems[:2]:
         new_key = keys.memory(("", "carol"), m.id)
         old_keys = [f"{prefix}:m:{m.id}", new_key, f"{prefix}:exp"]
-        assert await move(keys=[*old_keys, keys.user(("", "carol"), "exp")], args=[m.id]) == 1
+        new_keys = [keys.user(("", "carol"), "exp"), keys.due]
+        assert await move(keys=[*old_keys, *new_keys], args=[m.id, ":carol"]) == 1
     assert await raw.hget(f"{prefix}:meta", "schema") == b"1"
     try:
         async with _store(prefix) as s:

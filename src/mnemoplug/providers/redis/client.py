@@ -252,7 +252,8 @@ class RedisClientMixin:
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
         """Connection failures and timeouts (and a cluster that is down or unreachable) as
-        ProviderUnavailableError, other Redis errors as ProviderError; WatchError (optimistic locking) and mnemoplug's own errors pass."""
+        ProviderUnavailableError, other Redis errors as ProviderError; WatchError (optimistic
+        locking) and mnemoplug's own errors pass."""
         exc_mod = self._redis.exceptions
         try:
             yield

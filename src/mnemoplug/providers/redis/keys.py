@@ -13,13 +13,14 @@ Memory store keys, schema 2 (``P`` is the prefix, ``<u>`` the user's :func:`memb
     P:{<u>}:gen           the user's generation counter, INCR-ed by every write to the user
     P:{<u>}:exp           sorted set: the user's memory id -> expires_at (for purge_expired)
     P:users               set of the ``<u>`` that hold (or held) memories
+    P:due                 sorted set: ``<u>`` -> a lower bound of the user's earliest expiry
     P:epoch               random token; a new one (after FLUSHDB, or a restart without
                           persistence) tells cached stores that generations restarted
 
 ``{<u>}`` is a Redis Cluster hash tag: all of one user's keys hash to one slot, so every
 transaction and Lua script of the memory store, which touches one user's keys only, runs on one
-node. The store-wide keys (``P:users``, ``P:epoch``, ``P:meta``) are only ever read or written
-by single-key commands of their own. A memory id is therefore unique per user, not store-wide.
+node. On a cluster the store-wide keys (``P:users``, ``P:due``, ``P:epoch``, ``P:meta``) are
+only ever read or written by single-key commands of their own (:mod:`.user_registry`). A memory id is therefore unique per user, not store-wide.
 
 Schema 1 (mnemoplug before the cluster layout) wrote ``P:m:<id>``, ``P:u:<u>:ids``,
 ``P:u:<u>:gen`` and one store-wide ``P:exp``; :mod:`.migration` renames them on open.
@@ -102,6 +103,10 @@ class MemoryKeys:
         return f"{self.prefix}:users"
 
     @property
+    def due(self) -> str:
+        return f"{self.prefix}:due"
+
+    @property
     def epoch(self) -> str:
         return f"{self.prefix}:epoch"
 
@@ -117,4 +122,4 @@ class MemoryKeys:
 
     def singles(self) -> tuple[str, ...]:
         """The store-wide keys (schema 1's ``P:exp`` too)."""
-        return (self.users, self.epoch, self.meta, f"{self.prefix}:exp")
+        return (self.users, self.due, self.epoch, self.meta, f"{self.prefix}:exp")

@@ -14,12 +14,12 @@ MULTI/EXEC transaction over that user's keys, which share one Redis Cluster slot
 in :mod:`.keys`); conditional writes (update, delete, delete_all, purge) WATCH what they read
 first and retry when someone else changed it. A write of several users' memories is one
 transaction per user. The store-wide set of users is kept by single commands of its own, in an
-order that loses nothing on a crash between them: a user is added before their first write
-(and again after a write that started their counter, in case an erasure of the same user
-removed them meanwhile), and removed only after their erasure (a crash in between leaves a
-member with no memories, which ``list_users`` skips and the next erasure removes). Schema 1
-stores (before the hash tags) are migrated on open (:mod:`.migration`). Redis here has no vector module,
-so search ranks in process: each recently used user's memories sit in a
+order that loses nothing on a crash between them: a user is added before their first write (and
+again after a write that started their counter, in case an erasure of the same user removed them
+meanwhile), and removed only after their erasure (a crash in between leaves a member with no
+memories, which ``list_users`` skips and the next erasure removes). Schema 1 stores (before the
+hash tags) are migrated on open (:mod:`.migration`). Redis here has no vector module, so search
+ranks in process: each recently used user's memories sit in a
 :class:`~mnemoplug.core.retrieval.UserIndex` (one contiguous float32 matrix plus an in-process
 BM25 index), valid while the user's generation is unchanged. A provider applies its own write to
 the cache when the generation advanced by exactly one, else it reloads, so writes of other
@@ -54,9 +54,10 @@ from .._generations import first_generation
 from .._options import positive_int
 from .client import DEFAULT_URL, RedisClientMixin
 from .codec import decode_memories, decode_memory, encode_memory, memory_json, text
-from .keys import MemoryKeys, UserKey, check_cluster_prefix, member, parse_member
+from .keys import MemoryKeys, UserKey, check_cluster_prefix, parse_member
 from .migration import migrate_to_hash_tags
 from .scripts import LOAD_KEYS, LOAD_USER
+from .user_registry import UserRegistry
 
 __all__ = ["RedisMemoryStore", "check_expiry_score"]
 
@@ -134,6 +135,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
             check_cluster_prefix(prefix)
         self.prefix = prefix
         self.keys = MemoryKeys(prefix)
+        self._registry = UserRegistry(self.keys, cluster=self.cluster)
         self.cache_max_records = positive_int("cache_max_records", cache_max_records)
         self._ready = False  # the current client answered and the schema was checked
         self._epoch: bytes | None = None
@@ -285,20 +287,24 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         for m in memories:
             check_expiry_score(m.expires_at)
             users.setdefault((m.tenant_id, m.user_id), []).append(m)
+        earliest = {
+            key: min((m.expires_at for m in ms if m.expires_at is not None), default=None)
+            for key, ms in users.items()
+        }
         c = await self._c()
         gens: dict[UserKey, int] = {}
         started: list[UserKey] = []
         with self._errors():
-            await c.sadd(self.keys.users, *(member(k) for k in users))  # before any data
+            await self._registry.before(c, earliest)
             for key, ms in users.items():
                 async with c.pipeline(transaction=True) as pipe:
+                    self._registry.queue(pipe, {key: earliest[key]})
                     self._queue_store(pipe, key, ms, replace=replace)
                     res = await pipe.execute()
                 gens[key] = int(res[-1])
                 if res[-2]:
                     started.append(key)
-            if started:  # an erasure of the same user may have removed them meanwhile
-                await c.sadd(self.keys.users, *(member(k) for k in started))
+            await self._registry.after(c, started, earliest)
         return gens
 
     async def insert(self, memories: Sequence[StoredMemory]) -> None:
@@ -330,6 +336,8 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
             check_expiry_score(expires_at)
         mkey = self.keys.memory(scope.user_key, memory_id)
         exp_key = self.keys.user(scope.user_key, "exp")
+        sets_expiry = expires_at is not ... and expires_at is not None
+        due = {scope.user_key: expires_at} if sets_expiry else {}
         changes = MemoryChanges.of(
             content=content,
             metadata=metadata,
@@ -345,6 +353,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
                 return None
             new = changes.apply(m)
             pipe.multi()
+            self._registry.queue(pipe, due)
             pipe.hset(mkey, "j", memory_json(new))
             if changes.sets_content:
                 if new.embedding is None:
@@ -360,9 +369,15 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
             res = await pipe.execute()
             return new, int(res[-1])
 
+        if sets_expiry:
+            with self._errors():
+                await self._registry.before(await self._c(), due)
         done: tuple[StoredMemory, int] | None = await self._watched([mkey], body)
         if done is None:
             return None
+        if sets_expiry:
+            with self._errors():
+                await self._registry.after(await self._c(), (), due)
         new, gen = done
         self._cache.after_write({scope.user_key: gen}, lambda key, idx: idx.upsert(new))
         return new
@@ -423,37 +438,19 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
             return sum(int(r) for r in res[0 : 3 * ((len(doomed) + _CHUNK - 1) // _CHUNK) : 3])
 
         n = await self._watched([gen_key, ids_key], body)
-        if not narrowed:
-            await self._unregister(key)
+        if not narrowed:  # the user's entries go after their keys (see .user_registry)
+            with self._errors():
+                await self._registry.forget(await self._c(), key)
         self._cache.drop(key)
         return int(n)
 
-    async def _unregister(self, key: UserKey) -> None:
-        """Drop an erased user from the store-wide set, after their keys went (a crash before
-        leaves a member without memories: skipped by list_users, dropped by the next erasure).
-        A write that started the user's counter again meanwhile is registered again: by the
-        writer when its check came after this removal, else here."""
-        c = await self._c()
-        with self._errors():
-            await c.srem(self.keys.users, member(key))
-            if await c.exists(self.keys.user(key, "gen")):
-                await c.sadd(self.keys.users, member(key))
-
     async def purge_expired(self, now: float) -> int:
         c = await self._c()
-        with self._errors():
-            users = sorted(text(m) for m in await c.smembers(self.keys.users))
         total = 0
-        for i in range(0, len(users), _CHUNK):
-            keys = [parse_member(u) for u in users[i : i + _CHUNK]]
-            with self._errors():
-                async with c.pipeline(transaction=False) as pipe:
-                    for key in keys:
-                        pipe.zrangebyscore(self.keys.user(key, "exp"), "-inf", now, start=0, num=1)
-                    due = await pipe.execute()
-            for key, first in zip(keys, due, strict=True):
-                if first:
-                    total += await self._purge_user(c, key, now)
+        with self._errors():
+            async for key in self._registry.due(c, now):
+                total += await self._purge_user(c, key, now)
+                await self._registry.settle(c, key)
         return total
 
     async def _purge_user(self, c: Any, key: UserKey, now: float) -> int:

@@ -5,8 +5,8 @@ store-wide ``P:exp``. :func:`migrate_to_hash_tags` runs when a store opens and f
 ``P:meta``:
 
 1. every ``P:m:<id>`` (found by SCAN) moves to ``P:{<u>}:m:<id>``, ``<u>`` read from the
-   memory's own JSON, together with its ``P:exp`` entry, in one Lua script per memory
-   (:data:`~.scripts.MIGRATE_MEMORY`);
+   memory's own JSON, together with its ``P:exp`` entry (and the user's ``P:due`` bound), in
+   one Lua script per memory (:data:`~.scripts.MIGRATE_MEMORY`);
 2. every ``P:u:<u>:ids`` and ``P:u:<u>:gen`` moves to ``P:{<u>}:ids`` / ``P:{<u>}:gen``
    (:data:`~.scripts.MIGRATE_USER_KEY`);
 3. what is left of ``P:exp`` (entries of memories that were gone) is deleted, and ``P:meta``
@@ -26,7 +26,7 @@ from typing import Any
 
 from ...core.errors import ConfigurationError
 from .codec import decode_memory, text
-from .keys import MemoryKeys, glob_escape, parse_member
+from .keys import MemoryKeys, glob_escape, member, parse_member
 from .scripts import MIGRATE_MEMORY, MIGRATE_USER_KEY
 
 __all__ = ["migrate_to_hash_tags"]
@@ -68,17 +68,24 @@ async def migrate_to_hash_tags(client: Any, keys: MemoryKeys, *, cluster: bool, 
             user = (m.tenant_id, m.user_id)
             moved += int(
                 await move_memory(
-                    keys=[k, keys.memory(user, m.id), old_exp, keys.user(user, "exp")],
-                    args=[m.id],
+                    keys=[
+                        k,
+                        keys.memory(user, m.id),
+                        old_exp,
+                        keys.user(user, "exp"),
+                        keys.due,
+                    ],
+                    args=[m.id, member(user)],
                 )
             )
     move_user_key = client.register_script(MIGRATE_USER_KEY)
     head = f"{keys.prefix}:u:"
     for k in old_users:
-        member, _, what = k[len(head) :].rpartition(":")
-        if what not in ("ids", "gen") or member.count(":") != 1:
+        user_part, _, what = k[len(head) :].rpartition(":")
+        if what not in ("ids", "gen") or user_part.count(":") != 1:
             continue
-        moved += int(await move_user_key(keys=[k, keys.user(parse_member(member), what)], args=[]))
+        new_key = keys.user(parse_member(user_part), what)
+        moved += int(await move_user_key(keys=[k, new_key], args=[]))
     await client.delete(old_exp)
     await client.hset(keys.meta, "schema", "2")
     return moved

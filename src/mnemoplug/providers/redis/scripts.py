@@ -66,12 +66,16 @@ return out
 """
 
 # Schema 1 -> 2, one memory. KEYS: old hash, new hash, old store-wide expiry set, the user's new
-# expiry set; ARGV: memory id. Moves the hash and its expiry entry together; 0 when already moved.
+# expiry set, the due users; ARGV: memory id, user. Moves the hash and its expiry entry together
+# (the user due by then at the latest); 0 when already moved.
 MIGRATE_MEMORY = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('RENAME', KEYS[1], KEYS[2])
 local s = redis.call('ZSCORE', KEYS[3], ARGV[1])
-if s then redis.call('ZADD', KEYS[4], s, ARGV[1]) end
+if s then
+  redis.call('ZADD', KEYS[4], s, ARGV[1])
+  redis.call('ZADD', KEYS[5], 'LT', s, ARGV[2])
+end
 redis.call('ZREM', KEYS[3], ARGV[1])
 return 1
 """
