@@ -9,11 +9,12 @@ The key layout is in :mod:`.keys`, value encodings in :mod:`.codec`, the Lua loa
 checkpoint stores) in :mod:`.client`. A user's memories load in one round trip: a Lua script
 reads the generation, the id set and every hash atomically.
 
-Every write changes a memory's hash, its index entries and its user's generation in one
-MULTI/EXEC transaction over that user's keys, which share one Redis Cluster slot (the hash tag
+Every write changes a memory's hash, its index entries and its user's generation in one Lua
+script (insert, upsert: :data:`~.scripts.STORE_USER`) or MULTI/EXEC transaction over that user's
+keys, which share one Redis Cluster slot (the hash tag
 in :mod:`.keys`); conditional writes (update, delete, delete_all, purge) WATCH what they read
-first and retry when someone else changed it. A write of several users' memories is one
-transaction per user. The store-wide set of users is kept by single commands of its own, in an
+first and retry when someone else changed it. A write of several users' memories is one script
+per user. The store-wide set of users is kept by single commands of its own, in an
 order that loses nothing on a crash between them: a user is added before their first write (and
 again after a write that started their counter, in case an erasure of the same user removed them
 meanwhile), and removed only after their erasure (a crash in between leaves a member with no
@@ -54,9 +55,9 @@ from .._generations import first_generation
 from .._options import positive_int
 from .client import DEFAULT_URL, RedisClientMixin
 from .codec import decode_memories, decode_memory, encode_memory, memory_json, text
-from .keys import MemoryKeys, UserKey, check_cluster_prefix, parse_member
+from .keys import MemoryKeys, UserKey, check_cluster_prefix, member, parse_member
 from .migration import migrate_to_hash_tags
-from .scripts import LOAD_KEYS, LOAD_USER
+from .scripts import LOAD_KEYS, LOAD_USER, STORE_USER
 from .user_registry import UserRegistry
 
 __all__ = ["RedisMemoryStore", "check_expiry_score"]
@@ -254,35 +255,33 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         return idx
 
     # -- writes ------------------------------------------------------------------------------
-    def _queue_store(
-        self, pipe: Any, key: UserKey, memories: Sequence[StoredMemory], *, replace: bool
-    ) -> None:
-        """Queue the writes of one user's ``memories``, their index entries and the user's
-        generation (its counter started at :func:`first_generation` when it does not exist,
-        new or forgotten, so a forgotten user never matches a stale cache entry). The last two
-        replies: whether the counter was started, and the new generation."""
-        expiring: dict[str, float] = {}
-        exp_key = self.keys.user(key, "exp")
+    async def _store_user(
+        self, c: Any, key: UserKey, memories: Sequence[StoredMemory], *, replace: bool
+    ) -> tuple[bool, int]:
+        """Write one user's ``memories``, their index entries and the user's generation in one
+        Lua script (:data:`~.scripts.STORE_USER`; on a single server the store-wide indexes
+        too); whether it started the user's counter, and the new generation."""
+        keys = [self.keys.user(key, what) for what in ("gen", "ids", "exp")]
+        if not self.cluster:
+            keys += [self.keys.users, self.keys.due]
+        keys += [self.keys.memory(key, m.id) for m in memories]
+        args: list[Any] = [
+            "1" if replace else "0",
+            0 if self.cluster else 2,
+            first_generation() - 1,  # the INCR makes it the first
+            member(key),
+        ]
         for m in memories:
-            mkey = self.keys.memory(key, m.id)
-            if replace:
-                pipe.delete(mkey)
-            pipe.hset(mkey, mapping=encode_memory(m))
-            if m.expires_at is not None:
-                expiring[m.id] = m.expires_at
-            elif replace:
-                pipe.zrem(exp_key, m.id)
-        if expiring:
-            pipe.zadd(exp_key, expiring)
-        pipe.sadd(self.keys.user(key, "ids"), *(m.id for m in memories))
-        gen_key = self.keys.user(key, "gen")
-        pipe.set(gen_key, first_generation() - 1, nx=True)  # the INCR makes it the first
-        pipe.incr(gen_key)
+            fields = encode_memory(m)
+            expiry = "" if m.expires_at is None else repr(float(m.expires_at))
+            args += [m.id, fields["j"], fields.get("e", b""), expiry]
+        started, gen = await self._script("store", STORE_USER)(keys=keys, args=args)
+        return bool(started), int(gen)
 
     async def _store(
         self, memories: Sequence[StoredMemory], *, replace: bool
     ) -> dict[UserKey, int]:
-        """Write ``memories``, one transaction per user; return each user's new generation."""
+        """Write ``memories``, one script per user; return each user's new generation."""
         users: dict[UserKey, list[StoredMemory]] = {}
         for m in memories:
             check_expiry_score(m.expires_at)
@@ -297,12 +296,8 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         with self._errors():
             await self._registry.before(c, earliest)
             for key, ms in users.items():
-                async with c.pipeline(transaction=True) as pipe:
-                    self._registry.queue(pipe, {key: earliest[key]})
-                    self._queue_store(pipe, key, ms, replace=replace)
-                    res = await pipe.execute()
-                gens[key] = int(res[-1])
-                if res[-2]:
+                new_counter, gens[key] = await self._store_user(c, key, ms, replace=replace)
+                if new_counter:
                     started.append(key)
             await self._registry.after(c, started, earliest)
         return gens

@@ -27,6 +27,7 @@ __all__ = [
     "SESSION_APPEND_LOCAL",
     "SESSION_CLEAR",
     "SESSION_CLEAR_LOCAL",
+    "STORE_USER",
 ]
 
 # -- memory store --------------------------------------------------------------------------
@@ -48,6 +49,43 @@ for _, id in ipairs(ids) do
   end
 end
 return out
+"""
+
+# One user's write. KEYS: the user's gen, ids, exp; on a single server also the users set and
+# the due set (ARGV[2] = 2, else 0); then each memory's hash. ARGV: replace ('1': delete each hash
+# first), that count, the counter's value before its first INCR, the user (member of the users
+# set), then per memory: id, JSON, vector ('' = none), expires_at ('' = none). Returns
+# {1 when the counter was started (new or erased user) else 0, the new generation}.
+STORE_USER = """
+local replace = ARGV[1] == '1'
+local nreg = tonumber(ARGV[2])
+local earliest, earliest_s = nil, nil
+local k = 3 + nreg
+for i = 5, #ARGV, 4 do
+  local id, exp = ARGV[i], ARGV[i + 3]
+  k = k + 1
+  if replace then redis.call('DEL', KEYS[k]) end
+  if ARGV[i + 2] == '' then
+    redis.call('HSET', KEYS[k], 'j', ARGV[i + 1])
+  else
+    redis.call('HSET', KEYS[k], 'j', ARGV[i + 1], 'e', ARGV[i + 2])
+  end
+  if exp ~= '' then
+    redis.call('ZADD', KEYS[3], exp, id)
+    if not earliest or tonumber(exp) < earliest then earliest, earliest_s = tonumber(exp), exp end
+  elseif replace then
+    redis.call('ZREM', KEYS[3], id)
+  end
+  redis.call('SADD', KEYS[2], id)
+end
+if nreg == 2 then
+  redis.call('SADD', KEYS[4], ARGV[4])
+  if earliest_s then redis.call('ZADD', KEYS[5], 'LT', earliest_s, ARGV[4]) end
+end
+local started = redis.call('SET', KEYS[1], ARGV[3], 'NX')
+local gen = redis.call('INCR', KEYS[1])
+if started then return {1, gen} end
+return {0, gen}
 """
 
 # KEYS: memory hashes (of one user: one slot). Returns {json1, vector1, ...} of those that exist.

@@ -6,11 +6,11 @@ earliest ``expires_at``, so ``purge_expired`` visits only users with something d
 per-user keys (``P:{<u>}:exp`` …) are the truth; these two may say more than it (a user with
 nothing left, a bound too early: harmless, fixed on the next visit), never less:
 
-* on a single server the write's own MULTI/EXEC adds the user to both (:meth:`queue`), so they
-  change atomically with the data;
+* on a single server the write's own Lua script or MULTI/EXEC adds the user to both
+  (:meth:`queue`), so they change atomically with the data;
 * on a cluster they lie in other slots than the user's keys, so a write adds the user by
-  separate commands before its transaction (a crash after it leaves no unindexed data) and again
-  after it when the transaction started the user's counter or wrote an expiry (:meth:`after`):
+  separate commands before its script or transaction (a crash after them leaves no unindexed
+  data) and again after it when it started the user's counter or wrote an expiry (:meth:`after`):
   an erasure or a purge that ran in between may have just dropped or raised the entry;
 * an erasure removes the user after their keys went, then adds them back if a write started
   their counter again meanwhile (:meth:`forget`); a purge sets the bound to the user's earliest
