@@ -235,17 +235,19 @@ async def test_schema_1_data_on_a_cluster_is_refused_unchanged(
         await _drop(raw, f"{prefix}*")
 
 
-@pytest.mark.parametrize("deployment", ["single", "cluster"])
-async def test_purge_visits_the_due_users_and_settles_their_bounds(deployment: str) -> None:
+def _store_on(deployment: str) -> Any:
     from mnemoplug.providers.redis import RedisMemoryStore
     from tests.conftest import REDIS_URL, require_server
 
     if deployment == "cluster":
-        url, options = require_redis_cluster().url, {"cluster": True}
-    else:
-        require_server(REDIS_URL, "Redis")
-        url, options = REDIS_URL, {}
-    s = RedisMemoryStore(url, prefix=_prefix(), **options)  # type: ignore[arg-type]
+        return RedisMemoryStore(require_redis_cluster().url, prefix=_prefix(), cluster=True)
+    require_server(REDIS_URL, "Redis")
+    return RedisMemoryStore(REDIS_URL, prefix=_prefix())
+
+
+@pytest.mark.parametrize("deployment", ["single", "cluster"])
+async def test_purge_visits_the_due_users_and_settles_their_bounds(deployment: str) -> None:
+    s = _store_on(deployment)
     try:
         soon = [_mem(f"soon-{i}", "goes first", expires_at=NOW + 1) for i in range(5)]
         twice = [_mem("twice", "first", expires_at=NOW + 1), _mem("twice", "second")]
@@ -274,6 +276,47 @@ async def test_purge_visits_the_due_users_and_settles_their_bounds(deployment: s
         assert sorted(u for _, u in await s.list_users()) == sorted(f"keep-{i}" for i in range(20))
         await s.delete_all(Scope("keep-0"))  # an erasure leaves no entry of the user behind
         assert await c.sismember(s.keys.users, ":keep-0") == 0
+    finally:
+        await s.drop_all_keys()
+        await s.close()
+
+
+@pytest.mark.parametrize("deployment", ["single", "cluster"])
+async def test_an_erasure_or_purge_racing_a_write_leaves_the_user_indexed(
+    deployment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = _store_on(deployment)
+    c = s.client
+    try:
+        # a concurrent erasure (or purge) drops the user's index entries after the write
+        # indexed them and before its data lands: the write indexes the user again
+        original_store_user = s._store_user
+
+        async def racing_store_user(client: Any, key: Any, *a: Any, **kw: Any) -> Any:
+            await client.srem(s.keys.users, ":racer")
+            await client.zrem(s.keys.due, ":racer")
+            return await original_store_user(client, key, *a, **kw)
+
+        monkeypatch.setattr(s, "_store_user", racing_store_user)
+        await s.insert([_mem("racer", "written while erased", expires_at=NOW + 5)])
+        monkeypatch.undo()
+        assert await c.sismember(s.keys.users, ":racer") == 1
+        assert await c.zscore(s.keys.due, ":racer") == NOW + 5
+        # a write that lands between an erasure's data removal and its index removal: the
+        # erasure sees the new counter and indexes the user again
+        original_forget = s._registry.forget
+
+        async def racing_forget(client: Any, key: Any) -> None:
+            await s.insert([_mem("racer", "written during the erasure", expires_at=NOW + 7)])
+            await original_forget(client, key)
+
+        monkeypatch.setattr(s._registry, "forget", racing_forget)
+        assert await s.delete_all(Scope("racer")) == 1
+        monkeypatch.undo()
+        assert await c.sismember(s.keys.users, ":racer") == 1
+        assert await c.zscore(s.keys.due, ":racer") == NOW + 7
+        assert [u for _, u in await s.list_users()] == ["racer"]
+        assert await s.purge_expired(NOW + 10) == 1
     finally:
         await s.drop_all_keys()
         await s.close()
