@@ -11,8 +11,8 @@
 * with ``cluster=True`` (or a ``redis.asyncio.cluster.RedisCluster`` passed as ``client=``), a
   Redis Cluster client instead: ``url`` names any node (``redis://`` or ``rediss://``, database
   0), the client discovers the others and routes each command to the node of its key's slot
-  (``max_connections`` is then per node); the store then keeps every transaction and script
-  within one hash-tagged slot (see each store's key layout);
+  (``max_connections`` is then per node; ``pool_timeout`` does not apply); the store then keeps
+  every transaction and script within one hash-tagged slot (see each store's key layout);
 * a new client when ``asyncio.run`` started another event loop (connections belong to one);
 * Lua scripts registered once per client (:meth:`RedisClientMixin._script`);
 * errors typed (:meth:`RedisClientMixin._errors`): connection failures and timeouts become
