@@ -320,3 +320,88 @@ async def test_an_erasure_or_purge_racing_a_write_leaves_the_user_indexed(
     finally:
         await s.drop_all_keys()
         await s.close()
+
+
+async def test_concurrent_writers_on_two_instances_lose_nothing_on_a_cluster(
+    cluster: RedisClusterServer, raw: Any
+) -> None:
+    import asyncio
+
+    prefix, u = _prefix(), "busy-user"
+    s = Scope(u)
+    async with (
+        _memory_store(cluster, prefix=prefix, max_connections=4) as a,
+        _memory_store(cluster, prefix=prefix, max_connections=4) as b,
+    ):
+
+        async def consistent() -> set[str]:
+            """The user's id set and memory hashes agree; their ids."""
+            indexed = {x.decode() for x in await raw.smembers(a.keys.user(("", u), "ids"))}
+            hashes = await _keys(raw, a.keys.memory(("", u), "*"))
+            assert indexed == {k.rsplit(":", 1)[1] for k in hashes}
+            return indexed
+
+        async def ids(p: Any) -> set[str]:
+            rows = await p.list(s, limit=10_000, offset=0, filters=Filter(None), now=NOW)
+            return {m.id for m in rows}
+
+        await ids(a), await ids(b)  # warm both caches
+        mems = [_mem(u, f"concurrent fact {i}") for i in range(50)]
+        await asyncio.gather(*((a if i % 2 else b).insert([m]) for i, m in enumerate(mems)))
+        assert await consistent() == {m.id for m in mems} == await ids(a) == await ids(b)
+        res = await asyncio.gather(  # WATCH on the cluster: every update applied
+            *(
+                (a if i % 2 else b).update(
+                    s, mems[0].id, content=None, metadata={"n": i}, embedding=None, updated_at=NOW
+                )
+                for i in range(30)
+            )
+        )
+        assert all(r is not None for r in res)
+        assert int(await raw.get(a.keys.user(("", u), "gen"))) % 1024 == 79
+        extra = [_mem(u, f"late fact {i}") for i in range(20)]
+        results = await asyncio.gather(
+            *(a.insert([m]) for m in extra),
+            *(b.delete(s, m.id) for m in mems[:10]),
+            a.delete_all(s),
+        )
+        removed = sum(1 for r in results[20:30] if r is True) + results[-1]
+        left = await consistent()
+        assert removed + len(left) == 70
+        assert await ids(a) == left == await ids(b)
+        # the users set has the user exactly when something of theirs is left
+        assert await raw.sismember(a.keys.users, f":{u}") == (1 if left else 0)
+
+
+async def test_more_operations_than_connections_wait_for_a_slot(
+    cluster: RedisClusterServer, raw: Any
+) -> None:
+    import asyncio
+
+    from mnemoplug.providers.redis import RedisCheckpointStore, RedisSessionMemory
+
+    prefix = f"{_prefix()}:"
+    sessions = RedisSessionMemory(
+        cluster.url, prefix=f"{prefix}s:", cluster=True, max_connections=2
+    )
+    checkpoints = RedisCheckpointStore(
+        cluster.url, prefix=f"{prefix}c:", cluster=True, max_connections=2
+    )
+    try:  # the cluster client's pools raise when empty: the stores queue instead
+        await asyncio.gather(
+            *(
+                sessions.add_messages(
+                    f"s{i % 3}", [{"role": "user", "content": f"m{i}"}], user_id="u"
+                )
+                for i in range(30)
+            ),
+            *(checkpoints.save(f"run-{i % 4}", {"i": i}, user_id="u") for i in range(30)),
+        )
+        assert sum(i.message_count for i in await sessions.list_sessions(user_id="u")) == 30
+        assert len(await checkpoints.list(user_id="u", limit=100)) == 30
+        with pytest.raises(ConfigurationError, match="at least 2"):
+            RedisSessionMemory(cluster.url, cluster=True, max_connections=1)
+    finally:
+        await sessions.close()
+        await checkpoints.close()
+        await _drop(raw, f"{prefix}*")

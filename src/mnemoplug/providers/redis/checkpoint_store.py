@@ -26,7 +26,7 @@ from typing import Any
 from ...core.checkpoints import Checkpoint
 from ...core.stores import CheckpointStore
 from .._options import non_empty_str
-from .client import DEFAULT_URL, RedisClientMixin
+from .client import DEFAULT_URL, RedisClientMixin, gated
 from .codec import pack_checkpoint, text, unpack_checkpoint
 from .keys import check_cluster_prefix, part
 from .scripts import (
@@ -86,6 +86,7 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
             return f"{self.prefix}{{{self._owner(owner)}}}:seq"
         return f"{self.prefix}seq"
 
+    @gated
     async def _save(
         self,
         owner: tuple[str, str],
@@ -116,6 +117,7 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
                 keys=[self._seq(owner), zkey, hkey, runs], args=[checkpoint_id, blob, run_id]
             )
 
+    @gated
     async def _load(
         self, owner: tuple[str, str], run_id: str, checkpoint_id: str | None
     ) -> Checkpoint | None:
@@ -126,6 +128,7 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
             )
         return None if not blob else unpack_checkpoint(blob)
 
+    @gated
     async def _run_entries(
         self, owner: tuple[str, str], run_id: str, limit: int, before_score: float | None
     ) -> list[tuple[float, str, str]]:
@@ -139,11 +142,13 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
                 )
         return [(float(score), run_id, text(m)) for m, score in rows]
 
+    @gated
     async def _runs(self, owner: tuple[str, str]) -> list[str]:
         with self._errors():
             members = await self.client.smembers(self._keys(owner, "")[2])
         return sorted(text(m) for m in members)
 
+    @gated
     async def _list(
         self, owner: tuple[str, str], run_id: str | None, limit: int, before: str | None
     ) -> list[Checkpoint]:
@@ -176,6 +181,7 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
                     blobs[(r, cid)] = v
         return [unpack_checkpoint(blobs[(r, cid)]) for _, r, cid in entries if (r, cid) in blobs]
 
+    @gated
     async def _delete(self, owner: tuple[str, str], run_id: str, checkpoint_id: str | None) -> int:
         zkey, hkey, runs = self._keys(owner, run_id)
         with self._errors():
@@ -189,6 +195,7 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
                 )
         return int(n)
 
+    @gated
     async def _owners(self) -> list[tuple[str, str]]:
         head, tail = f"{self.prefix}runs:".encode(), b""
         if self.cluster:
@@ -208,6 +215,7 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
                     owners.add(parsed)
         return sorted(owners)
 
+    @gated
     async def _delete_user(self, owner: tuple[str, str]) -> int:
         n = 0
         for r in await self._runs(owner):

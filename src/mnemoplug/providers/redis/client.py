@@ -12,7 +12,10 @@
   Redis Cluster client instead: ``url`` names any node (``redis://`` or ``rediss://``, database
   0), the client discovers the others and routes each command to the node of its key's slot
   (``max_connections`` is then per node; ``pool_timeout`` does not apply); the store then keeps
-  every transaction and script within one hash-tagged slot (see each store's key layout);
+  every transaction and script within one hash-tagged slot (see each store's key layout). The
+  cluster client's pools do not wait for a free connection (they raise), so there the store lets
+  at most ``max_connections // 2`` operations run at once (:func:`gated`; an operation holds at
+  most two connections to a node) and the others wait;
 * a new client when ``asyncio.run`` started another event loop (connections belong to one);
 * Lua scripts registered once per client (:meth:`RedisClientMixin._script`);
 * errors typed (:meth:`RedisClientMixin._errors`): connection failures and timeouts become
@@ -24,10 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import importlib
 import random
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
 from ...core.errors import (
     ConfigurationError,
@@ -39,13 +44,43 @@ from ...core.urls import redact_url
 from .._deps import import_optional
 from .._options import non_negative_int, positive_int, positive_seconds, split_url
 
-__all__ = ["DEFAULT_URL", "SCHEMES", "RedisClientMixin", "import_redis"]
+__all__ = ["DEFAULT_URL", "SCHEMES", "RedisClientMixin", "gated", "import_redis"]
 
 DEFAULT_URL = "redis://localhost:6379/0"
 SCHEMES = ("redis", "rediss", "unix")
 _WATCH_RETRIES = 50
 _USE = "redis://host:6379/0, rediss://host:6380/0 (TLS) or unix:///path/to/redis.sock?db=0"
 _USE_CLUSTER = "redis://host:6379 or rediss://host:6380 (TLS): any node of the cluster"
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_S = TypeVar("_S", bound="RedisClientMixin")
+_inside: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
+    "mnemoplug_redis_gates", default=frozenset()
+)
+
+
+def gated(
+    fn: Callable[Concatenate[_S, _P], Awaitable[_R]],
+) -> Callable[Concatenate[_S, _P], Coroutine[Any, Any, _R]]:
+    """A store operation that, on a cluster, waits for one of the store's
+    ``max_connections // 2`` operation slots (re-entrant: an operation calling another holds
+    one slot)."""
+
+    @functools.wraps(fn)
+    async def run(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        inside = _inside.get()
+        if not self.cluster or id(self) in inside:
+            return await fn(self, *args, **kwargs)
+        async with self._operation_slots():
+            token = _inside.set(inside | {id(self)})
+            try:
+                return await fn(self, *args, **kwargs)
+            finally:
+                _inside.reset(token)
+
+    return run
 
 
 def import_redis(feature: str) -> Any:
@@ -68,6 +103,7 @@ class RedisClientMixin:
 
     url: str
     name: ClassVar[str]
+    cluster: bool = False
 
     def _init_client(
         self,
@@ -105,6 +141,12 @@ class RedisClientMixin:
         )
         self.pool_timeout = positive_seconds("pool_timeout", pool_timeout)
         self.retries = non_negative_int("retries", retries)
+        if self.cluster and self.max_connections < 2:
+            raise ConfigurationError(
+                f"on a Redis Cluster max_connections must be at least 2 (an operation may hold "
+                f"two connections to a node), got {self.max_connections}"
+            )
+        self._slots: asyncio.Semaphore | None = None
         if "decode_responses" in options:
             raise ConfigurationError(
                 "the Redis stores decode replies themselves; leave decode_responses out"
@@ -190,6 +232,14 @@ class RedisClientMixin:
         if self._owns_client:
             self._client = None
         self._scripts = {}
+        self._slots = None
+
+    def _operation_slots(self) -> asyncio.Semaphore:
+        """The cluster operation slots of the current event loop (see :func:`gated`)."""
+        self._check_loop()
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_connections // 2)
+        return self._slots
 
     def _script(self, name: str, body: str) -> Any:
         """The Lua script ``body`` registered on the current client (once per client)."""

@@ -53,7 +53,7 @@ from .._changes import MemoryChanges, add_inserted
 from .._codec import vector_bytes
 from .._generations import first_generation
 from .._options import positive_int
-from .client import DEFAULT_URL, RedisClientMixin
+from .client import DEFAULT_URL, RedisClientMixin, gated
 from .codec import decode_memories, decode_memory, encode_memory, memory_json, text
 from .keys import MemoryKeys, UserKey, check_cluster_prefix, member, parse_member
 from .migration import migrate_to_hash_tags
@@ -151,6 +151,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         self._cache.clear()
         self._open_lock = asyncio.Lock()
 
+    @gated
     async def open(self) -> None:
         """Connect and check the server answers and the schema (idempotent)."""
         self._check_loop()
@@ -193,6 +194,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
             await self.open()
         return self.client
 
+    @gated
     async def check_embedder(self, name: str, dimension: int) -> None:
         if self._embedder_checked == (name, dimension):
             return
@@ -212,6 +214,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         self._embedder_checked = (name, dimension)
 
     # -- cache -------------------------------------------------------------------------------
+    @gated
     async def _load_ids(self, c: Any, key: UserKey, ids: Sequence[str]) -> list[StoredMemory]:
         """The user's memories of ``ids`` that exist (the others are skipped)."""
         out: list[StoredMemory] = []
@@ -222,6 +225,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
             out.extend(m for m in decode_memories(flat) if (m.tenant_id, m.user_id) == key)
         return out
 
+    @gated
     async def _index(self, key: UserKey) -> UserIndex | None:
         """The user's cached index, reloaded when the generation moved (None: no memories)."""
         c = await self._c()
@@ -278,6 +282,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         started, gen = await self._script("store", STORE_USER)(keys=keys, args=args)
         return bool(started), int(gen)
 
+    @gated
     async def _store(
         self, memories: Sequence[StoredMemory], *, replace: bool
     ) -> dict[UserKey, int]:
@@ -316,6 +321,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         for key in await self._store(memories, replace=True):
             self._cache.drop(key)
 
+    @gated
     async def update(
         self,
         scope: Scope,
@@ -377,6 +383,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         self._cache.after_write({scope.user_key: gen}, lambda key, idx: idx.upsert(new))
         return new
 
+    @gated
     async def delete(self, scope: Scope, memory_id: str) -> bool:
         mkey = self.keys.memory(scope.user_key, memory_id)
 
@@ -398,6 +405,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         self._cache.after_write({scope.user_key: gen}, lambda key, idx: idx.remove(memory_id))
         return True
 
+    @gated
     async def delete_all(self, scope: Scope) -> int:
         key = scope.user_key
         gen_key, ids_key = self.keys.user(key, "gen"), self.keys.user(key, "ids")
@@ -439,6 +447,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         self._cache.drop(key)
         return int(n)
 
+    @gated
     async def purge_expired(self, now: float) -> int:
         c = await self._c()
         total = 0
@@ -486,6 +495,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
                 self._cache.drop(key)
 
     # -- reads -------------------------------------------------------------------------------
+    @gated
     async def get(self, scope: Scope, memory_id: str, now: float) -> StoredMemory | None:
         c = await self._c()
         with self._errors():
@@ -508,6 +518,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
         idx = await self._index(scope.user_key)
         return [] if idx is None else idx.search(scope, request)
 
+    @gated
     async def list_users(self) -> builtins.list[tuple[str, str]]:
         c = await self._c()
         with self._errors():
@@ -535,6 +546,7 @@ class RedisMemoryStore(RedisClientMixin, MemoryStore):
                 yield batch
 
     # -- helpers for tests and operators -----------------------------------------------------
+    @gated
     async def drop_all_keys(self) -> int:
         """Delete this store's keys (every user's memories!) and return how many keys went.
 

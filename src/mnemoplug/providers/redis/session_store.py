@@ -40,7 +40,7 @@ from ...core.session import Message, SessionInfo, Summarizer, make_info
 from ...core.stores import SessionStore
 from .._options import non_empty_str
 from .._sessions import max_messages_option, ownership_error, session_ttl
-from .client import DEFAULT_URL, RedisClientMixin
+from .client import DEFAULT_URL, RedisClientMixin, gated
 from .codec import decode_session_message, encode_session_message, text
 from .keys import check_cluster_prefix, part
 from .scripts import SESSION_APPEND, SESSION_APPEND_LOCAL, SESSION_CLEAR, SESSION_CLEAR_LOCAL
@@ -112,6 +112,7 @@ class RedisSessionMemory(RedisClientMixin, SessionStore):
         return f"{self.prefix}all"
 
     # -- primitives --------------------------------------------------------------------------
+    @gated
     async def _append(
         self, session_id: str, messages: list[Message], owner: tuple[str, str], now: float
     ) -> None:
@@ -160,6 +161,7 @@ class RedisSessionMemory(RedisClientMixin, SessionStore):
                     pipe.zadd(keys[3], {sid: written}, gt=True)
                     await pipe.execute()
 
+    @gated
     async def _infos(self, sids: Sequence[str]) -> list[SessionInfo | None]:
         if not sids:
             return []
@@ -191,6 +193,7 @@ class RedisSessionMemory(RedisClientMixin, SessionStore):
     async def _info(self, session_id: str) -> SessionInfo | None:
         return (await self._infos([session_id]))[0]
 
+    @gated
     async def _get(self, session_id: str, limit: int | None) -> list[Message]:
         with self._errors():
             raw = await self.client.lrange(
@@ -198,6 +201,7 @@ class RedisSessionMemory(RedisClientMixin, SessionStore):
             )
         return [decode_session_message(r) for r in raw]
 
+    @gated
     async def _delete(self, session_id: str) -> int:
         """Delete one session; how many messages it held, -1 when it did not exist."""
         keys = [self._k_msgs(session_id), self._k_info(session_id), self._k_all]
@@ -217,6 +221,7 @@ class RedisSessionMemory(RedisClientMixin, SessionStore):
     async def _clear(self, session_id: str) -> int:
         return max(await self._delete(session_id), 0)
 
+    @gated
     async def _candidates(self, tenant: str | None, user: str | None) -> list[SessionInfo]:
         key = self._k_owner(tenant or "", user) if user is not None else self._k_all
         with self._errors():
@@ -256,6 +261,7 @@ class RedisSessionMemory(RedisClientMixin, SessionStore):
             n += await self._delete(info.session_id) >= 0
         return n
 
+    @gated
     async def _clear_older(self, cutoff: float) -> int:
         with self._errors():
             sids = [
@@ -267,6 +273,7 @@ class RedisSessionMemory(RedisClientMixin, SessionStore):
             n += await self._delete(sid) >= 0
         return n
 
+    @gated
     async def _rewrite(
         self, session_id: str, transform: Callable[[Message], Message | None]
     ) -> int:
@@ -297,6 +304,7 @@ class RedisSessionMemory(RedisClientMixin, SessionStore):
                     except WatchError:
                         continue
 
+    @gated
     async def ttl_remaining(self, session_id: str) -> float | None:
         """Seconds until the session expires (None without a TTL or when absent)."""
         with self._errors():
