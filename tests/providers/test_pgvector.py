@@ -229,8 +229,9 @@ async def test_pgvector_search_equals_the_in_process_search(
 async def test_a_search_is_one_statement_with_the_hnsw_options_set_once(
     server: Any, table: str
 ) -> None:
-    """The HNSW options are set once per connection (session level), not with BEGIN, SET LOCAL
-    and ROLLBACK around every search, and they are in effect for the search statement."""
+    """The HNSW options and custom plans are set once per connection (session level), not with
+    BEGIN, SET LOCAL and ROLLBACK around every search, and they are in effect for the search
+    statement."""
     from mnemoplug.core.filters import Filter
     from mnemoplug.core.records import Scope, StoredMemory
     from mnemoplug.core.retrieval import SearchRequest
@@ -250,13 +251,15 @@ async def test_a_search_is_one_statement_with_the_hnsw_options_set_once(
                 assert len(await s.search(Scope("u"), req)) == 3
         assert sum("<=>" in x for x in seen) == 6
         others = [x for x in seen if "<=>" not in x]
-        assert all(x.startswith("SET hnsw.") for x in others), others  # no SET LOCAL
+        assert all(x.startswith(("SET hnsw.", "SET plan_cache_mode")) for x in others), others
         assert sum(x.startswith("SET hnsw.ef_search") for x in others) <= 2  # once a connection
         async with s._conn("check") as conn:  # set at session level: it stays
             await s._vec.configure_search(conn)
             again = (await conn.exec_driver_sql("SHOW hnsw.ef_search")).scalar()
             await s._vec.configure_search(conn)
             assert (await conn.exec_driver_sql("SHOW hnsw.ef_search")).scalar() == again == "77"
+            mode = (await conn.exec_driver_sql("SHOW plan_cache_mode")).scalar()
+            assert mode == "force_custom_plan"
     finally:
         await s.close()
 

@@ -40,7 +40,7 @@ from .errors import PostgresErrors
 from .generations import Generations
 from .rows import ARRAY_TYPES, check_changes, memory_from_row, metadata_json, row_params
 from .schema import Tables, create_schema
-from .search import lexical_sql, pgvector_sql, websearch_or
+from .search import lexical_sql, pgvector_sql, search_words
 from .url import driver_url, import_asyncpg, pooled_engine, shown_url
 from .vector_index import PgVector
 
@@ -398,21 +398,22 @@ class PostgresMemoryStore(MemoryStore):
 
     async def search(self, scope: Scope, request: SearchRequest) -> _Hits:
         key = scope.user_key
-        words = websearch_or(request.query) if request.config.lexical_weight > 0 else None
+        words = search_words(request.query) if request.config.lexical_weight > 0 else {}
         if self._vec.serves(request):
             return await self._search_pgvector(scope, request, words)
         async with self._conn("search memories") as conn:
-            if words is None:
+            if not words:
                 idx = await self._users.index(conn, key)
                 return [] if idx is None else idx.search(scope, request, lexical={})
+            await self._vec.configure_search(conn)
             # generation and lexical candidates in one round trip (one snapshot)
             p: dict[str, Any] = {
-                "q": words,
+                **words,
                 "now": float(request.now),
                 "k": request.config.lexical_candidates,
             }
             where = scope_where(scope, p)
-            stmt = text(lexical_sql(self.tables, self.text_search_config, where))
+            stmt = text(lexical_sql(self.tables, self.text_search_config, where, len(words) - 1))
             for attempt in range(3):
                 rows = (await conn.execute(stmt, p)).all()
                 gen = next((int(r[1]) for r in rows if r[0] is None), None)
@@ -433,22 +434,30 @@ class PostgresMemoryStore(MemoryStore):
             assert idx is not None
         return idx.search(scope, request, lexical=lexical)
 
+    def pgvector_statement(
+        self, scope: Scope, request: SearchRequest, words: dict[str, str]
+    ) -> tuple[str, dict[str, Any]]:
+        """The SQL and parameters of a pgvector search (``words`` from
+        :func:`~.search.search_words`): what :meth:`search` runs, for EXPLAIN."""
+        p: dict[str, Any] = {
+            **words,
+            "qv": self._vec.literal(request.vector),
+            "now": float(request.now),
+            "n": max(self.vector_candidates, 4 * request.limit),
+            "k": request.config.lexical_candidates,
+        }
+        where = scope_where(scope, p)
+        n_words = max(len(words) - 1, 0)
+        return pgvector_sql(self.tables, self.text_search_config, where, n_words), p
+
     async def _search_pgvector(
-        self, scope: Scope, request: SearchRequest, words: str | None
+        self, scope: Scope, request: SearchRequest, words: dict[str, str]
     ) -> _Hits:
         """Candidates from SQL (the HNSW index's nearest neighbours in the user's scope, plus
         the best full-text matches), ranked by the shared fusion on exact cosine similarity.
         Filtered searches take the exact in-process path instead."""
         assert request.vector is not None
-        p: dict[str, Any] = {
-            "qv": self._vec.literal(request.vector),
-            "now": float(request.now),
-            "n": max(self.vector_candidates, 4 * request.limit),
-            "k": request.config.lexical_candidates,
-            "q": words or "",
-        }
-        where = scope_where(scope, p)
-        sql = pgvector_sql(self.tables, self.text_search_config, where, lexical=bool(words))
+        sql, p = self.pgvector_statement(scope, request, words)
         async with self._conn("search memories") as conn:
             await self._vec.configure_search(conn)
             rows = (await conn.execute(text(sql), p)).all()
