@@ -3,13 +3,14 @@
 (``postgresql://``, ``postgres://`` too), ``create_memory("postgres", url=...)`` or
 ``PostgresMemoryStore(url, table="mnemoplug_memories", schema=None, pool_size=5, ...)``.
 
-The class composes :mod:`.url` (URLs, driver, pool), :mod:`.schema` (tables, DDL, schema
-version), :mod:`.generations` (per-user generations and cache), :mod:`.vector_index`
-(pgvector), :mod:`.search` (search SQL), :mod:`.rows` with :mod:`mnemoplug.providers.sql.rows`
-(row <-> memory) and :mod:`.errors` (driver exceptions as mnemoplug errors). Each recently used
-user's memories sit in process in a :class:`~mnemoplug.core.retrieval.UserIndex`, valid while
-the user's generation is unchanged, so other processes' writes are seen on the next call; with
-pgvector, unfiltered searches rank SQL candidates instead.
+The class composes :mod:`.url` (URLs, driver, pool), :mod:`.schema` (tables, DDL, schema version),
+:mod:`.generations` (per-user generations and cache), :mod:`.vector_index` (pgvector),
+:mod:`.user_vector_index` (one user's own HNSW index), :mod:`.search` (search SQL), :mod:`.rows`
+with :mod:`mnemoplug.providers.sql.rows` (row <-> memory) and :mod:`.errors` (driver exceptions as
+mnemoplug errors). Each recently used user's memories sit in process in a
+:class:`~mnemoplug.core.retrieval.UserIndex`, valid while the user's generation is unchanged, so
+other processes' writes are seen on the next call; with pgvector, unfiltered searches rank SQL
+candidates instead.
 
 Connection failures and timeouts become :class:`~mnemoplug.core.errors.ProviderUnavailableError`
 within ``connect_timeout`` / ``command_timeout`` (5 s / 30 s). Every write is one transaction:
