@@ -146,3 +146,48 @@ def test_user_index_cache_versions_own_writes_and_lru() -> None:
     assert "b" not in cache and "a" in cache and "c" in cache and cache.records == 4
     cache.advance("c", "other-token", "t2", lambda k, i: None)
     assert "c" not in cache
+
+
+def test_extend_at_once_equals_one_upsert_at_a_time() -> None:
+    """UserIndex.extend appends vector-carrying memories in one go: the same index state and
+    the same ranking (conversation structure included) as upserting them one by one; batches
+    it cannot take that way (a repeated id, an id already held, a memory without a vector)
+    still end up the same."""
+    rng = np.random.default_rng(3)
+
+    def mem(i: int, *, vector: bool = True, content: str | None = None) -> StoredMemory:
+        v = rng.standard_normal(8).astype(np.float32)
+        return StoredMemory(
+            id=f"m{i}", user_id="u", content=content or f"fact {i} about coffee" * (i % 3 + 1),
+            created_at=100.0 + i, updated_at=100.0 + i, embedding=v / np.linalg.norm(v) if vector else None,
+            expires_at=150.0 if i % 7 == 0 else None, session_id=f"s{i % 4}", seq=i % 3,
+            speaker="Ann" if i % 2 else None,
+        )  # fmt: skip
+
+    batches = [
+        [mem(i) for i in range(40)],
+        [mem(40), mem(41), mem(40, content="again")],  # a repeated id
+        [mem(5, content="changed"), mem(42)],  # an id held already
+        [mem(43, vector=False), mem(44)],  # one without a vector
+        [mem(i) for i in range(45, 60)],
+    ]
+    bulk, single = UserIndex(lexical=False), UserIndex(lexical=False)
+    for batch in batches:
+        bulk.extend(batch)
+        for m in batch:
+            single.upsert(m)
+        n = len(single)
+        assert len(bulk) == n and bulk.pos == single.pos
+        assert [m.id for m in bulk.records] == [m.id for m in single.records]
+        assert bulk._matrix is not None and single._matrix is not None
+        assert np.array_equal(bulk._matrix[:n], single._matrix[:n])
+        assert np.array_equal(bulk._created[:n], single._created[:n])
+        assert np.array_equal(bulk._expires[:n], single._expires[:n])
+    q = rng.standard_normal(8).astype(np.float32)
+    req = SearchRequest("what did Ann say about coffee", q, 10, Filter(None), 120.0)
+    lexical = {f"m{i}": float(i % 5) for i in range(0, 60, 3)}
+    got = bulk.search(Scope("u"), req, lexical=lexical)
+    want = single.search(Scope("u"), req, lexical=lexical)
+    assert [(h.memory.id, h.score, h.similarity) for h in got] == [
+        (h.memory.id, h.score, h.similarity) for h in want
+    ]

@@ -229,8 +229,9 @@ async def test_pgvector_search_equals_the_in_process_search(
 async def test_a_search_is_one_statement_with_the_hnsw_options_set_once(
     server: Any, table: str
 ) -> None:
-    """The HNSW options are set once per connection (session level), not with BEGIN, SET LOCAL
-    and ROLLBACK around every search, and they are in effect for the search statement."""
+    """The HNSW options and custom plans are set once per connection (session level), not with
+    BEGIN, SET LOCAL and ROLLBACK around every search, and they are in effect for the search
+    statement."""
     from mnemoplug.core.filters import Filter
     from mnemoplug.core.records import Scope, StoredMemory
     from mnemoplug.core.retrieval import SearchRequest
@@ -250,13 +251,140 @@ async def test_a_search_is_one_statement_with_the_hnsw_options_set_once(
                 assert len(await s.search(Scope("u"), req)) == 3
         assert sum("<=>" in x for x in seen) == 6
         others = [x for x in seen if "<=>" not in x]
-        assert all(x.startswith("SET hnsw.") for x in others), others  # no SET LOCAL
+        assert all(x.startswith(("SET hnsw.", "SET plan_cache_mode")) for x in others), others
         assert sum(x.startswith("SET hnsw.ef_search") for x in others) <= 2  # once a connection
         async with s._conn("check") as conn:  # set at session level: it stays
             await s._vec.configure_search(conn)
             again = (await conn.exec_driver_sql("SHOW hnsw.ef_search")).scalar()
             await s._vec.configure_search(conn)
             assert (await conn.exec_driver_sql("SHOW hnsw.ef_search")).scalar() == again == "77"
+            mode = (await conn.exec_driver_sql("SHOW plan_cache_mode")).scalar()
+            assert mode == "force_custom_plan"
+    finally:
+        await s.close()
+
+
+def unit(i: int, dim: int = 8) -> np.ndarray:
+    v = np.random.default_rng(i).standard_normal(dim).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+async def test_each_word_adds_its_newest_full_text_matches_and_a_rare_word_all_of_its(
+    server: Any, table: str
+) -> None:
+    """With ``lexical_candidates`` k, a word matching more than k of the user's memories adds
+    only its k newest to the full-text candidates, a rare word every one of its matches, and
+    another user's rows never; below k per word it is every match, as one OR query."""
+    from mnemoplug.core.filters import Filter
+    from mnemoplug.core.records import Scope, StoredMemory
+    from mnemoplug.core.retrieval import RetrievalConfig, SearchRequest
+    from mnemoplug.providers.postgres.search import search_words
+
+    s = store(server, table, "pgvector")
+    texts = [f"User drank coffee on day {i}" for i in range(1, 7)]
+    rows = [
+        StoredMemory(id=f"m{i}", user_id="u", content=t, created_at=100.0 + i,
+                     updated_at=100.0 + i, embedding=unit(i))
+        for i, t in enumerate(texts, 1)
+    ] + [StoredMemory(id="zebra", user_id="u", content="A zebra, a zebra and a zebra",
+                      created_at=50.0, updated_at=50.0, embedding=unit(0)),
+         StoredMemory(id="other", user_id="v", content="coffee zebra coffee", created_at=200.0,
+                      updated_at=200.0, embedding=unit(9))]  # fmt: skip
+    try:
+        await s.open()
+        await s.insert(rows)
+
+        async def lexical(query: str, k: int) -> dict[str, float]:
+            req = SearchRequest(query, unit(1), 3, Filter(None), 300.0,
+                                config=RetrievalConfig(lexical_candidates=k))  # fmt: skip
+            sql, p = s.pgvector_statement(Scope("u"), req, search_words(query))
+            async with s._conn("check") as conn:
+                await s._vec.configure_search(conn)
+                got = (await conn.execute(text(sql), p)).all()
+            return {r[0]: r[-1] for r in got if r[-1] is not None}
+
+        from sqlalchemy import text
+
+        # the oldest memory is the zebra's only match: it stays a candidate (the best one)
+        capped = await lexical("coffee and a zebra", 2)
+        assert len(capped) == 2 and "zebra" in capped
+        assert set(capped) <= {"zebra", "m6", "m5"}, capped  # coffee's 2 newest only
+        full = await lexical("coffee and a zebra", 10)
+        assert set(full) == {"zebra", *(f"m{i}" for i in range(1, 7))}
+        assert capped["zebra"] == pytest.approx(full["zebra"])  # ts_rank_cd of the OR query
+        assert full["zebra"] > full["m1"]
+        req = SearchRequest("coffee zebra", unit(1), 10, Filter(None), 300.0)
+        hits = await s.search(Scope("u"), req)
+        assert {h.memory.id for h in hits} == set(full)
+    finally:
+        await s.close()
+
+
+async def test_a_user_vector_index_is_built_used_for_the_user_and_dropped_on_erasure(
+    server: Any, table: str
+) -> None:
+    """``create_user_vector_index`` builds a partial HNSW index over one user's rows (names
+    with quotes and percent signs included), the planner takes it for that user's vector
+    search, results stay the same, and erasing the user drops it (an agent's rows do not)."""
+    from mnemoplug.core.errors import ConfigurationError
+    from mnemoplug.core.filters import Filter
+    from mnemoplug.core.records import Scope, StoredMemory
+    from mnemoplug.core.retrieval import SearchRequest
+    from mnemoplug.providers.postgres.search import search_words
+
+    user, tenant = 'o\'brien %s \\ "x"', "t'1"
+    scope = Scope(user, tenant_id=tenant)
+    s = store(server, table, "pgvector")
+    try:
+        await s.open()
+        with pytest.raises(ConfigurationError, match="no vectors yet"):
+            await s.create_user_vector_index(user, tenant_id=tenant)
+        await s.insert(
+            [StoredMemory(id=f"{u}{i}", tenant_id=t, user_id=u, agent_id=f"a{i % 2}",
+                          content=f"fact {i}", created_at=1.0 + i, updated_at=1.0,
+                          embedding=unit(i)) for i in range(40)
+             for t, u in ((tenant, user), ("", "other"))]
+        )  # fmt: skip
+        req = SearchRequest("fact", unit(3), 5, Filter(None), 99.0)
+        before = [h.memory.id for h in await s.search(scope, req)]
+        assert await s.create_user_vector_index(user, tenant_id=tenant) is True
+        assert await s.create_user_vector_index(user, tenant_id=tenant) is False
+        name = s._user_vectors.name(tenant, user)
+        conn = await server.connect()
+        try:
+            idx = await conn.fetchrow(
+                "SELECT i.indisvalid, pg_get_indexdef(i.indexrelid) AS def FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1", name
+            )  # fmt: skip
+        finally:
+            await conn.close()
+        assert idx is not None and idx["indisvalid"]
+        assert "USING hnsw" in idx["def"] and "o''brien %s" in idx["def"]
+        assert [h.memory.id for h in await s.search(scope, req)] == before
+        sql, p = s.pgvector_statement(scope, req, search_words(req.query))
+        async with s._conn("plan", autocommit=False) as c:  # rolled back: SET LOCAL ends
+            await s._vec.configure_search(c)
+            await c.exec_driver_sql("SET LOCAL enable_seqscan = off")  # 80 rows: force indexes
+            await c.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+            from sqlalchemy import text
+
+            plan = "\n".join(r[0] for r in (await c.execute(text("EXPLAIN " + sql), p)).all())
+        assert name in plan, plan
+
+        async def index_exists() -> bool:
+            conn = await server.connect()
+            try:
+                return bool(
+                    await conn.fetchval("SELECT count(*) FROM pg_class WHERE relname = $1", name)
+                )
+            finally:
+                await conn.close()
+
+        assert await s.delete_all(Scope(user, tenant_id=tenant, agent_id="a0")) == 20
+        assert await index_exists()
+        assert await s.delete_all(scope) == 20
+        assert not await index_exists()
+        assert [h.memory.user_id for h in await s.search(Scope("other"), req)] == ["other"] * 5
     finally:
         await s.close()
 

@@ -333,8 +333,38 @@ class UserIndex:
             self.bm25.add(m.id, m.indexed_text)
 
     def extend(self, items: Iterable[StoredMemory]) -> None:
+        items = list(items)
+        if self.bm25 is None and self._bulk_append(items):
+            return
         for m in items:
             self.upsert(m)
+
+    def _bulk_append(self, items: list[StoredMemory]) -> bool:
+        """Append new memories that all carry vectors of one dimension at once (the same
+        state as upserting them one by one, ~5x faster for the few hundred candidates of a
+        pgvector search); False, changing nothing, when that does not apply."""
+        if not items or any(m.embedding is None for m in items):
+            return False
+        dim = int(items[0].embedding.shape[-1])  # type: ignore[union-attr]
+        ids = {m.id for m in items}
+        if (
+            len(ids) != len(items)
+            or not ids.isdisjoint(self.pos)
+            or any(m.embedding.shape[-1] != dim for m in items)  # type: ignore[union-attr]
+            or (self._matrix is not None and self._matrix.shape[1] != dim)
+        ):
+            return False
+        start = len(self.records)
+        end = start + len(items)
+        self._grow(end, dim)
+        assert self._matrix is not None
+        self._matrix[start:end] = np.stack([m.embedding for m in items])  # type: ignore[misc]
+        self._created[start:end] = [m.created_at for m in items]
+        self._expires[start:end] = [np.inf if m.expires_at is None else m.expires_at for m in items]
+        self.records.extend(items)
+        self.pos.update((m.id, start + i) for i, m in enumerate(items))
+        self._threads = None  # rebuilt on the next structured search
+        return True
 
     def remove(self, memory_id: str) -> StoredMemory | None:
         i = self.pos.pop(memory_id, None)

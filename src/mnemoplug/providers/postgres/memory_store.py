@@ -3,13 +3,14 @@
 (``postgresql://``, ``postgres://`` too), ``create_memory("postgres", url=...)`` or
 ``PostgresMemoryStore(url, table="mnemoplug_memories", schema=None, pool_size=5, ...)``.
 
-The class composes :mod:`.url` (URLs, driver, pool), :mod:`.schema` (tables, DDL, schema
-version), :mod:`.generations` (per-user generations and cache), :mod:`.vector_index`
-(pgvector), :mod:`.search` (search SQL), :mod:`.rows` with :mod:`mnemoplug.providers.sql.rows`
-(row <-> memory) and :mod:`.errors` (driver exceptions as mnemoplug errors). Each recently used
-user's memories sit in process in a :class:`~mnemoplug.core.retrieval.UserIndex`, valid while
-the user's generation is unchanged, so other processes' writes are seen on the next call; with
-pgvector, unfiltered searches rank SQL candidates instead.
+The class composes :mod:`.url` (URLs, driver, pool), :mod:`.schema` (tables, DDL, schema version),
+:mod:`.generations` (per-user generations and cache), :mod:`.vector_index` (pgvector),
+:mod:`.user_vector_index` (one user's own HNSW index), :mod:`.search` (search SQL), :mod:`.rows`
+with :mod:`mnemoplug.providers.sql.rows` (row <-> memory) and :mod:`.errors` (driver exceptions as
+mnemoplug errors). Each recently used user's memories sit in process in a
+:class:`~mnemoplug.core.retrieval.UserIndex`, valid while the user's generation is unchanged, so
+other processes' writes are seen on the next call; with pgvector, unfiltered searches rank SQL
+candidates instead.
 
 Connection failures and timeouts become :class:`~mnemoplug.core.errors.ProviderUnavailableError`
 within ``connect_timeout`` / ``command_timeout`` (5 s / 30 s). Every write is one transaction:
@@ -40,8 +41,9 @@ from .errors import PostgresErrors
 from .generations import Generations
 from .rows import ARRAY_TYPES, check_changes, memory_from_row, metadata_json, row_params
 from .schema import Tables, create_schema
-from .search import lexical_sql, pgvector_sql, websearch_or
+from .search import lexical_sql, pgvector_sql, search_words
 from .url import driver_url, import_asyncpg, pooled_engine, shown_url
+from .user_vector_index import UserVectorIndex
 from .vector_index import PgVector
 
 __all__ = ["PostgresMemoryStore"]
@@ -119,6 +121,7 @@ class PostgresMemoryStore(MemoryStore):
         self._open_lock = asyncio.Lock()
         self._cache = UserIndexCache(cache_max_records)
         self._users = Generations(self.tables, self._cache)
+        self._user_vectors = UserVectorIndex(self.tables)
         self._embedder_checked: tuple[str, int] | None = None
 
     @property
@@ -221,6 +224,29 @@ class PostgresMemoryStore(MemoryStore):
             async with self._tx("create the vector index") as conn:
                 await self._vec.ensure_dim(conn, self.tables, dimension)
         self._embedder_checked = (name, dimension)
+
+    async def create_user_vector_index(
+        self, user_id: str, *, tenant_id: str = "", build_timeout: float = 3600.0
+    ) -> bool:
+        """Give one user's vectors an HNSW index of their own, for users with tens of
+        thousands of memories (see :mod:`.user_vector_index`; measured: under 4 ms instead of
+        24–47 ms for the vector part of a search of a user with 9% of 220,000 rows). Built with
+        ``CREATE INDEX CONCURRENTLY`` (writes go on; minutes for 100,000 memories, at most
+        ``build_timeout`` seconds); later writes keep it up to date, erasing the user drops it.
+        Returns False when the index exists already. ConfigurationError without pgvector or
+        before the first vectors were stored."""
+        await self._eng()
+        if not self._vec.enabled or self._vec.dim is None:
+            raise ConfigurationError(
+                f"create_user_vector_index needs pgvector and stored vectors: table "
+                f"{self.tables.memories} at {self.url} has "
+                + ("no vectors yet (add memories first)" if self._vec.enabled else "no pgvector")
+            )
+        async with self._conn("create a user's vector index") as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            return await self._user_vectors.create(
+                conn, tenant_id, user_id, run=lambda ddl: raw.execute(ddl, timeout=build_timeout)
+            )
 
     # -- writes ------------------------------------------------------------------------------
     async def insert(self, memories: Sequence[StoredMemory]) -> None:
@@ -349,6 +375,7 @@ class PostgresMemoryStore(MemoryStore):
             n = int(res.rowcount or 0)
             if scope.agent_id is None and scope.session_id is None:
                 await self._users.forget(conn, scope.user_key)  # erasure: the counter too
+                await self._user_vectors.drop(conn, scope.tenant, scope.user_id)  # and its index
             elif n:
                 await self._users.bump(conn, [scope.user_key])
         self._cache.drop(scope.user_key)
@@ -398,21 +425,22 @@ class PostgresMemoryStore(MemoryStore):
 
     async def search(self, scope: Scope, request: SearchRequest) -> _Hits:
         key = scope.user_key
-        words = websearch_or(request.query) if request.config.lexical_weight > 0 else None
+        words = search_words(request.query) if request.config.lexical_weight > 0 else {}
         if self._vec.serves(request):
             return await self._search_pgvector(scope, request, words)
         async with self._conn("search memories") as conn:
-            if words is None:
+            if not words:
                 idx = await self._users.index(conn, key)
                 return [] if idx is None else idx.search(scope, request, lexical={})
+            await self._vec.configure_search(conn)
             # generation and lexical candidates in one round trip (one snapshot)
             p: dict[str, Any] = {
-                "q": words,
+                **words,
                 "now": float(request.now),
                 "k": request.config.lexical_candidates,
             }
             where = scope_where(scope, p)
-            stmt = text(lexical_sql(self.tables, self.text_search_config, where))
+            stmt = text(lexical_sql(self.tables, self.text_search_config, where, len(words) - 1))
             for attempt in range(3):
                 rows = (await conn.execute(stmt, p)).all()
                 gen = next((int(r[1]) for r in rows if r[0] is None), None)
@@ -433,22 +461,30 @@ class PostgresMemoryStore(MemoryStore):
             assert idx is not None
         return idx.search(scope, request, lexical=lexical)
 
+    def pgvector_statement(
+        self, scope: Scope, request: SearchRequest, words: dict[str, str]
+    ) -> tuple[str, dict[str, Any]]:
+        """The SQL and parameters of a pgvector search (``words`` from
+        :func:`~.search.search_words`): what :meth:`search` runs, for EXPLAIN."""
+        p: dict[str, Any] = {
+            **words,
+            "qv": self._vec.literal(request.vector),
+            "now": float(request.now),
+            "n": max(self.vector_candidates, 4 * request.limit),
+            "k": request.config.lexical_candidates,
+        }
+        where = scope_where(scope, p)
+        n_words = max(len(words) - 1, 0)
+        return pgvector_sql(self.tables, self.text_search_config, where, n_words), p
+
     async def _search_pgvector(
-        self, scope: Scope, request: SearchRequest, words: str | None
+        self, scope: Scope, request: SearchRequest, words: dict[str, str]
     ) -> _Hits:
         """Candidates from SQL (the HNSW index's nearest neighbours in the user's scope, plus
         the best full-text matches), ranked by the shared fusion on exact cosine similarity.
         Filtered searches take the exact in-process path instead."""
         assert request.vector is not None
-        p: dict[str, Any] = {
-            "qv": self._vec.literal(request.vector),
-            "now": float(request.now),
-            "n": max(self.vector_candidates, 4 * request.limit),
-            "k": request.config.lexical_candidates,
-            "q": words or "",
-        }
-        where = scope_where(scope, p)
-        sql = pgvector_sql(self.tables, self.text_search_config, where, lexical=bool(words))
+        sql, p = self.pgvector_statement(scope, request, words)
         async with self._conn("search memories") as conn:
             await self._vec.configure_search(conn)
             rows = (await conn.execute(text(sql), p)).all()

@@ -11,6 +11,16 @@ other providers:
 * with pgvector: the HNSW index's nearest neighbours in the user's scope plus the best
   full-text matches are the candidates (:func:`pgvector_sql`), ranked on exact cosine
   similarity.
+
+The full-text candidates are the ``:k`` best by ``ts_rank_cd`` among the rows each query word
+matches, each word contributing at most its ``:k`` newest matches (:func:`lexical_part`; ``:k``
+is ``RetrievalConfig.lexical_candidates``, 200). While no word matches more than ``:k`` of the
+user's memories that is every match, ranked as one ``OR`` query. A word found in more of them
+(a common word of a big user: ranking every match of three common words cost ~1 s for the
+54,000 matches among 100,000 memories) adds only its newest ``:k``, so the cost is bounded by
+``:k`` rows a word, and a rare word's matches still all take part: each word gets its own plan,
+the GIN index for a rare word, the user's rows newest first for a common one (the store plans
+every statement for its parameters: ``plan_cache_mode = force_custom_plan``).
 """
 
 from __future__ import annotations
@@ -19,42 +29,58 @@ from ...core.retrieval import query_terms
 from ..sql.rows import LIVE, columns_of
 from .schema import Tables
 
-__all__ = ["lexical_sql", "pgvector_sql", "websearch_or"]
+__all__ = ["lexical_part", "lexical_sql", "pgvector_sql", "search_words"]
+
+#: at most this many query words take part in the full-text candidates (one subquery each)
+MAX_WORDS = 16
 
 
-def websearch_or(query: str) -> str | None:
-    """The query's non-stop-words OR-ed, for ``websearch_to_tsquery`` (None when none left)."""
-    words = query_terms(query)
-    return " or ".join(words) if words else None
+def search_words(query: str) -> dict[str, str]:
+    """Bind parameters of a full-text search: ``q`` (the query's non-stop-words OR-ed, for
+    ``websearch_to_tsquery``) and ``w0``, ``w1``, … (each word); empty when no word is left."""
+    words = query_terms(query)[:MAX_WORDS]
+    if not words:
+        return {}
+    return {"q": " or ".join(words), **{f"w{i}": w for i, w in enumerate(words)}}
 
 
-def lexical_sql(tables: Tables, config: str, where: str) -> str:
-    """Rows ``(NULL, generation)`` and ``(id, ts_rank_cd)`` of the best ``:k`` matches of
-    ``:q`` in the scope ``where`` (one statement: one snapshot)."""
+def lexical_part(tables: Tables, config: str, where: str, n_words: int) -> str:
+    """Rows ``(id, s)``: the ``:k`` best full-text matches of ``:q`` among the live rows of
+    ``where`` by ``ts_rank_cd``, each of the ``n_words`` words ``:w0``… contributing at most
+    its ``:k`` newest matches (see the module docstring)."""
+    t = tables.memories
+    cfg = f"'{config}'::regconfig"
+    per_word = " UNION ALL ".join(
+        f"(SELECT id, ts_rank_cd(fts, websearch_to_tsquery({cfg}, :q)) AS s FROM {t} "
+        f"WHERE {where} AND {LIVE} AND fts @@ websearch_to_tsquery({cfg}, :w{i}) "
+        f"ORDER BY created_at DESC LIMIT :k)"
+        for i in range(n_words)
+    )
+    return f"SELECT id, max(s) AS s FROM ({per_word}) w GROUP BY id ORDER BY s DESC LIMIT :k"
+
+
+def lexical_sql(tables: Tables, config: str, where: str, n_words: int) -> str:
+    """Rows ``(NULL, generation)`` and ``(id, ts_rank_cd)`` of the best full-text matches
+    (:func:`lexical_part`) in the scope ``where`` (one statement: one snapshot)."""
     return (
         f"SELECT NULL::text, generation::float8 FROM {tables.users} WHERE tenant_id = :t AND "
-        f"user_id = :u UNION ALL (SELECT id, ts_rank_cd(fts, q) FROM {tables.memories}, "
-        f"websearch_to_tsquery('{config}'::regconfig, :q) q WHERE {where} "
-        f"AND {LIVE} AND fts @@ q ORDER BY 2 DESC LIMIT :k)"
+        f"user_id = :u UNION ALL ({lexical_part(tables, config, where, n_words)})"
     )
 
 
-def pgvector_sql(tables: Tables, config: str, where: str, *, lexical: bool) -> str:
+def pgvector_sql(tables: Tables, config: str, where: str, n_words: int) -> str:
     """The candidates' :data:`~mnemoplug.providers.sql.rows.COLUMNS` and lexical score: the
-    ``:n`` nearest to ``:qv`` and (with ``lexical``) the ``:k`` best full-text matches of ``:q``
-    among the live rows of ``where``."""
+    ``:n`` nearest to ``:qv`` and (with ``n_words`` > 0) the best full-text matches
+    (:func:`lexical_part`) among the live rows of ``where``."""
     t = tables.memories
-    where = f"{where} AND {LIVE}"
-    lexical_part = (
-        f"SELECT id, ts_rank_cd(fts, q) AS s FROM {t}, "
-        f"websearch_to_tsquery('{config}'::regconfig, :q) q "
-        f"WHERE {where} AND fts @@ q ORDER BY s DESC LIMIT :k"
-        if lexical
+    lexical = (
+        lexical_part(tables, config, where, n_words)
+        if n_words
         else "SELECT NULL::text AS id, NULL::real AS s WHERE false"
     )
     return (
-        f"WITH d AS (SELECT id FROM {t} WHERE {where} AND embedding_vec IS NOT NULL "
-        f"ORDER BY embedding_vec <=> CAST(:qv AS vector) LIMIT :n), l AS ({lexical_part}) "
+        f"WITH d AS (SELECT id FROM {t} WHERE {where} AND {LIVE} AND embedding_vec IS NOT NULL "
+        f"ORDER BY embedding_vec <=> CAST(:qv AS vector) LIMIT :n), l AS ({lexical}) "
         f"SELECT {columns_of('m')}, l.s FROM {t} m "
         f"JOIN (SELECT id FROM d UNION SELECT id FROM l) c ON c.id = m.id "
         f"LEFT JOIN l ON l.id = m.id"
