@@ -53,3 +53,24 @@ def test_public_names_stay_light() -> None:
 
 def test_the_probe_sees_an_import() -> None:  # the check above can fail
     assert _loaded_after("import mnemoplug, numpy") == ["numpy"]
+
+
+def test_sqlite_add_and_search_load_no_sqlalchemy(tmp_path) -> None:
+    """The default store's first add and search run on plain sqlite3 (cold start, issue 13);
+    SQLAlchemy and aiosqlite load only for sessions and checkpoints."""
+    code = (
+        "import asyncio\nfrom mnemoplug import Memory\n"
+        f"m = Memory.from_url('sqlite:///{tmp_path}/m.db', embedder=None)\n"
+        "async def go():\n"
+        "    await m.add('u', 'User prefers dark mode')\n"
+        "    assert [h.content for h in await m.search('u', 'dark mode')] == "
+        "['User prefers dark mode']\n"
+        "    await m.close()\n"
+        "asyncio.run(go())"
+    )
+    loaded = _loaded_after(code)
+    assert "sqlalchemy" not in loaded and "aiosqlite" not in loaded, loaded
+    with_session = code.replace("/m.db'", "/m2.db'").replace(
+        "embedder=None)", f"embedder=None, session='sqlite:///{tmp_path}/s.db')"
+    )
+    assert "sqlalchemy" in _loaded_after(with_session)  # the probe sees it
