@@ -146,6 +146,12 @@ def main() -> None:
             args.runs,
         ),
         ("in-process store (memory://), ONNX embedder", lambda i: "memory://", env, args.runs),
+        (
+            "SQLite file, default metrics off (MNEMOPLUG_METRICS=0: no prometheus_client)",
+            lambda i: f"sqlite:///{tmp}/nometrics{i}.db",
+            child_env(MNEMOPLUG_METRICS="0"),
+            args.runs,
+        ),
     ]
     if args.torch:
         torch_env = child_env(MNEMOPLUG_EMBEDDER_BACKEND="torch")
