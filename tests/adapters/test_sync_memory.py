@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from mnemoplug import ConfigurationError, Memory, MemoryNotFoundError, SyncMemory
+from mnemoplug import (
+    ConfigurationError,
+    InvalidContentError,
+    Memory,
+    MemoryNotFoundError,
+    SyncMemory,
+)
 from mnemoplug.core import portal as portal_mod
 from mnemoplug.core.sync import Portal, SyncCheckpointStore, SyncSessionMemory
 
@@ -285,3 +291,48 @@ def test_adapters_use_the_shared_portal() -> None:
     assert _runner.shared_portal() is portal_mod.shared_portal("mnemoplug-langchain")
     assert agno.agno_portal() is not _runner.shared_portal()
     assert _runner.shared_portal().call(_thread_name()) == "mnemoplug-langchain"
+
+
+class ThreadRecordingEmbedder:
+    """The real model (``embedder`` fixture) recording the thread each embed runs in."""
+
+    def __init__(self, inner: Any, any_thread: bool) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+        self.runs_in_any_thread = any_thread
+        self.threads: list[str] = []
+
+    def embed(self, texts: list[str]) -> Any:
+        self.threads.append(threading.current_thread().name)
+        return self.inner.embed(texts)
+
+
+@pytest.mark.parametrize("any_thread", [True, False])
+def test_search_embeds_the_query_in_the_calling_thread_when_the_embedder_allows(
+    tmp_path: Path, embedder: Any, any_thread: bool
+) -> None:
+    emb = ThreadRecordingEmbedder(embedder, any_thread)
+    sm = SyncMemory(f"sqlite:///{tmp_path / 'mem.db'}", embedder=emb, load_entry_points=False)
+    try:
+        sm.add("u1", "My sister Ana plays the cello in an orchestra")
+        sm.add("u1", "I am allergic to peanuts")
+        emb.threads.clear()
+        hits = sm.search("u1", "which instrument does my sister play?")
+        here = threading.current_thread().name
+        assert emb.threads == ([here] if any_thread else [emb.threads[0]])
+        assert any_thread or emb.threads[0] != here
+        assert hits[0].content == "My sister Ana plays the cello in an orchestra"
+        # the same query again comes from the cache: no embedding at all
+        emb.threads.clear()
+        again = sm.search("u1", "which instrument does my sister play?")
+        assert emb.threads == []
+        assert [(h.id, h.score) for h in again] == [(h.id, h.score) for h in hits]
+        # and the ranking is the one the loop's own embedding gives
+        loop_hits = sm.run(sm.memory.search("u1", "which instrument does my sister play?"))
+        assert [h.id for h in loop_hits] == [h.id for h in hits]
+        # a bad query still raises Memory.search's own typed error
+        with pytest.raises(InvalidContentError):
+            sm.search("u1", "   ")
+    finally:
+        sm.close()

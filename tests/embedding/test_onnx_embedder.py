@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from mnemoplug import ConfigurationError, Memory, MissingDependencyError
+from mnemoplug.core.records import Scope
 from mnemoplug.embedding import OnnxEmbedder, cache_dir
 from mnemoplug.embedding.bert_onnx import build_bert_onnx
 
@@ -159,6 +160,34 @@ def test_int8_is_one_setting(tmp_path: Path, monkeypatch, onnx_embedder) -> None
     assert _size(e.model_path) < 0.7 * _size(onnx_embedder.model_path)
     with pytest.raises(ConfigurationError, match="precision"):
         OnnxEmbedder(precision="int4")  # type: ignore[arg-type]
+
+
+async def test_int8_queries_against_fp32_memories(
+    tmp_path: Path, monkeypatch, onnx_embedder
+) -> None:
+    monkeypatch.setenv("MNEMOPLUG_CACHE_DIR", str(tmp_path))
+    e = OnnxEmbedder(query_precision="int8")
+    int8 = OnnxEmbedder(precision="int8")
+    assert repr(e).endswith("all-MiniLM-L6-v2', query_precision='int8')")
+    # stored texts keep fp32 vectors (single and batched); queries get the int8 graph's
+    assert np.allclose(e.embed(TEXTS), onnx_embedder.embed(TEXTS), atol=1e-5)
+    assert np.allclose(e.embed(TEXTS[:1]), onnx_embedder.embed(TEXTS[:1]), atol=1e-5)
+    q = e.embed_query(TEXTS[2])
+    assert np.allclose(q, int8.embed([TEXTS[2]]), atol=1e-5)
+    assert not np.allclose(q, onnx_embedder.embed([TEXTS[2]]), atol=1e-4)
+    # through Memory: a text searched before it is stored is still stored with its fp32 vector
+    m = Memory("memory://", embedder=e, load_entry_points=False)
+    await m.search("u", TEXTS[0])
+    mid = await m.add("u", TEXTS[0])
+    await m.add("u", "User's dog is called Rex")
+    stored = await m._store().get(Scope(user_id="u"), mid, 2e9)
+    assert stored is not None and stored.embedding is not None
+    assert np.allclose(stored.embedding, onnx_embedder.embed([TEXTS[0]])[0], atol=1e-5)
+    hits = await m.search("u", "Which UI theme does the user like?", limit=1)
+    assert hits[0].content == TEXTS[0]
+    await m.close()
+    with pytest.raises(ConfigurationError, match="query_precision"):
+        OnnxEmbedder(query_precision="fp16")  # type: ignore[arg-type]
 
 
 def test_bad_model_errors_say_what_to_do(tmp_path: Path) -> None:

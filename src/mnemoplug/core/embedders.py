@@ -31,8 +31,10 @@ __all__ = [
     "LexicalOnlyWarning",
     "SentenceTransformerEmbedder",
     "aembed",
+    "aembed_query",
     "as_embedder",
     "default_embedder",
+    "embed_query",
 ]
 
 log = logging.getLogger("mnemoplug")
@@ -255,6 +257,24 @@ async def aembed(embedder: Any, texts: Sequence[str]) -> np.ndarray:
     if hasattr(embedder, "aembed"):
         return normalise(await embedder.aembed(list(texts)))
     return normalise(await asyncio.to_thread(embedder.embed, list(texts)))
+
+
+async def aembed_query(embedder: Any, query: str) -> np.ndarray:
+    """A search query's vector ``[1, dimension]``: the embedder's own query path when it has
+    one (``aembed_query``/``embed_query``, e.g. ``OnnxEmbedder(query_precision="int8")``), else
+    as any text (:func:`aembed`)."""
+    if hasattr(embedder, "aembed_query"):
+        return normalise(await embedder.aembed_query(query))
+    if hasattr(embedder, "embed_query"):
+        return normalise(await asyncio.to_thread(embedder.embed_query, query))
+    return await aembed(embedder, [query])
+
+
+def embed_query(embedder: Any, query: str) -> np.ndarray:
+    """:func:`aembed_query`, blocking, in the calling thread."""
+    if hasattr(embedder, "embed_query"):
+        return normalise(embedder.embed_query(query))
+    return normalise(embedder.embed([query]))
 
 
 _warned = False

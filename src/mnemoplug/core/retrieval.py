@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ else:  # numpy loads at first use, not with ``import mnemoplug``
 
 __all__ = [
     "BM25Index",
+    "LexicalHits",
     "RetrievalConfig",
     "ScoredMemory",
     "SearchRequest",
@@ -173,6 +174,10 @@ class SearchRequest:
     now: float
     min_relevance: float | None = None
     config: RetrievalConfig = field(default_factory=RetrievalConfig)
+
+
+#: lexical scores of a search: memory id -> BM25 score, or the same as (ids, scores array)
+LexicalHits = Mapping[str, float] | tuple[Sequence[str], "np.ndarray"]
 
 
 @dataclass(slots=True)
@@ -394,14 +399,29 @@ class UserIndex:
         n = len(self.records)
         return [self.records[i].id for i in np.flatnonzero(self._expires[:n] <= now)]
 
+    def _rows_of(self, lexical: LexicalHits) -> tuple[np.ndarray, np.ndarray]:
+        """The rows and scores of the lexical hits that are in this index."""
+        if isinstance(lexical, Mapping):
+            ids: Sequence[str] = list(lexical)
+            scores = np.fromiter(lexical.values(), dtype=np.float64, count=len(ids))
+        else:
+            ids, scores = lexical[0], np.asarray(lexical[1], dtype=np.float64)
+        get = self.pos.get
+        rows = np.fromiter((get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+        known = rows >= 0
+        if not known.all():
+            rows, scores = rows[known], scores[known]
+        return rows, scores
+
     def search(
         self,
         scope: Scope,
         req: SearchRequest,
-        lexical: dict[str, float] | None = None,
+        lexical: LexicalHits | None = None,
     ) -> list[ScoredMemory]:
         """Rank this user's memories. ``lexical`` maps memory id -> BM25 score (positive,
-        higher is better); when None, the in-process BM25 index is used."""
+        higher is better), or is the same as ``(ids, scores)``; when None, the in-process BM25
+        index is used."""
         n = len(self.records)
         if not n or req.limit <= 0:
             return []
@@ -429,10 +449,8 @@ class UserIndex:
         else:
             score = np.full(n, -np.inf, dtype=np.float64)
         if lexical and cfg.lexical_weight > 0:
-            ids_pos = [(self.pos[i], s) for i, s in lexical.items() if i in self.pos]
-            if ids_pos:
-                p = np.fromiter((ip[0] for ip in ids_pos), dtype=np.int64, count=len(ids_pos))
-                s = np.fromiter((ip[1] for ip in ids_pos), dtype=np.float64, count=len(ids_pos))
+            p, s = self._rows_of(lexical)
+            if len(p):
                 s_masked = s[mask[p]]
                 top = float(s_masked.max()) if len(s_masked) else 0.0
                 if top > 0:

@@ -21,13 +21,14 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, overload
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, MnemoplugError
 from .memory import Memory
 from .operations import MemoryOperation
 from .portal import Portal, SyncCheckpointStore, SyncSessionMemory
 from .provider import MemoryProvider
 from .records import MemoryRecord
 from .retrieval import RetrievalConfig
+from .validation import check_content
 
 __all__ = ["Portal", "SyncCheckpointStore", "SyncMemory", "SyncSessionMemory"]
 
@@ -196,19 +197,41 @@ class SyncMemory:
         retrieval: RetrievalConfig | None = None,
     ) -> list[MemoryRecord]:
         """The user's memories most relevant to ``query``; see :meth:`Memory.search`."""
-        return self.run(
-            self.memory.search(
-                user_id,
-                query,
-                limit,
-                filters,
-                tenant_id=tenant_id,
-                agent_id=agent_id,
-                session_id=session_id,
-                min_relevance=min_relevance,
-                retrieval=retrieval,
-            )
+        vector = self._embed_query_here(query)
+        search = self.memory.search(
+            user_id,
+            query,
+            limit,
+            filters,
+            tenant_id=tenant_id,
+            agent_id=agent_id,
+            session_id=session_id,
+            min_relevance=min_relevance,
+            retrieval=retrieval,
         )
+        if vector is None:
+            return self.run(search)
+        return self.run(self._search_with(query, vector, search))
+
+    def _embed_query_here(self, query: str) -> Any:
+        """The query's vector, embedded in this (otherwise blocked) thread when the embedder
+        allows it (:meth:`StoreVectors.embed_query_here`): one thread hop less than the loop
+        asking the embedder's thread. None when it does not apply, or for a query that
+        ``Memory.search`` will reject with its own error."""
+        memory = self.memory
+        if memory._calls is not None or memory.embedder is None:  # a provider of the user's
+            return None
+        try:
+            query = check_content(query, memory.max_content_chars, what="query", allow_nul=True)
+        except MnemoplugError:
+            return None
+        return memory._vectors.embed_query_here(memory.embedder, query)
+
+    async def _search_with(
+        self, query: str, vector: Any, search: Coroutine[Any, Any, list[MemoryRecord]]
+    ) -> list[MemoryRecord]:
+        self.memory._vectors.keep_query(query, vector)
+        return await search
 
     def get(
         self,

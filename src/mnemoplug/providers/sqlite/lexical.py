@@ -226,15 +226,27 @@ class UserBM25(BM25Index):
 
     def top(self, query: str, k: int, common_term_ratio: float | None = None) -> dict[str, float]:
         """BM25 scores (positive, higher is better) of the ``k`` best matches of ``query``."""
+        ids, scores = self.best(query, k, common_term_ratio)
+        return dict(zip(ids, scores.tolist(), strict=True))
+
+    def best(
+        self, query: str, k: int, common_term_ratio: float | None = None
+    ) -> tuple[list[str], np.ndarray]:
+        """:meth:`top` as (ids, scores): what ``UserIndex.search`` takes without a dict."""
         n_docs = len(self._doc_len)
         if not n_docs:
-            return {}
+            return [], np.zeros(0)
         phrases = self._phrases(query, common_term_ratio)
         if sum(len(p[1]) for p in phrases) <= _DICT_MAX:
             scores = self._sum(phrases)
-            if len(scores) <= k:
-                return scores
-            return dict(heapq.nlargest(k, scores.items(), key=itemgetter(1)))
+            items = (
+                list(scores.items())
+                if len(scores) <= k
+                else heapq.nlargest(k, scores.items(), key=itemgetter(1))
+            )
+            return [i for i, _ in items], np.fromiter(
+                (s for _, s in items), dtype=np.float64, count=len(items)
+            )
         # many matches: the same sums over arrays of slots (same operations, same order)
         base, per_len = self._norms()
         acc = np.zeros(len(self._slot_ids), dtype=np.float64)
@@ -247,7 +259,7 @@ class UserBM25(BM25Index):
         if len(found) > k:
             found = found[np.argpartition(-acc[found], k - 1)[:k]]
         ids = self._slot_ids
-        return {ids[i]: float(acc[i]) for i in found.tolist()}  # type: ignore[misc]
+        return [ids[i] for i in found.tolist()], acc[found]  # type: ignore[misc]
 
     def _norms(self) -> tuple[float, float]:
         """``k1 * (1 - b)`` and ``k1 * b / avgdl``."""

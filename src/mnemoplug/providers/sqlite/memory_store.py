@@ -36,7 +36,13 @@ import numpy as np
 from ...core.errors import ConfigurationError, EmbedderMismatchError, ProviderError
 from ...core.filters import Filter
 from ...core.records import Scope, StoredMemory
-from ...core.retrieval import ScoredMemory, SearchRequest, UserIndex, UserIndexCache
+from ...core.retrieval import (
+    LexicalHits,
+    ScoredMemory,
+    SearchRequest,
+    UserIndex,
+    UserIndexCache,
+)
 from ...core.stores import MemoryStore
 from .._changes import MemoryChanges, add_inserted
 from .._generations import first_generation
@@ -426,11 +432,11 @@ class SQLiteMemoryStore(MemoryStore):
         if idx is None:
             return []
         cfg = request.config
-        lexical: dict[str, float] = {}
+        lexical: LexicalHits = {}
         if cfg.lexical_weight > 0 and isinstance(idx.bm25, UserBM25):
             dense = request.vector is not None and cfg.dense_weight > 0
             prune = cfg.common_term_ratio if dense else None
-            lexical = idx.bm25.top(request.query, cfg.lexical_candidates, prune)
+            lexical = idx.bm25.best(request.query, cfg.lexical_candidates, prune)
         return idx.search(scope, request, lexical=lexical)
 
     async def list_users(self) -> builtins.list[tuple[str, str]]:
