@@ -88,7 +88,11 @@ class Mnemo:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from speed import CachedEmbedder
 
-        self.emb = OnnxEmbedder() if self.backend == "onnx" else SentenceTransformerEmbedder()
+        self.emb = (
+            OnnxEmbedder() if self.backend == "onnx"
+            else OnnxEmbedder(query_precision="int8") if self.backend == "onnx-int8-queries"
+            else SentenceTransformerEmbedder()
+        )
         self.emb.warmup()
         self.path = tmp / "mnemoplug.db"
         cached = CachedEmbedder(self.emb)
@@ -204,7 +208,13 @@ class MnemoTorch(Mnemo):
     backend = "torch"
 
 
-SYSTEMS = {"mnemoplug": Mnemo, "mnemoplug-torch": MnemoTorch, "mem0": Mem0, "langgraph": LangGraph}
+class MnemoInt8Queries(Mnemo):
+    name = 'mnemoplug (SQLite default, ONNX, query_precision="int8": fp32 memories)'
+    backend = "onnx-int8-queries"
+
+
+SYSTEMS = {"mnemoplug": Mnemo, "mnemoplug-int8q": MnemoInt8Queries, "mnemoplug-torch": MnemoTorch,
+           "mem0": Mem0, "langgraph": LangGraph}
 
 # -- cold start: a fresh process from import to the first search result -----------------------
 COLD = {
@@ -214,6 +224,17 @@ from mnemoplug import Memory
 from mnemoplug.providers.sqlite import SQLiteMemoryStore
 async def main():
     m = Memory(SQLiteMemoryStore(path=sys.argv[1] + '/cold.db'), load_entry_points=False)
+    await m.add('u', 'User prefers dark mode')
+    print(len(await m.search('u', 'Which UI theme does the user like?')))
+asyncio.run(main())
+""",
+    "mnemoplug-int8q": """
+import asyncio, sys
+from mnemoplug import Memory, OnnxEmbedder
+from mnemoplug.providers.sqlite import SQLiteMemoryStore
+async def main():
+    m = Memory(SQLiteMemoryStore(path=sys.argv[1] + '/cold.db'), embedder=OnnxEmbedder(query_precision='int8'),
+               load_entry_points=False)
     await m.add('u', 'User prefers dark mode')
     print(len(await m.search('u', 'Which UI theme does the user like?')))
 asyncio.run(main())
@@ -272,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--add-sample", type=int, default=300, help="memories added through each add API (300)")
     ap.add_argument("--add-batch", type=int, default=100, help="memories per add call (100)")
     ap.add_argument("--cold-runs", type=int, default=3, help="fresh processes per system for cold start (3)")
-    ap.add_argument("--systems", default="mnemoplug,mnemoplug-torch,mem0,langgraph")
+    ap.add_argument("--systems", default="mnemoplug,mnemoplug-int8q,mnemoplug-torch,mem0,langgraph")
     ap.add_argument("--out", default="peers")
     args = ap.parse_args(argv)
 

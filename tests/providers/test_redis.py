@@ -118,7 +118,7 @@ async def test_from_url_and_create_memory_build_a_working_redis_memory(raw: Any)
         assert isinstance(mem.store, RedisMemoryStore) and mem.store.prefix == prefix
         mid = await mem.add("alice", "Alice keeps bees on the roof")
         assert (await mem.get("alice", mid)).content == "Alice keeps bees on the roof"  # type: ignore[union-attr]
-        assert await raw.exists(f"{prefix}:m:{mid}") == 1
+        assert await raw.exists(mem.store.keys.memory(("", "alice"), mid)) == 1
         # a second Memory built by name over the same prefix sees it
         mem2 = create_memory(
             "redis",
@@ -163,7 +163,7 @@ def test_url_and_options_are_validated_without_network() -> None:
 async def test_server_side_errors_are_typed(rp: Any, raw: Any) -> None:
     u = _uid()
     await rp.insert([_mem(u, "fine")])
-    await raw.set(f"{rp.prefix}:u::{u}:ids", "a string where a set belongs")
+    await raw.set(rp.keys.user(("", u), "ids"), "a string where a set belongs")
     with pytest.raises(ProviderError, match=r"Redis at redis://.*WRONGTYPE") as info:
         await rp.list(Scope(u), limit=5, offset=0, filters=Filter(None), now=NOW)
     assert not isinstance(info.value, ProviderUnavailableError)
@@ -214,7 +214,10 @@ async def test_two_prefixes_do_not_see_each_other(raw: Any) -> None:
             f"{b.prefix}:sess:unrelated".encode()
         ]
         await raw.delete(f"{b.prefix}:sess:unrelated")
-        assert await _ids(a, s) == {ma.id} and await raw.exists(f"{a.prefix}:m:{ma.id}") == 1
+        assert (
+            await _ids(a, s) == {ma.id}
+            and await raw.exists(a.keys.memory(("", ma.user_id), ma.id)) == 1
+        )
 
 
 async def test_key_encoding_keeps_tricky_tenants_and_users_apart(rp: Any) -> None:
@@ -243,19 +246,19 @@ async def test_memory_hash_holds_the_float32_embedding_beside_the_record(rp: Any
         _uid(), "vector lives in the hash", metadata={"k": [1, "ü"]}, agent_id="ag", role="user"
     )
     await rp.insert([m])
-    h = await raw.hgetall(f"{rp.prefix}:m:{m.id}")
+    h = await raw.hgetall(rp.keys.memory(("", m.user_id), m.id))
     assert np.array_equal(np.frombuffer(h[b"e"], dtype=np.float32), m.embedding)
     assert set(h) == {b"j", b"e"}
     doc = json.loads(h[b"j"])
     assert doc["u"] == m.user_id and doc["a"] == "ag" and doc["c"] == "vector lives in the hash"
-    assert await raw.sismember(f"{rp.prefix}:u::{m.user_id}:ids", m.id) == 1
+    assert await raw.sismember(rp.keys.user(("", m.user_id), "ids"), m.id) == 1
     got = await rp.get(Scope(m.user_id), m.id, NOW)
     assert got is not None and got.metadata == {"k": [1, "ü"]} and got.created_at == NOW
     assert await rp.get(Scope(m.user_id, agent_id="other"), m.id, NOW) is None
     assert await rp.delete(Scope(m.user_id, agent_id="other"), m.id) is False
     assert await rp.delete(Scope(m.user_id, agent_id="ag"), m.id) is True
-    assert await raw.exists(f"{rp.prefix}:m:{m.id}") == 0
-    assert await raw.sismember(f"{rp.prefix}:u::{m.user_id}:ids", m.id) == 0
+    assert await raw.exists(rp.keys.memory(("", m.user_id), m.id)) == 0
+    assert await raw.sismember(rp.keys.user(("", m.user_id), "ids"), m.id) == 0
 
 
 async def test_check_embedder_mismatch(rp: Any) -> None:
@@ -271,9 +274,9 @@ async def test_check_embedder_mismatch(rp: Any) -> None:
 # -- atomicity and concurrency ---------------------------------------------------------------
 async def _consistent(p: Any, raw: Any, user: str) -> set[str]:
     """Assert the index set and the memory hashes agree; return the ids."""
-    indexed = {x.decode() for x in await raw.smembers(f"{p.prefix}:u::{user}:ids")}
+    indexed = {x.decode() for x in await raw.smembers(p.keys.user(("", user), "ids"))}
     hashed: set[str] = set()
-    async for k in raw.scan_iter(match=f"{p.prefix}:m:*", count=1000):
+    async for k in raw.scan_iter(match=p.keys.memory(("", user), "*"), count=1000):
         if json.loads(await raw.hget(k, "j"))["u"] == user:
             hashed.add(k.decode().rsplit(":", 1)[1])
     assert indexed == hashed
@@ -290,7 +293,7 @@ async def test_fifty_concurrent_writers_on_two_instances_lose_nothing(raw: Any) 
         assert await _consistent(a, raw, u) == {m.id for m in mems}
         assert await _ids(a, s) == await _ids(b, s) == {m.id for m in mems}
         # one step a write after the first (which starts at a clock value times 1024)
-        assert int(await raw.get(f"{prefix}:u::{u}:gen")) % 1024 == 49
+        assert int(await raw.get(a.keys.user(("", u), "gen"))) % 1024 == 49
 
         # 30 concurrent updates of one memory from both instances: WATCH retries, all applied
         target = mems[0]
@@ -308,7 +311,7 @@ async def test_fifty_concurrent_writers_on_two_instances_lose_nothing(raw: Any) 
             )
         )
         assert all(r is not None for r in res)
-        assert int(await raw.get(f"{prefix}:u::{u}:gen")) % 1024 == 79
+        assert int(await raw.get(a.keys.user(("", u), "gen"))) % 1024 == 79
         final = await a.get(s, target.id, NOW)
         assert final is not None and final.metadata["n"] in range(30)
         assert final.content == target.content and np.array_equal(final.embedding, target.embedding)
@@ -370,14 +373,14 @@ async def test_a_flushed_store_with_colliding_generations_is_not_served_from_cac
         for m in old:
             await a.insert([m])
         assert await _ids(a, s) == {m.id for m in old}  # cached at generation g
-        g = int(await raw.get(f"{prefix}:u::{u}:gen"))
+        g = int(await raw.get(a.keys.user(("", u), "gen")))
         # the database is flushed (every key of the store goes), then refilled to generation g
         await raw.delete(*[k async for k in raw.scan_iter(match=f"{prefix}:*")])
-        await raw.set(f"{prefix}:u::{u}:gen", g - 3)  # (a restored counter, say)
+        await raw.set(a.keys.user(("", u), "gen"), g - 3)  # (a restored counter, say)
         new = [_mem(u, f"new fact {i}") for i in range(3)]
         for m in new:
             await b.insert([m])
-        assert int(await raw.get(f"{prefix}:u::{u}:gen")) == g
+        assert int(await raw.get(a.keys.user(("", u), "gen"))) == g
         assert await _ids(a, s) == {m.id for m in new}
         assert {h.memory.id for h in await a.search(s, _req("old", None))} == set()
 
@@ -450,9 +453,12 @@ async def test_expiry_is_honoured_and_purged_with_index_entries(rp: Any, raw: An
     )
     assert await rp.purge_expired(NOW + 1000) == 2  # short + other
     assert await rp.purge_expired(NOW + 1000) == 0
-    assert await raw.exists(f"{rp.prefix}:m:{short.id}", f"{rp.prefix}:m:{other.id}") == 0
-    assert await raw.sismember(f"{rp.prefix}:u::{u}:ids", short.id) == 0
-    assert await raw.zcard(f"{rp.prefix}:exp") == 0
+    assert (
+        await raw.exists(rp.keys.memory(("", u), short.id), rp.keys.memory(("", v), other.id)) == 0
+    )
+    assert await raw.sismember(rp.keys.user(("", u), "ids"), short.id) == 0
+    assert await raw.zcard(rp.keys.user(("", u), "exp")) == 0
+    assert await raw.zcard(rp.keys.user(("", v), "exp")) == 0
     assert await _ids(rp, s, NOW + 1000) == {later.id, forever.id}
     assert ("", v) not in await rp.list_users()
 
@@ -490,8 +496,8 @@ async def test_delete_all_counts_scoped_and_expired(rp: Any, raw: Any) -> None:
     assert await rp.delete_all(Scope(u)) == 2  # a4 (expired) and a5
     assert await rp.delete_all(Scope(u)) == 0
     assert ("", u) not in await rp.list_users() and ("acme", u) in await rp.list_users()
-    assert await raw.scard(f"{rp.prefix}:u::{u}:ids") == 0
-    assert await raw.exists(*(f"{rp.prefix}:m:{m.id}" for m in rows[:5])) == 0
+    assert await raw.scard(rp.keys.user(("", u), "ids")) == 0
+    assert await raw.exists(*(rp.keys.memory(("", u), m.id) for m in rows[:5])) == 0
     assert await _ids(rp, Scope(u, tenant_id="acme")) == {rows[5].id}
     assert await _ids(rp, Scope(v)) == {rows[6].id}
 

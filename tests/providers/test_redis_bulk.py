@@ -58,14 +58,14 @@ async def add_many(memory: Memory, user: str, n: int, batch: int = 500, **kw: An
 
 
 async def memory_hash_keys(store: Any) -> set[str]:
-    """The ids of every memory hash (``<prefix>:m:<id>``) under the store's prefix."""
+    """The ids of every memory hash (``<prefix>:{<user>}:m:<id>``) under the store's prefix."""
     import redis.asyncio as redis
 
     client = redis.Redis.from_url(REDIS_URL)
     try:
-        head = f"{store.prefix}:m:"
         return {
-            k.decode()[len(head) :] async for k in client.scan_iter(match=head + "*", count=1000)
+            k.decode().split("}:m:", 1)[1]
+            async for k in client.scan_iter(match=f"{store.prefix}:{{*}}:m:*", count=1000)
         }
     finally:
         await client.aclose()

@@ -8,6 +8,13 @@ Keys (``P`` the prefix, default ``mnemoplug:ckpt:``; ``<t>``/``<u>`` = ``<byte l
     P d:<t>:<u>:<run>     hash: checkpoint id -> record (JSON header + raw state bytes)
     P runs:<t>:<u>        set: the owner's run ids (for delete_user)
 
+On a Redis Cluster (``cluster=True``, or a ``RedisCluster`` passed as ``client=``) every key of
+an owner carries the owner as a hash tag, so each script runs in one slot, the save order is
+counted per owner (it only orders one owner's checkpoints), and the prefix may not hold ``{``
+or ``}``::
+
+    P{<t>:<u>}:seq  P{<t>:<u>}:r:<run>  P{<t>:<u>}:d:<run>  P{<t>:<u>}:runs
+
 A save is one Lua script (ordering, record and run set together); a re-save of an id keeps its
 position. Connections, timeouts and errors: see :mod:`mnemoplug.providers.redis.client`.
 """
@@ -19,9 +26,9 @@ from typing import Any
 from ...core.checkpoints import Checkpoint
 from ...core.stores import CheckpointStore
 from .._options import non_empty_str
-from .client import DEFAULT_URL, RedisClientMixin
+from .client import DEFAULT_URL, RedisClientMixin, gated
 from .codec import pack_checkpoint, text, unpack_checkpoint
-from .keys import part
+from .keys import check_cluster_prefix, part
 from .scripts import (
     CHECKPOINT_DELETE_ONE,
     CHECKPOINT_DELETE_RUN,
@@ -44,24 +51,42 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
         *,
         prefix: str = "mnemoplug:ckpt:",
         client: Any = None,
+        cluster: bool = False,
         **client_options: Any,
     ) -> None:
         self._init_client(
-            url, feature="the Redis checkpoint store", client=client, **client_options
+            url,
+            feature="the Redis checkpoint store",
+            client=client,
+            cluster=cluster,
+            **client_options,
         )
         self.prefix = non_empty_str("prefix", prefix)
+        if self.cluster:
+            check_cluster_prefix(self.prefix)
 
     def _owner(self, owner: tuple[str, str]) -> str:
         return f"{part(owner[0])}:{part(owner[1])}"
 
     def _keys(self, owner: tuple[str, str], run_id: str) -> tuple[str, str, str]:
+        """The run's sorted set and hash, and the owner's run set."""
         o = self._owner(owner)
+        if self.cluster:
+            tag = f"{self.prefix}{{{o}}}:"
+            return (f"{tag}r:{run_id}", f"{tag}d:{run_id}", f"{tag}runs")
         return (
             f"{self.prefix}r:{o}:{run_id}",
             f"{self.prefix}d:{o}:{run_id}",
             f"{self.prefix}runs:{o}",
         )
 
+    def _seq(self, owner: tuple[str, str]) -> str:
+        """The save-order counter (the owner's own on a cluster)."""
+        if self.cluster:
+            return f"{self.prefix}{{{self._owner(owner)}}}:seq"
+        return f"{self.prefix}seq"
+
+    @gated
     async def _save(
         self,
         owner: tuple[str, str],
@@ -89,9 +114,10 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
         )
         with self._errors():
             await self._script("save", CHECKPOINT_SAVE)(
-                keys=[f"{self.prefix}seq", zkey, hkey, runs], args=[checkpoint_id, blob, run_id]
+                keys=[self._seq(owner), zkey, hkey, runs], args=[checkpoint_id, blob, run_id]
             )
 
+    @gated
     async def _load(
         self, owner: tuple[str, str], run_id: str, checkpoint_id: str | None
     ) -> Checkpoint | None:
@@ -102,6 +128,7 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
             )
         return None if not blob else unpack_checkpoint(blob)
 
+    @gated
     async def _run_entries(
         self, owner: tuple[str, str], run_id: str, limit: int, before_score: float | None
     ) -> list[tuple[float, str, str]]:
@@ -115,11 +142,13 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
                 )
         return [(float(score), run_id, text(m)) for m, score in rows]
 
+    @gated
     async def _runs(self, owner: tuple[str, str]) -> list[str]:
         with self._errors():
-            members = await self.client.smembers(f"{self.prefix}runs:{self._owner(owner)}")
+            members = await self.client.smembers(self._keys(owner, "")[2])
         return sorted(text(m) for m in members)
 
+    @gated
     async def _list(
         self, owner: tuple[str, str], run_id: str | None, limit: int, before: str | None
     ) -> list[Checkpoint]:
@@ -152,6 +181,7 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
                     blobs[(r, cid)] = v
         return [unpack_checkpoint(blobs[(r, cid)]) for _, r, cid in entries if (r, cid) in blobs]
 
+    @gated
     async def _delete(self, owner: tuple[str, str], run_id: str, checkpoint_id: str | None) -> int:
         zkey, hkey, runs = self._keys(owner, run_id)
         with self._errors():
@@ -165,16 +195,27 @@ class RedisCheckpointStore(RedisClientMixin, CheckpointStore):
                 )
         return int(n)
 
+    @gated
     async def _owners(self) -> list[tuple[str, str]]:
-        head = f"{self.prefix}runs:".encode()
+        head, tail = f"{self.prefix}runs:".encode(), b""
+        if self.cluster:
+            head, tail = f"{self.prefix}{{".encode(), b"}:runs"
         owners = set()
         with self._errors():
-            async for key in self.client.scan_iter(match=_glob_escape(head) + b"*", count=500):
-                parsed = _parse_owner(bytes(key)[len(head) :])
+            async for key in self.client.scan_iter(
+                match=_glob_escape(head) + b"*" + tail,
+                count=500,
+                _type="set" if self.cluster else None,
+            ):
+                raw = bytes(key)
+                if not raw.endswith(tail):
+                    continue
+                parsed = _parse_owner(raw[len(head) : len(raw) - len(tail)])
                 if parsed is not None:
                     owners.add(parsed)
         return sorted(owners)
 
+    @gated
     async def _delete_user(self, owner: tuple[str, str]) -> int:
         n = 0
         for r in await self._runs(owner):

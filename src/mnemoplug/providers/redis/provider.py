@@ -15,6 +15,7 @@ class RedisProvider(Memory):
     """Long-term memory in Redis, with mnemoplug's hooks, embedder and ranked search.
 
     >>> memory = RedisProvider(url="redis://localhost:6379", prefix="memory:", ttl_seconds=None)
+    >>> memory = RedisProvider(url="redis://node-1:7000", cluster=True)  # a Redis Cluster
     >>> await memory.add(user_id="user_123", content="User prefers dark mode",
     ...                  metadata={"category": "preferences"})
 
@@ -23,11 +24,11 @@ class RedisProvider(Memory):
     Args:
         url: ``redis://host:6379/0`` (``rediss://`` for TLS, ``unix://`` for a socket).
         prefix: key prefix, so several apps can share one database (a trailing ``:`` is
-            dropped: ``"memory:"`` gives keys ``memory:m:<id>``).
+            dropped: ``"memory:"`` gives keys ``memory:{<tenant>:<user>}:m:<id>``).
         ttl_seconds: expiry for each memory added without its own ``ttl``/``expires_at``
             (None: no expiration).
         **options: ``Memory`` options (``embedder``, ``plugins``, …) and store options
-            (``max_connections``, ``socket_timeout``, …).
+            (``cluster=True`` for a Redis Cluster, ``max_connections``, ``socket_timeout``, …).
     """
 
     name = "redis"
