@@ -169,3 +169,16 @@ async def test_version_1_file_is_migrated_and_keeps_its_memories(tmp_path: Path)
     assert await again.delete("u", old_id) and await again.delete("u", new[0])
     assert await again.search("u", "Lisbon") == []
     await again.close()
+
+
+async def test_a_failed_read_is_a_provider_error(tmp_path: Path) -> None:
+    """Reads run on plain sqlite3 connections: a driver error reaches the caller typed."""
+    db = tmp_path / "m.db"
+    m = Memory.from_url(f"sqlite:///{db}", embedder=None)
+    mid = await m.add("u", "x")
+    assert (await m.get("u", mid)).content == "x"
+    with sqlite3.connect(db) as con:
+        con.execute("ALTER TABLE mnemoplug_memories RENAME TO mnemoplug_moved")
+    with pytest.raises(ProviderError, match="cannot read SQLite database"):
+        await m.get("u", mid)
+    await m.close()

@@ -327,6 +327,11 @@ def default_embedder() -> Any:
             precision = os.environ.get("MNEMOPLUG_EMBEDDER_PRECISION", "fp32").lower()
             _default = OnnxEmbedder(precision=precision)  # type: ignore[arg-type]
             if os.environ.get("MNEMOPLUG_PRELOAD", "1") != "0":
+                # numpy first, in this thread: the loading thread imports onnxruntime, which
+                # imports numpy, and two threads importing numpy at once can fail (ImportError
+                # from a partially initialised module) when this one imports a store next
+                import numpy  # noqa: F401
+
                 _default.preload()
         elif _has("sentence_transformers"):  # find_spec: importing it would import torch (~5 s)
             _default = SentenceTransformerEmbedder()

@@ -27,6 +27,7 @@ __all__ = [
     "provider_from_url",
     "resolve_backend",
     "split_options",
+    "start_default_embedder",
 ]
 
 _SEVEN = ("add", "search", "get", "get_all", "update", "delete", "delete_all")
@@ -90,6 +91,14 @@ def make_embedder(
         return built
     chosen: Embedder | None = as_embedder(embedder)
     return chosen
+
+
+def start_default_embedder(embedder: Any, provider: Any = None) -> None:
+    """Start loading the default embedding model (on the embedder's thread) when a Memory
+    over ``provider`` (None or a URL) will use it, before the store is imported and built:
+    the load then overlaps that work instead of following it (cold start)."""
+    if isinstance(embedder, str) and embedder == "default" and isinstance(provider, str | None):
+        default_embedder()
 
 
 MEMORY_OPTIONS = (

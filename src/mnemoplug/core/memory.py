@@ -17,11 +17,7 @@ from .contexts import (
 )
 from .delegate import matching
 from .embedders import Embedder
-from .errors import (
-    ConfigurationError,
-    MemoryNotFoundError,
-    MemoryValidationError,
-)
+from .errors import ConfigurationError, MemoryNotFoundError, MemoryValidationError
 from .factory import (
     MEMORY_OPTIONS,
     attached_stores,
@@ -31,6 +27,7 @@ from .factory import (
     provider_from_url,
     resolve_backend,
     split_options,
+    start_default_embedder,
 )
 from .filters import compile_filters
 from .instrumentation import instrumented, timed
@@ -115,6 +112,7 @@ class Memory(RememberMixin, MemoryProvider):
         questions: Any = None,
     ) -> None:
         plugin_list = check_options(plugins, retrieval, clock, max_content_chars, default_ttl)
+        start_default_embedder(embedder, provider)
         if durable_store is not None:
             if checkpoints is not None:
                 raise ConfigurationError("pass checkpoints= or durable_store=, not both")
@@ -156,6 +154,7 @@ class Memory(RememberMixin, MemoryProvider):
         mem_keys = set(MEMORY_OPTIONS)
         mem_opts = {k: kwargs.pop(k) for k in list(kwargs) if k in mem_keys}
         plugins = list(mem_opts.pop("plugins", ()))
+        start_default_embedder(mem_opts.get("embedder", "default"), url)
         store = provider_from_url(
             url, plugins, load_entry_points=mem_opts.get("load_entry_points", True), **kwargs
         )

@@ -2,7 +2,10 @@
 and PostgreSQL, and :class:`SQLBase` — the engine's life cycle (lazy open with schema
 creation, close), read and write transactions, and driver errors as mnemoplug errors (on
 PostgreSQL through :class:`~mnemoplug.providers.postgres.errors.PostgresErrors`, with its
-timeouts; a failure while committing says the write may have been applied)."""
+timeouts; a failure while committing says the write may have been applied).
+
+SQLAlchemy is imported when a store first opens its engine, not with these modules: building
+a ``Memory(session=..., checkpoints=...)`` stays cheap (cold start)."""
 
 from __future__ import annotations
 
@@ -11,16 +14,39 @@ import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
-
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...core.errors import MnemoplugError, ProviderError
 from ...core.urls import redact_url
 
-__all__ = ["MAX_TABLE_CHARS", "POSTGRES", "RETRY_WINDOW", "SQLITE", "Dialect", "SQLBase"]
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+__all__ = [
+    "MAX_TABLE_CHARS",
+    "POSTGRES",
+    "RETRY_WINDOW",
+    "SQLITE",
+    "Dialect",
+    "SQLBase",
+    "text",
+]
+
+
+def text(sql: str) -> Any:
+    """SQLAlchemy's ``text(sql)``, SQLAlchemy imported at the first call."""
+    from sqlalchemy import text as sql_text
+
+    return sql_text(sql)
+
+
+def _driver_error(exc: Exception) -> bool:
+    """True for the errors of the database drivers (through SQLAlchemy or not)."""
+    if isinstance(exc, sqlite3.Error | OSError):
+        return True
+    from sqlalchemy.exc import DBAPIError, OperationalError  # imported: an engine raised
+
+    return isinstance(exc, OperationalError | DBAPIError)
 
 
 @dataclass(frozen=True)
@@ -100,7 +126,9 @@ class SQLBase:
             yield
         except MnemoplugError:
             raise
-        except (OperationalError, DBAPIError, sqlite3.Error, OSError) as exc:
+        except Exception as exc:
+            if not _driver_error(exc):
+                raise
             maybe = (
                 " It may have been applied (the error came while committing)."
                 if committing

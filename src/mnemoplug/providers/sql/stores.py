@@ -1,5 +1,5 @@
 """SQL session and checkpoint stores shared by the SQLite and PostgreSQL backends
-(SQLAlchemy 2 async; aiosqlite / asyncpg). Only the DDL types and the engine differ: each
+(SQLAlchemy 2 async, imported at first use; aiosqlite / asyncpg). Only the DDL types and the engine differ: each
 backend's ``session_store.py``/``checkpoint_store.py`` passes its :class:`Dialect` and an engine
 factory.
 
@@ -24,10 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
-
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typing import TYPE_CHECKING, Any
 
 from ...core._time import now_ts
 from ...core.checkpoints import Checkpoint, build_checkpoint
@@ -42,8 +39,11 @@ from ...core.session import (
 from ...core.stores import CheckpointStore, SessionStore
 from .._codec import compact_json
 from .._sessions import max_messages_option, ownership_error
-from .base import MAX_TABLE_CHARS, POSTGRES, RETRY_WINDOW, SQLITE, Dialect, SQLBase
+from .base import MAX_TABLE_CHARS, POSTGRES, RETRY_WINDOW, SQLITE, Dialect, SQLBase, text
 from .names import check_identifier
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
 class SQLSessionMemory(SQLBase, SessionStore):

@@ -7,13 +7,15 @@ Default path: ``checkpoints.db`` beside the long-term memory database. Table: se
 from __future__ import annotations
 
 import os
-
-from sqlalchemy.ext.asyncio import AsyncEngine
+from typing import TYPE_CHECKING
 
 from .._options import non_negative_int
 from ..sql.stores import SQLITE, SQLCheckpointStore
 from .engine import sqlite_engine
 from .paths import default_checkpoint_path, resolve_path
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["SQLiteCheckpointStore", "default_checkpoint_path"]
 

@@ -1,4 +1,4 @@
-"""The aiosqlite engines of every SQLite store (memories, sessions, checkpoints).
+"""The aiosqlite engines of the SQLite session and checkpoint stores.
 
 A writer engine holds one connection that puts the file in WAL mode and starts every
 transaction with ``BEGIN IMMEDIATE`` (SQLite has one writer; waiting happens up front, within
@@ -9,10 +9,10 @@ in WAL mode readers never wait for the writer.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["sqlite_engine"]
 
@@ -20,7 +20,11 @@ __all__ = ["sqlite_engine"]
 def sqlite_engine(
     path: Path, busy_timeout_ms: int = 10_000, *, writer: bool = True, pool_size: int = 1
 ) -> AsyncEngine:
-    """An aiosqlite engine on ``path``: the writer (one connection) or a reader pool."""
+    """An aiosqlite engine on ``path``: the writer (one connection) or a reader pool
+    (SQLAlchemy is imported here, at the first engine)."""
+    from sqlalchemy import event
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     eng = create_async_engine(
         f"sqlite+aiosqlite:///{path}",
         pool_size=1 if writer else pool_size,

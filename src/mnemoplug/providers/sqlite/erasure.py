@@ -1,8 +1,8 @@
 """Erasure on SQLite: after a user's rows are deleted, leave no readable trace in the files.
 
-Every connection runs with ``PRAGMA secure_delete = ON`` (see :mod:`.engine` and
-:mod:`.writer`), so deleted cells and freed pages are overwritten with zeros. What remains is
-cleaned here, after a whole user is deleted (``forget``):
+Every connection runs with ``PRAGMA secure_delete = ON`` (see :func:`.readers.connect`, which
+:mod:`.writer` uses too, and :mod:`.engine`), so deleted cells and freed pages are overwritten
+with zeros. What remains is cleaned here, after a whole user is deleted (``forget``):
 
 * an FTS5 index keeps deleted text in its segments until they merge: ``optimize`` merges them
   (when the file has such an index);

@@ -1,4 +1,4 @@
-"""The embedded default: one SQLite file through SQLAlchemy 2 async + aiosqlite, in WAL mode.
+"""The embedded default: one SQLite file in WAL mode, through plain :mod:`sqlite3` connections.
 
 ``SQLiteMemoryStore("sqlite:///memory.db")``, ``SQLiteMemoryStore(path=...)`` or
 ``Memory.from_url("sqlite:///memory.db")``. The module composes:
@@ -6,7 +6,9 @@
 * :mod:`.schema` — the tables (``mnemoplug_memories``, its FTS5 index, ``mnemoplug_users``
   with a per-user generation counter bumped by every write, ``mnemoplug_meta``) and the schema
   version;
-* :mod:`.paths` — URLs, ``path=`` and the default file; :mod:`.engine` — the aiosqlite engines;
+* :mod:`.paths` — URLs, ``path=`` and the default file;
+* :mod:`.writer` — the write queue (one connection, one thread, group commit);
+  :mod:`.readers` — the read connections (worker threads);
 * :mod:`.quick` — the per-search freshness check on a quick synchronous connection;
 * :mod:`.lexical` — FTS5's BM25 computed in process from the user's own statistics;
 * :mod:`mnemoplug.providers.sql.rows` — row <-> memory, shared with PostgreSQL.
@@ -15,7 +17,8 @@ Search keeps each recently used user's vectors in one contiguous float32 matrix 
 (a :class:`~mnemoplug.core.retrieval.UserIndex`), refreshed when the user's generation changes,
 so other processes' writes are seen, with the user's BM25 index beside it. Writes go through one connection
 with ``BEGIN IMMEDIATE`` (SQLite has one writer); reads use a small pool of their own and never
-wait for a writer (WAL); the async pool is used when a user's index has to be (re)loaded.
+wait for a writer (WAL); the pool is used when a user's index has to be (re)loaded. No
+SQLAlchemy: a fresh process's first add and search import only :mod:`sqlite3`.
 """
 
 from __future__ import annotations
@@ -29,9 +32,6 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ...core.errors import ConfigurationError, EmbedderMismatchError, ProviderError
 from ...core.filters import Filter
@@ -56,11 +56,11 @@ from ..sql.rows import (
     scope_where,
     update_assignments,
 )
-from .engine import sqlite_engine
 from .erasure import merge_fts, truncate_wal
 from .lexical import UserBM25, fts5_tokens
 from .paths import default_sqlite_path, resolve_path
 from .quick import QuickReader, scope_token
+from .readers import ReadPool
 from .schema import create_schema
 from .writer import WriteQueue
 
@@ -70,11 +70,39 @@ _INSERT = (
     f"INSERT INTO mnemoplug_memories ({COLUMNS}, scope_token) VALUES ({PLACEHOLDERS}, :scope_token)"
 )
 _T = TypeVar("_T")
-_GENERATION = "SELECT generation FROM mnemoplug_users WHERE tenant_id = :t AND user_id = :u"
+_GENERATION = "SELECT generation FROM mnemoplug_users WHERE tenant_id = ? AND user_id = ?"
 
 
 def _params(m: StoredMemory) -> dict[str, Any]:
     return {**memory_params(m), "scope_token": scope_token(m.tenant_id, m.user_id)}
+
+
+def _fetch_all(sql: str, params: Sequence[Any]) -> Callable[[sqlite3.Connection], Any]:
+    """A read job returning every row of ``sql``."""
+    return lambda conn: conn.execute(sql, params).fetchall()
+
+
+def _load_user(
+    conn: sqlite3.Connection, key: tuple[str, str], known: Any
+) -> tuple[int, UserIndex | None, bool] | None:
+    """``(generation, index, consistent)`` of the user read on ``conn`` (in a worker thread;
+    the cache is left to the caller): None when the user has no row, index None when the
+    generation is ``known`` (the cached index is current), consistent False when a write
+    committed while the rows were read (use the index once, do not cache it)."""
+    row = conn.execute(_GENERATION, key).fetchone()
+    if row is None:
+        return None
+    gen = int(row[0])
+    if gen == known:
+        return gen, None, True
+    rows = conn.execute(
+        f"SELECT {COLUMNS} FROM mnemoplug_memories WHERE tenant_id = ? AND user_id = ?", key
+    ).fetchall()
+    idx = UserIndex(lexical=False)
+    idx.extend(memory_from_row(r) for r in rows)
+    idx.bm25 = UserBM25.of(idx.records)
+    row2 = conn.execute(_GENERATION, key).fetchone()
+    return gen, idx, row2 is not None and int(row2[0]) == gen
 
 
 class SQLiteMemoryStore(MemoryStore):
@@ -100,8 +128,7 @@ class SQLiteMemoryStore(MemoryStore):
         self.read_pool_size = positive_int("read_pool_size", read_pool_size)
         self.busy_timeout_ms = non_negative_int("busy_timeout_ms", busy_timeout_ms)
         self.cache_max_records = positive_int("cache_max_records", cache_max_records)
-        self._writer: AsyncEngine | None = None
-        self._reader: AsyncEngine | None = None
+        self._reads: ReadPool | None = None  # set once the file is open
         self._open_lock = asyncio.Lock()
         self._cache = UserIndexCache(cache_max_records)
         self._quick = QuickReader(self.path, self.busy_timeout_ms)
@@ -110,10 +137,10 @@ class SQLiteMemoryStore(MemoryStore):
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
-        if self._writer is not None:
+        if self._reads is not None:
             return
         async with self._open_lock:
-            if self._writer is not None:
+            if self._reads is not None:
                 return
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,48 +149,46 @@ class SQLiteMemoryStore(MemoryStore):
                     f"cannot create the directory for the SQLite file {self.path}: {exc}; "
                     f"pass Memory.from_url('sqlite:///a/writable/path.db') or set MNEMOPLUG_DB_PATH"
                 ) from exc
-            writer = sqlite_engine(self.path, self.busy_timeout_ms)
+
+            def schema(conn: sqlite3.Connection) -> None:
+                create_schema(conn, where=str(self.path), name=self.name, url=self.url)
+
             try:
-                async with writer.begin() as conn:
-                    await create_schema(conn, where=str(self.path), name=self.name, url=self.url)
-            except (OperationalError, DBAPIError, sqlite3.Error) as exc:
-                await writer.dispose()
+                await self._queue.run(schema)
+            except sqlite3.Error as exc:
+                await asyncio.to_thread(self._queue.close)
                 raise ProviderError(
                     f"cannot open SQLite database {self.path}: {exc}",
                     provider=self.name,
                     url=self.url,
                 ) from exc
             except BaseException:
-                await writer.dispose()
+                await asyncio.to_thread(self._queue.close)
                 raise
-            self._reader = sqlite_engine(
-                self.path, self.busy_timeout_ms, writer=False, pool_size=self.read_pool_size
-            )
-            self._writer = writer
+            self._reads = ReadPool(self.path, self.busy_timeout_ms, self.read_pool_size)
             self._quick.start()
 
     async def close(self) -> None:
-        w, r = self._writer, self._reader
-        self._writer = self._reader = None
+        reads, self._reads = self._reads, None
         self._cache.clear()
         self._quick.close()
         await asyncio.to_thread(self._queue.close)
-        if r is not None:
-            await r.dispose()
-        if w is not None:
-            await w.dispose()
+        if reads is not None:
+            reads.close()
 
-    async def _w(self) -> AsyncEngine:
-        if self._writer is None:
+    async def _read(self, job: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run a read job on a pooled connection in a worker thread."""
+        if self._reads is None:
             await self.open()
-        assert self._writer is not None
-        return self._writer
-
-    async def _r(self) -> AsyncEngine:
-        if self._reader is None:
-            await self.open()
-        assert self._reader is not None
-        return self._reader
+        assert self._reads is not None
+        try:
+            return await self._reads.run(job)
+        except sqlite3.Error as exc:
+            raise ProviderError(
+                f"cannot read SQLite database {self.path}: {exc}",
+                provider=self.name,
+                url=self.url,
+            ) from exc
 
     async def check_embedder(self, name: str, dimension: int) -> None:
         if self._embedder_checked == (name, dimension):
@@ -191,7 +216,8 @@ class SQLiteMemoryStore(MemoryStore):
 
     async def _write(self, job: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run a write job in the write queue; its result once committed."""
-        await self._w()
+        if self._reads is None:
+            await self.open()
         try:
             return await self._queue.run(job)
         except sqlite3.Error as exc:
@@ -219,31 +245,6 @@ class SQLiteMemoryStore(MemoryStore):
             ).fetchone()
             gens[(t, u)] = int(row[0])
         return gens
-
-    async def _index(self, conn: AsyncConnection, key: tuple[str, str]) -> UserIndex | None:
-        row = (await conn.execute(text(_GENERATION), {"t": key[0], "u": key[1]})).first()
-        if row is None:
-            return None
-        gen = int(row[0])
-        cached = self._cache.get(key, gen)
-        if cached is not None:
-            return cached
-        rows = (
-            await conn.execute(
-                text(
-                    f"SELECT {COLUMNS} FROM mnemoplug_memories WHERE tenant_id = :t AND user_id = :u"
-                ),
-                {"t": key[0], "u": key[1]},
-            )
-        ).all()
-        idx = UserIndex(lexical=False)
-        idx.extend(memory_from_row(r) for r in rows)
-        idx.bm25 = UserBM25.of(idx.records)
-        # a write may have committed between the two statements: only cache what is consistent
-        row2 = (await conn.execute(text(_GENERATION), {"t": key[0], "u": key[1]})).first()
-        if row2 is not None and int(row2[0]) == gen:
-            self._cache.put(key, gen, idx)
-        return idx
 
     # -- writes ------------------------------------------------------------------------------
     async def insert(self, memories: Sequence[StoredMemory]) -> None:
@@ -380,18 +381,12 @@ class SQLiteMemoryStore(MemoryStore):
 
     # -- reads -------------------------------------------------------------------------------
     async def get(self, scope: Scope, memory_id: str, now: float) -> StoredMemory | None:
-        eng = await self._r()
         p: dict[str, Any] = {"id": memory_id, "now": now}
-        async with eng.connect() as conn:
-            row = (
-                await conn.execute(
-                    text(
-                        f"SELECT {COLUMNS} FROM mnemoplug_memories WHERE id = :id AND "
-                        f"{scope_where(scope, p)} AND {LIVE}"
-                    ),
-                    p,
-                )
-            ).first()
+        sql = (
+            f"SELECT {COLUMNS} FROM mnemoplug_memories WHERE id = :id AND "
+            f"{scope_where(scope, p)} AND {LIVE}"
+        )
+        row = await self._read(lambda conn: conn.execute(sql, p).fetchone())
         return None if row is None else memory_from_row(row)
 
     async def list(
@@ -401,18 +396,9 @@ class SQLiteMemoryStore(MemoryStore):
         return [] if idx is None else idx.newest(scope, filters, now, limit, offset)
 
     async def count(self, scope: Scope, now: float) -> int:
-        eng = await self._r()
         p: dict[str, Any] = {"now": now}
-        async with eng.connect() as conn:
-            row = (
-                await conn.execute(
-                    text(
-                        f"SELECT count(*) FROM mnemoplug_memories WHERE {scope_where(scope, p)} "
-                        f"AND {LIVE}"
-                    ),
-                    p,
-                )
-            ).first()
+        sql = f"SELECT count(*) FROM mnemoplug_memories WHERE {scope_where(scope, p)} AND {LIVE}"
+        row = await self._read(lambda conn: conn.execute(sql, p).fetchone())
         return int(row[0]) if row else 0
 
     async def _search_index(self, key: tuple[str, str]) -> UserIndex | None:
@@ -423,9 +409,23 @@ class SQLiteMemoryStore(MemoryStore):
             cached = self._cache.get(key, gen)
             if cached is not None:
                 return cached
-        eng = await self._r()
-        async with eng.connect() as conn:
-            return await self._index(conn, key)
+        known = self._cache.version(key)
+        loaded = await self._read(lambda conn: _load_user(conn, key, known))
+        if loaded is None:
+            return None
+        gen, idx, consistent = loaded
+        if idx is None:  # the cached index is still current
+            cached = self._cache.get(key, gen)
+            if cached is not None:
+                return cached
+            loaded = await self._read(lambda conn: _load_user(conn, key, None))
+            if loaded is None:
+                return None
+            gen, idx, consistent = loaded
+            assert idx is not None
+        if consistent:
+            self._cache.put(key, gen, idx)
+        return idx
 
     async def search(self, scope: Scope, request: SearchRequest) -> builtins.list[ScoredMemory]:
         idx = await self._search_index(scope.user_key)
@@ -440,33 +440,24 @@ class SQLiteMemoryStore(MemoryStore):
         return idx.search(scope, request, lexical=lexical)
 
     async def list_users(self) -> builtins.list[tuple[str, str]]:
-        eng = await self._r()
-        async with eng.connect() as conn:
-            rows = (
-                await conn.execute(
-                    text(
-                        "SELECT DISTINCT tenant_id, user_id FROM mnemoplug_memories ORDER BY tenant_id, user_id"
-                    )
-                )
-            ).all()
+        rows = await self._read(
+            lambda conn: conn.execute(
+                "SELECT DISTINCT tenant_id, user_id FROM mnemoplug_memories "
+                "ORDER BY tenant_id, user_id"
+            ).fetchall()
+        )
         return [(r[0], r[1]) for r in rows]
 
     async def export(
         self, tenant_id: str, user_id: str, batch_size: int = 500
     ) -> AsyncIterator[builtins.list[StoredMemory]]:
-        eng = await self._r()
+        sql = (
+            f"SELECT rowid, {COLUMNS} FROM mnemoplug_memories WHERE tenant_id = ? "
+            "AND user_id = ? AND rowid > ? ORDER BY rowid LIMIT ?"
+        )
         last = -1
         while True:
-            async with eng.connect() as conn:
-                rows = (
-                    await conn.execute(
-                        text(
-                            f"SELECT rowid, {COLUMNS} FROM mnemoplug_memories WHERE tenant_id = :t "
-                            "AND user_id = :u AND rowid > :last ORDER BY rowid LIMIT :k"
-                        ),
-                        {"t": tenant_id, "u": user_id, "last": last, "k": batch_size},
-                    )
-                ).all()
+            rows = await self._read(_fetch_all(sql, (tenant_id, user_id, last, batch_size)))
             if not rows:
                 return
             last = rows[-1][0]

@@ -15,8 +15,7 @@ version 2.
 
 from __future__ import annotations
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+import sqlite3
 
 from ...core.errors import ProviderError
 
@@ -83,17 +82,16 @@ SCHEMA = [
 ]
 
 
-async def create_schema(conn: AsyncConnection, *, where: str, name: str, url: str) -> None:
-    """Create what is missing and record the schema version; refuse a newer one."""
+def create_schema(conn: sqlite3.Connection, *, where: str, name: str, url: str) -> None:
+    """Create what is missing and record the schema version; refuse a newer one (in the
+    caller's write transaction)."""
     for stmt in SCHEMA:
-        await conn.exec_driver_sql(stmt)
-    row = (
-        await conn.execute(text("SELECT value FROM mnemoplug_meta WHERE key='schema_version'"))
-    ).first()
+        conn.execute(stmt)
+    row = conn.execute("SELECT value FROM mnemoplug_meta WHERE key='schema_version'").fetchone()
     if row is None:
-        await conn.execute(
-            text("INSERT INTO mnemoplug_meta(key, value) VALUES ('schema_version', :v)"),
-            {"v": str(SCHEMA_VERSION)},
+        conn.execute(
+            "INSERT INTO mnemoplug_meta(key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
         )
     elif int(row[0]) > SCHEMA_VERSION:
         raise ProviderError(
@@ -103,22 +101,21 @@ async def create_schema(conn: AsyncConnection, *, where: str, name: str, url: st
             url=url,
         )
     elif int(row[0]) < SCHEMA_VERSION:
-        await _migrate(conn)
+        _migrate(conn)
 
 
-async def _migrate(conn: AsyncConnection) -> None:
+def _migrate(conn: sqlite3.Connection) -> None:
     """Bring a version-1 file to the current version (in the caller's transaction)."""
-    info = await conn.exec_driver_sql("SELECT name FROM pragma_table_info('mnemoplug_memories')")
-    have = {str(r[0]) for r in info.all()}
+    info = conn.execute("SELECT name FROM pragma_table_info('mnemoplug_memories')")
+    have = {str(r[0]) for r in info.fetchall()}
     for col, decl in _ADDED_COLUMNS.items():
         if col not in have:
-            await conn.exec_driver_sql(f"ALTER TABLE mnemoplug_memories ADD COLUMN {col} {decl}")
+            conn.execute(f"ALTER TABLE mnemoplug_memories ADD COLUMN {col} {decl}")
     # the triggers index the speaker now (version-1 rows have none: their entries stay right)
     for name in ("ai", "ad", "au"):
-        await conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS mnemoplug_memories_{name}")
+        conn.execute(f"DROP TRIGGER IF EXISTS mnemoplug_memories_{name}")
     for stmt in TRIGGERS:
-        await conn.exec_driver_sql(stmt)
-    await conn.execute(
-        text("UPDATE mnemoplug_meta SET value = :v WHERE key = 'schema_version'"),
-        {"v": str(SCHEMA_VERSION)},
+        conn.execute(stmt)
+    conn.execute(
+        "UPDATE mnemoplug_meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
     )

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-
-from sqlalchemy.ext.asyncio import AsyncEngine
+from typing import TYPE_CHECKING
 
 from ...core.session import Summarizer
 from .._options import non_negative_int
@@ -20,6 +19,9 @@ from .._sessions import session_ttl
 from ..sql.stores import SQLITE, SQLSessionMemory
 from .engine import sqlite_engine
 from .paths import default_session_path, resolve_path
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["SQLiteSessionMemory", "default_session_path"]
 

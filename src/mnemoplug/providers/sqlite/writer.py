@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .readers import connect
+
 __all__ = ["WriteQueue"]
 
 T = TypeVar("T")
@@ -80,16 +82,7 @@ class WriteQueue:
             thread.join()
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path,
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=self.busy_timeout_ms / 1000,
-        )
-        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA secure_delete = ON")  # deleted text is zeroed, not left behind
-        conn.execute("PRAGMA temp_store = MEMORY")
+        conn = connect(self.path, self.busy_timeout_ms)
         conn.execute("PRAGMA journal_mode = WAL")
         return conn
 
