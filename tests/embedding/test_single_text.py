@@ -20,6 +20,9 @@ TEXT = "Caroline: I went to a LGBTQ support group yesterday and it was so powerf
 def _wide_ready(e: OnnxEmbedder) -> object:
     sessions = e._query_session
     assert sessions is not None
+    for _ in range(single_text.WIDE_AFTER):
+        assert sessions.wide is None  # built only once a few single texts ran
+        e.embed([TEXT])
     deadline = time.monotonic() + 60
     while sessions.wide is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -61,7 +64,10 @@ def test_no_load_average_means_one_thread(monkeypatch) -> None:
     monkeypatch.setattr(single_text.os, "getloadavg", missing)
     made: list[tuple[int, bool]] = []
     sessions = single_text.SingleTextSessions(lambda t, s: made.append((t, s)) or (t, s), None)
+    for _ in range(single_text.WIDE_AFTER + 2):
+        assert sessions.pick() == (1, False)
     deadline = time.monotonic() + 10
-    while sessions.wide is None and len(made) < 2 and time.monotonic() < deadline:
+    while sessions.wide is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert sessions.pick() == (1, False)
+    assert made == [(1, False), (min(2, os.cpu_count() or 1), True)] or (os.cpu_count() or 1) < 2
+    assert sessions.pick() == (1, False)  # built, but no load average: no core known spare

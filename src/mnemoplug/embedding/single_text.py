@@ -20,6 +20,9 @@ __all__ = ["SingleTextSessions"]
 
 Make = Callable[[int, bool], Any]  # (threads, spin) -> InferenceSession
 
+#: single texts run on one thread before the two-thread session is built
+WIDE_AFTER = 8
+
 
 def _spare_cores(cores: int) -> float:
     try:
@@ -30,30 +33,39 @@ def _spare_cores(cores: int) -> float:
 
 class SingleTextSessions:
     """The sessions of one ONNX file for single texts. ``threads`` fixed (an int) always runs
-    that many; None (automatic) runs one thread, and ``min(2, cores)`` while a core is spare:
-    that session is built in the background after the first, so loading is not slower."""
+    that many; None (automatic) runs one thread, and ``min(2, cores)`` while a core is spare.
+    That second session is built in the background once :data:`WIDE_AFTER` single texts ran:
+    a short-lived process (a CLI call, a cold start) never pays for it."""
 
     def __init__(self, make: Make, threads: int | None) -> None:
         self._cores = os.cpu_count() or 1
-        wide = min(2, self._cores) if threads is None else 1
+        self._make = make
+        self._wide_threads = min(2, self._cores) if threads is None else 1
         self.narrow = make(threads or 1, (threads or 1) > 1)
         self.wide: Any = None
-        if wide > 1:
-            # not a daemon: the interpreter waits for it at exit (onnxruntime aborts the
-            # process when it exits in the middle of building a session)
-            threading.Thread(
-                target=self._build_wide, args=(make, wide), name="mnemoplug-embed-load"
-            ).start()
+        self._runs = 0
+        self._lock = threading.Lock()
 
-    def _build_wide(self, make: Make, threads: int) -> None:
+    def _count_run(self) -> None:
+        with self._lock:
+            self._runs += 1
+            if self._runs != WIDE_AFTER:
+                return
+        # not a daemon: the interpreter waits for it at exit (onnxruntime aborts the process
+        # when it exits in the middle of building a session)
+        threading.Thread(target=self._build_wide, name="mnemoplug-embed-load").start()
+
+    def _build_wide(self) -> None:
         try:
-            self.wide = make(threads, True)
+            self.wide = self._make(self._wide_threads, True)
         except Exception:  # the one-thread session keeps working
             pass
 
     def pick(self) -> Any:
         """The session for the next run."""
         wide = self.wide
-        if wide is not None and _spare_cores(self._cores) > 0.5:
-            return wide
+        if wide is not None:
+            return wide if _spare_cores(self._cores) > 0.5 else self.narrow
+        if self._wide_threads > 1 and self._runs < WIDE_AFTER:
+            self._count_run()
         return self.narrow
