@@ -20,12 +20,14 @@ CHOICE = textwrap.dedent(
         warnings.simplefilter("always")
         chosen = default_embedder()
     print(type(chosen).__name__, [type(w.message).__name__ for w in caught],
-          getattr(chosen, "precision", "-"))
+          getattr(chosen, "precision", "-"), getattr(chosen, "query_precision", "-"))
     """
 )
 
 
-def _default(*blocked: str, backend: str = "auto", precision: str = "fp32") -> str:
+def _default(
+    *blocked: str, backend: str = "auto", precision: str = "fp32", queries: str = ""
+) -> str:
     out = subprocess.run(
         [sys.executable, "-c", CHOICE, *blocked],
         capture_output=True,
@@ -35,6 +37,7 @@ def _default(*blocked: str, backend: str = "auto", precision: str = "fp32") -> s
             **os.environ,
             "MNEMOPLUG_EMBEDDER_BACKEND": backend,
             "MNEMOPLUG_EMBEDDER_PRECISION": precision,
+            "MNEMOPLUG_QUERY_PRECISION": queries,
         },
     )
     assert out.returncode == 0, out.stderr[-2000:]
@@ -42,18 +45,19 @@ def _default(*blocked: str, backend: str = "auto", precision: str = "fp32") -> s
 
 
 def test_onnx_is_the_default_when_onnxruntime_is_installed() -> None:
-    assert _default() == "OnnxEmbedder [] fp32"
-    assert _default("torch", "sentence_transformers") == "OnnxEmbedder [] fp32"
-    assert _default(precision="int8") == "OnnxEmbedder [] int8"
+    assert _default() == "OnnxEmbedder [] fp32 fp32"
+    assert _default("torch", "sentence_transformers") == "OnnxEmbedder [] fp32 fp32"
+    assert _default(precision="int8") == "OnnxEmbedder [] int8 int8"
+    assert _default(queries="int8") == "OnnxEmbedder [] fp32 int8"
 
 
 def test_sentence_transformers_without_onnxruntime_or_when_forced() -> None:
-    assert _default("onnxruntime") == "SentenceTransformerEmbedder [] -"
-    assert _default(backend="torch") == "SentenceTransformerEmbedder [] -"
+    assert _default("onnxruntime") == "SentenceTransformerEmbedder [] - -"
+    assert _default(backend="torch") == "SentenceTransformerEmbedder [] - -"
 
 
 def test_lexical_only_with_one_warning_without_either() -> None:
-    assert _default("onnxruntime", "sentence_transformers") == "NoneType ['LexicalOnlyWarning'] -"
+    assert _default("onnxruntime", "sentence_transformers") == "NoneType ['LexicalOnlyWarning'] - -"
 
 
 def test_moved_names_still_import_from_core() -> None:

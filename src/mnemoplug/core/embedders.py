@@ -314,7 +314,8 @@ def default_embedder() -> Any:
     installed (``mnemoplug[embeddings]``), else through sentence-transformers (torch) when that is
     installed; None (lexical retrieval only, with one warning) without either.
     ``MNEMOPLUG_EMBEDDER_BACKEND=onnx`` or ``=torch`` forces a backend;
-    ``MNEMOPLUG_EMBEDDER_PRECISION=int8`` runs the ONNX model in int8."""
+    ``MNEMOPLUG_EMBEDDER_PRECISION=int8`` runs the ONNX model in int8;
+    ``MNEMOPLUG_QUERY_PRECISION=int8`` only its search queries (``query_precision``)."""
     global _warned, _default
     backend = os.environ.get("MNEMOPLUG_EMBEDDER_BACKEND", "auto").lower()
     with _default_lock:
@@ -325,7 +326,11 @@ def default_embedder() -> Any:
             from ..embedding.onnx_embedder import OnnxEmbedder
 
             precision = os.environ.get("MNEMOPLUG_EMBEDDER_PRECISION", "fp32").lower()
-            _default = OnnxEmbedder(precision=precision)  # type: ignore[arg-type]
+            queries = os.environ.get("MNEMOPLUG_QUERY_PRECISION", "").lower() or None
+            _default = OnnxEmbedder(
+                precision=precision,  # type: ignore[arg-type]
+                query_precision=queries,  # type: ignore[arg-type]
+            )
             if os.environ.get("MNEMOPLUG_PRELOAD", "1") != "0":
                 # numpy first, in this thread: the loading thread imports onnxruntime, which
                 # imports numpy, and two threads importing numpy at once can fail (ImportError
