@@ -18,7 +18,7 @@ TEXT = "Caroline: I went to a LGBTQ support group yesterday and it was so powerf
 
 
 def _wide_ready(e: OnnxEmbedder) -> object:
-    sessions = e._query_session
+    sessions = e._single_texts
     assert sessions is not None
     for _ in range(single_text.WIDE_AFTER):
         assert sessions.wide is None  # built only once a few single texts ran
@@ -49,7 +49,7 @@ def test_two_threads_while_a_core_is_spare_one_otherwise(monkeypatch) -> None:
 def test_fixed_query_threads_run_that_many_always() -> None:
     e = OnnxEmbedder(query_threads=1)
     e.warmup()
-    sessions = e._query_session
+    sessions = e._single_texts
     assert sessions is not None and sessions.wide is None
     assert sessions.pick() is sessions.narrow
     for bad in (0, -1, 1.5, True):

@@ -44,8 +44,8 @@ class OnnxEmbedder:
     torch, into :func:`~mnemoplug.embedding.cache_dir`. ``precision="int8"`` runs the
     encoder's matrices as int8 (dynamic quantization: smaller, faster, slightly different
     vectors). ``query_precision="int8"`` embeds search queries only (:meth:`embed_query`) with
-    the int8 graph while stored memories keep ``precision``'s vectors: about three times less
-    query latency on a CPU with int8 instructions, and nothing to re-embed to switch back.
+    the int8 graph while stored memories keep ``precision``'s vectors: about half the query
+    latency on a CPU with int8 instructions, and nothing to re-embed to switch back.
     The model loads on first use (``warmup()`` loads it now). A single text runs unpadded, on
     ``query_threads`` threads when set, else on one thread, or two while the machine has a core
     to spare (see :mod:`mnemoplug.embedding.single_text`); batches of ``batch_threads`` texts
@@ -96,8 +96,8 @@ class OnnxEmbedder:
         self._dimension: int | None = 384 if self.name == "all-MiniLM-L6-v2" else None
         self._lock = threading.Lock()
         self._model_path: Path | None = None
-        self._query_session: SingleTextSessions | None = None  # single texts, at ``precision``
-        self._search_session: SingleTextSessions | None = None  # queries, at ``query_precision``
+        self._single_texts: SingleTextSessions | None = None  # single texts, at ``precision``
+        self._query_texts: SingleTextSessions | None = None  # queries, at ``query_precision``
         self._batch_session: Any = None
         self._tokenizer: Any = None
         self._token_types = False
@@ -161,10 +161,10 @@ class OnnxEmbedder:
         return ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
 
     def _load(self) -> None:
-        if self._query_session is not None:
+        if self._single_texts is not None:
             return
         with self._lock:
-            if self._query_session is not None:
+            if self._single_texts is not None:
                 return
             ort = _import("onnxruntime", "onnxruntime")
             tokenizers = _import("tokenizers", "tokenizers")
@@ -186,12 +186,12 @@ class OnnxEmbedder:
             self._dimension = (
                 width if isinstance(width, int) else int(self._run(session, ["probe"]).shape[1])
             )
-            self._search_session = (
+            self._query_texts = (
                 sessions
                 if self.query_precision == self.precision
                 else self._single_text(self._onnx_file(files, self.query_precision))
             )
-            self._query_session = sessions
+            self._single_texts = sessions
 
     def _single_text(self, path: Path) -> SingleTextSessions:
         return SingleTextSessions(
@@ -202,7 +202,7 @@ class OnnxEmbedder:
         """Start loading the model on the embedder's own thread and return at once (onnxruntime
         releases the GIL while it loads, so this overlaps with the caller's work); the first
         ``embed`` waits for it. A failure surfaces at that first ``embed``."""
-        if self._query_session is None:
+        if self._single_texts is None:
             self._pool.submit(self._load_quietly)
 
     def _load_quietly(self) -> None:
@@ -255,10 +255,10 @@ class OnnxEmbedder:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        assert self._query_session is not None
+        assert self._single_texts is not None
         if len(texts) == 1:
-            return self._run(self._query_session.pick(), texts)
-        session = self._batch() if len(texts) >= self.batch_threads else self._query_session.narrow
+            return self._run(self._single_texts.pick(), texts)
+        session = self._batch() if len(texts) >= self.batch_threads else self._single_texts.narrow
         # sort by length so that each batch pads little, then restore the order
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
@@ -274,8 +274,8 @@ class OnnxEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         """A search query's vector (``[1, dimension]``), at ``query_precision``."""
         self._load()
-        assert self._search_session is not None
-        return self._run(self._search_session.pick(), [text])
+        assert self._query_texts is not None
+        return self._run(self._query_texts.pick(), [text])
 
     async def aembed_query(self, text: str) -> np.ndarray:
         loop = asyncio.get_running_loop()
