@@ -18,6 +18,7 @@ from mnemoplug import (
     Memory,
     MemoryNotFoundError,
     SyncMemory,
+    hookimpl,
 )
 from mnemoplug.core import portal as portal_mod
 from mnemoplug.core.sync import Portal, SyncCheckpointStore, SyncSessionMemory
@@ -313,7 +314,20 @@ def test_search_embeds_the_query_in_the_calling_thread_when_the_embedder_allows(
     tmp_path: Path, embedder: Any, any_thread: bool
 ) -> None:
     emb = ThreadRecordingEmbedder(embedder, any_thread)
-    sm = SyncMemory(f"sqlite:///{tmp_path / 'mem.db'}", embedder=emb, load_entry_points=False)
+    phases: list[list[str]] = []
+
+    class Phases:
+        @hookimpl
+        def on_operation_end(self, ctx: Any) -> None:
+            if ctx.operation == "search":
+                phases.append([name for name, _, _ in ctx.phases])
+
+    sm = SyncMemory(
+        f"sqlite:///{tmp_path / 'mem.db'}",
+        embedder=emb,
+        load_entry_points=False,
+        plugins=[Phases()],
+    )
     try:
         sm.add("u1", "My sister Ana plays the cello in an orchestra")
         sm.add("u1", "I am allergic to peanuts")
@@ -323,10 +337,12 @@ def test_search_embeds_the_query_in_the_calling_thread_when_the_embedder_allows(
         assert emb.threads == ([here] if any_thread else [emb.threads[0]])
         assert any_thread or emb.threads[0] != here
         assert hits[0].content == "My sister Ana plays the cello in an orchestra"
+        assert phases[-1].count("embed") == 1  # reported on the search, in either thread
         # the same query again comes from the cache: no embedding at all
         emb.threads.clear()
         again = sm.search("u1", "which instrument does my sister play?")
         assert emb.threads == []
+        assert "embed" not in phases[-1]  # cached: nothing embedded for it
         assert [(h.id, h.score) for h in again] == [(h.id, h.score) for h in hits]
         # and the ranking is the one the loop's own embedding gives
         loop_hits = sm.run(sm.memory.search("u1", "which instrument does my sister play?"))

@@ -23,7 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 from .contexts import HookContext
 from .records import Scope
 
-__all__ = ["OperationContext", "instrumented", "phase", "timed"]
+__all__ = ["OperationContext", "instrumented", "phase", "record_phase", "timed"]
 
 log = logging.getLogger("mnemoplug")
 P = ParamSpec("P")
@@ -67,6 +67,14 @@ def phase(name: str) -> Iterator[None]:
         yield
     finally:
         op.phases.append((name, start, time.time_ns()))
+
+
+def record_phase(name: str, start_ns: int, end_ns: int) -> None:
+    """Record a phase that ran before the current operation began, on its behalf (a query
+    that ``SyncMemory`` embedded in the calling thread); nothing outside an operation."""
+    op = _current.get()
+    if op is not None:
+        op.phases.append((name, start_ns, end_ns))
 
 
 async def timed(name: str, awaitable: Awaitable[R]) -> R:

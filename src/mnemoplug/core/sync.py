@@ -17,6 +17,7 @@ checkpoint store, running on the same loop::
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, overload
@@ -197,7 +198,9 @@ class SyncMemory:
         retrieval: RetrievalConfig | None = None,
     ) -> list[MemoryRecord]:
         """The user's memories most relevant to ``query``; see :meth:`Memory.search`."""
+        start = time.time_ns()
         vector = self._embed_query_here(query)
+        embedded = (start, time.time_ns())
         search = self.memory.search(
             user_id,
             query,
@@ -211,7 +214,7 @@ class SyncMemory:
         )
         if vector is None:
             return self.run(search)
-        return self.run(self._search_with(query, vector, search))
+        return self.run(self._search_with(query, vector, embedded, search))
 
     def _embed_query_here(self, query: str) -> Any:
         """The query's vector, embedded in this (otherwise blocked) thread when the embedder
@@ -228,9 +231,13 @@ class SyncMemory:
         return memory._vectors.embed_query_here(memory.embedder, query)
 
     async def _search_with(
-        self, query: str, vector: Any, search: Coroutine[Any, Any, list[MemoryRecord]]
+        self,
+        query: str,
+        vector: Any,
+        embedded: tuple[int, int],
+        search: Coroutine[Any, Any, list[MemoryRecord]],
     ) -> list[MemoryRecord]:
-        self.memory._vectors.keep_query(query, vector)
+        self.memory._vectors.keep_query(query, vector, embedded)
         return await search
 
     def get(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._lazy import lazy_module
 from .embedders import aembed, aembed_query, embed_query
-from .instrumentation import phase
+from .instrumentation import phase, record_phase
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,6 +39,9 @@ class StoreVectors:
         self._checked = False
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._texts: OrderedDict[str, np.ndarray] = OrderedDict()
+        #: when queries embedded by :meth:`embed_query_here` were embedded: reported as the
+        #: ``embed`` phase of the search that uses them
+        self._embedded_at: dict[str, tuple[int, int]] = {}
 
     async def _check(self, embedder: Any, store: Any, vecs: np.ndarray) -> None:
         if not self._checked:
@@ -62,9 +65,13 @@ class StoreVectors:
         for t, v in zip(texts, vecs, strict=True):
             _remember(self._texts, t, np.asarray(v), self.cache_size)
 
-    def keep_query(self, query: str, vector: np.ndarray) -> None:
-        """Cache a query vector from :meth:`embed_query_here`."""
+    def keep_query(self, query: str, vector: np.ndarray, embedded_ns: tuple[int, int]) -> None:
+        """Cache a query vector from :meth:`embed_query_here`, embedded between the two
+        ``time.time_ns()`` values ``embedded_ns``."""
         _remember(self._queries, query, np.asarray(vector).reshape(-1), self.cache_size)
+        if len(self._embedded_at) >= self.cache_size:  # searches that failed before using theirs
+            self._embedded_at.clear()
+        self._embedded_at[query] = embedded_ns
 
     def embed_query_here(self, embedder: Any, query: str) -> np.ndarray | None:
         """The query's vector embedded in the calling thread, when that saves a thread hop: the
@@ -78,14 +85,16 @@ class StoreVectors:
             or query in self._queries  # read only: a miss at worst embeds once more
         ):
             return None
-        with phase("embed"):
-            return embed_query(embedder, query)
+        return embed_query(embedder, query)
 
     async def query(self, embedder: Any, store: Any, query: str) -> np.ndarray | None:
         """The query's vector (cached), or None without an embedder (or a store)."""
         v = self._queries.get(query)
         if v is not None:
             self._queries.move_to_end(query)
+            embedded = self._embedded_at.pop(query, None)
+            if embedded is not None:  # embedded for this search, in the caller's thread
+                record_phase("embed", *embedded)
             return v
         if embedder is None or store is None:
             return None
