@@ -28,6 +28,7 @@ from datetime import date
 from typing import TYPE_CHECKING, NamedTuple
 
 from ._lazy import lazy_module
+from .fusion import best_rows
 from .records import StoredMemory
 
 if TYPE_CHECKING:
@@ -264,7 +265,7 @@ def rerank(
     cand = np.flatnonzero(np.isfinite(score))
     pool = max(cfg.structure_candidates, limit)
     if len(cand) > pool:
-        cand = cand[np.argpartition(-score[cand], pool - 1)[:pool]]
+        cand = cand[best_rows(score[cand], pool)]
     fused = score[cand]
     final = fused.copy()
     if len(cand) > 1:
@@ -291,6 +292,6 @@ def rerank(
     k = min(limit, len(cand))
     if k <= 0:
         return cand[:0], final[:0]
-    top = np.argpartition(-final, k - 1)[:k] if k < len(cand) else np.arange(len(cand))
+    top = best_rows(final, k)
     top = top[np.lexsort((cand[top], -fused[top], -final[top]))]
     return cand[top], final[top]

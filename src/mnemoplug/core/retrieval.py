@@ -28,8 +28,10 @@ import snowballstemmer
 
 from ._lazy import lazy_module
 from .conversation import Threads, rerank, thread_key
+from .dense_scan import SKETCH_MIN_ROWS, Int8Sketch, sketch_available
 from .errors import ConfigurationError
 from .filters import Filter
+from .fusion import DenseQuery, best_rows, dense_scores
 from .index_cache import UserIndexCache
 from .records import Scope, StoredMemory
 
@@ -264,6 +266,7 @@ class UserIndex:
         self._expires = np.full(16, np.inf, dtype=np.float64)
         self.bm25: BM25Index | None = BM25Index() if lexical else None
         self._threads: Threads | None = None  # built on the first structured search
+        self._sketch: Int8Sketch | None = None  # built on the first search of a large index
 
     @property
     def threads(self) -> Threads:
@@ -294,6 +297,8 @@ class UserIndex:
                 m = np.zeros((len(self._created), self._matrix.shape[1]), dtype=np.float32)
                 m[: self._matrix.shape[0]] = self._matrix
                 self._matrix = m
+            if self._sketch is not None:
+                self._sketch.grow(len(self._matrix))
 
     def _set_row(self, i: int, m: StoredMemory) -> None:
         self._created[i] = m.created_at
@@ -309,6 +314,8 @@ class UserIndex:
             self._matrix[i] = m.embedding
         elif self._matrix is not None:
             self._matrix[i] = 0.0
+        if self._sketch is not None and self._matrix is not None:
+            self._sketch.set_rows(i, self._matrix[i : i + 1])
 
     def upsert(self, m: StoredMemory) -> None:
         i = self.pos.get(m.id)
@@ -360,6 +367,8 @@ class UserIndex:
         self._grow(end, dim)
         assert self._matrix is not None
         self._matrix[start:end] = np.stack([m.embedding for m in items])  # type: ignore[misc]
+        if self._sketch is not None:
+            self._sketch.set_rows(start, self._matrix[start:end])
         self._created[start:end] = [m.created_at for m in items]
         self._expires[start:end] = [np.inf if m.expires_at is None else m.expires_at for m in items]
         self.records.extend(items)
@@ -382,11 +391,22 @@ class UserIndex:
             self._expires[i] = self._expires[last]
             if self._matrix is not None:
                 self._matrix[i] = self._matrix[last]
+            if self._sketch is not None:
+                self._sketch.move(last, i)
         self.records.pop()
         self._expires[last] = np.inf
         if self.bm25 is not None:
             self.bm25.remove(memory_id)
         return gone
+
+    def _sketch_for(self, n: int) -> Int8Sketch | None:
+        """The int8 sketch of the first ``n`` rows, built now if the index is large enough
+        (then kept up to date by every change); None for a small index."""
+        if self._sketch is None:
+            if n < SKETCH_MIN_ROWS or self._matrix is None or not sketch_available():
+                return None
+            self._sketch = Int8Sketch.of(self._matrix[:n], len(self._matrix))
+        return self._sketch
 
     # -- selection ---------------------------------------------------------------------------
     def mask(self, scope: Scope, filters: Filter, now: float) -> np.ndarray:
@@ -467,40 +487,48 @@ class UserIndex:
                 if self.bm25 is not None and cfg.lexical_weight > 0
                 else {}
             )
-        sim: np.ndarray | None = None
-        weight = 0.0
-        if use_dense:
-            assert self._matrix is not None and req.vector is not None
-            # einsum, not BLAS gemv: a multi-threaded BLAS spins its threads after each call and
-            # fights the embedder's thread pool on small machines (measured on 2 cores:
-            # 20 ms p50 with BLAS threads vs 0.57 ms here for 10,000 x 384)
-            sim = np.einsum("ij,j->i", self._matrix[:n], req.vector)
-            score = sim * cfg.dense_weight
-            weight += cfg.dense_weight
-        else:
-            score = np.full(n, -np.inf, dtype=np.float64)
+        lex_rows: np.ndarray | None = None
+        lex_part: np.ndarray | None = None
         if lexical and cfg.lexical_weight > 0:
             p, s = self._rows_of(lexical)
             if len(p):
                 s_masked = s[mask[p]]
                 top = float(s_masked.max()) if len(s_masked) else 0.0
                 if top > 0:
-                    if not use_dense:
-                        score[p] = 0.0
-                    score[p] += cfg.lexical_weight * (s / top)
-        if cfg.lexical_weight > 0:  # also without a match: scores stay comparable across queries
-            weight += cfg.lexical_weight
+                    lex_rows, lex_part = p, cfg.lexical_weight * (s / top)
+        recency: np.ndarray | None = None
         if cfg.recency_weight > 0:
             age_h = np.maximum(req.now - self._created[:n], 0.0) / 3600.0
-            rec = np.power(0.5, age_h / cfg.recency_half_life_hours)
-            finite = np.isfinite(score)
-            score = np.where(finite, score + cfg.recency_weight * rec, score)
-            weight += cfg.recency_weight
-        score = np.where(mask, score, -np.inf)
-        if req.min_relevance is not None:
-            if sim is not None:
-                score = np.where(sim >= req.min_relevance, score, -np.inf)
-            else:  # lexical only: the threshold applies to the normalised lexical score
+            recency = cfg.recency_weight * np.power(0.5, age_h / cfg.recency_half_life_hours)
+        weight = cfg.lexical_weight + cfg.recency_weight  # lexical: also without a match
+        sim: np.ndarray | None = None
+        if use_dense:
+            assert self._matrix is not None and req.vector is not None
+            structured = cfg.uses_structure and n > 1
+            lex_full: np.ndarray | None = None
+            if lex_rows is not None:
+                lex_full = np.zeros(n, dtype=np.float64)
+                lex_full[lex_rows] = lex_part
+            dq = DenseQuery(
+                vector=req.vector,
+                dense_weight=cfg.dense_weight,
+                mask=mask,
+                lexical=lex_full,
+                recency=recency,
+                min_relevance=req.min_relevance,
+                pool=max(cfg.structure_candidates, req.limit) if structured else req.limit,
+            )
+            score, sim = dense_scores(self._matrix, n, dq, self._sketch_for(n))
+            weight += cfg.dense_weight
+        else:
+            score = np.full(n, -np.inf, dtype=np.float64)
+            if lex_rows is not None:
+                score[lex_rows] = lex_part
+            if recency is not None:
+                finite = np.isfinite(score)
+                score = np.where(finite, score + recency, score)
+            score = np.where(mask, score, -np.inf)
+            if req.min_relevance is not None:  # the threshold applies to the normalised score
                 score = np.where(score / max(weight, 1e-9) >= req.min_relevance, score, -np.inf)
         norm = max(weight, 1e-9)
         if cfg.uses_structure and n > 1:
@@ -513,11 +541,7 @@ class UserIndex:
                 )
                 for i, f in zip(order.tolist(), final.tolist(), strict=True)
             ]
-        k = min(req.limit, n)
-        if k < n:
-            top_idx = np.argpartition(-score, k - 1)[:k]
-        else:
-            top_idx = np.arange(n)
+        top_idx = best_rows(score, req.limit)
         top_idx = top_idx[np.isfinite(score[top_idx])]
         order = top_idx[np.argsort(-score[top_idx], kind="stable")]
         return [
