@@ -146,7 +146,9 @@ class StoredMemory:
     def to_record(
         self, score: float | None = None, similarity: float | None = None
     ) -> MemoryRecord:
-        return MemoryRecord(
+        # every field is already of its declared type: construct without validating (a fifth
+        # of the time, which counts ten times per search)
+        return MemoryRecord.model_construct(
             id=self.id,
             content=self.content,
             metadata=copy_json(self.metadata) if self.metadata else {},
@@ -155,8 +157,8 @@ class StoredMemory:
             agent_id=self.agent_id,
             session_id=self.session_id,
             role=self.role,
-            created_at=to_dt(self.created_at),  # type: ignore[arg-type]
-            updated_at=to_dt(self.updated_at),  # type: ignore[arg-type]
+            created_at=to_dt(self.created_at),
+            updated_at=to_dt(self.updated_at),
             expires_at=to_dt(self.expires_at),
             occurred_at=to_dt(self.when),
             speaker=self.speaker,
