@@ -151,6 +151,7 @@ class UserBM25(BM25Index):
         for term, tf in counts.items():
             self._postings.setdefault(term, {})[doc_id] = tf
             arrays.pop(term, None)
+            self._term_cache.pop(term, None)
         if self._free:
             slot = self._free.pop()
             self._slot_ids[slot] = doc_id
