@@ -213,7 +213,9 @@ def test_lexical_arrays_give_exactly_the_dict_scores_through_changes() -> None:
             for ratio in (None, 0.3):
                 rows, got = idx._own_lexical_rows(q, ratio)
                 want = idx.bm25.scores(q, ratio)
-                assert {idx.records[r].id: s for r, s in zip(rows.tolist(), got.tolist())} == want
+                assert {
+                    idx.records[r].id: s for r, s in zip(rows.tolist(), got.tolist(), strict=True)
+                } == want
 
     for i in range(1500):
         put(i)
