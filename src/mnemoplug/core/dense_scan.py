@@ -54,6 +54,9 @@ def sketch_available() -> bool:
 
 def _quantise(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """int8 codes, scales, ``|x - x̂|`` and ``|x̂|`` of each row of a float32 matrix."""
+    broken = ~np.isfinite(rows).all(axis=1)
+    if broken.any():  # NaN or inf from an embedder: quantised as zeros, see below
+        rows = np.where(broken[:, None], np.float32(0), rows)
     scale = (np.abs(rows).max(axis=1) / np.float32(127)).astype(np.float32)
     safe = np.where(scale > 0, scale, np.float32(1))
     codes = np.clip(np.rint(rows / safe[:, None]), -127, 127).astype(np.int8)
@@ -64,7 +67,10 @@ def _quantise(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     err = np.sqrt(np.einsum("ij,ij->i", diff, diff))
     norm = np.sqrt(np.einsum("ij,ij->i", approx64, approx64))
     up = np.float32(1 + 1e-6)
-    return codes, scale, (err * up).astype(np.float32), (norm * up).astype(np.float32)
+    err, norm = (err * up).astype(np.float32), (norm * up).astype(np.float32)
+    if broken.any():  # never ruled out: the exact scan decides (it never ranks them)
+        err[broken] = np.finfo(np.float32).max
+    return codes, scale, err, norm
 
 
 #: rows quantised at a time: small temporaries stay in the CPU cache (one pass over 10,000
@@ -140,6 +146,9 @@ class Int8Sketch:
         # the float32 products above round within 1e-6 of |q̂·x̂| <= (|q| + |q - q̂|) |x̂|
         rounding = self.dim * 1.2e-7 * q_norm
         safety = 1 + 1e-5
-        bound = self.err[:n] * np.float32((q_norm + rounding) * safety)
-        bound += self.norm[:n] * np.float32((q_err + rounding + 1e-6 * (q_norm + q_err)) * safety)
+        with np.errstate(over="ignore"):  # a broken row's bound may overflow to inf: right
+            bound = self.err[:n] * np.float32((q_norm + rounding) * safety)
+            bound += self.norm[:n] * np.float32(
+                (q_err + rounding + 1e-6 * (q_norm + q_err)) * safety
+            )
         return approx, bound

@@ -107,7 +107,8 @@ def _candidates(sketch: Int8Sketch, n: int, dq: DenseQuery) -> np.ndarray:
         if part is not None:
             np.add(fused, part, out=fused, casting="unsafe")
     if weight != 1:
-        bound *= weight
+        with np.errstate(over="ignore"):  # a broken row's bound (see Int8Sketch) stays inf
+            bound *= weight
     # float32 rounding, here and in the exact score: far below 1e-6 of the largest score
     bound += np.float32(1e-6 * (max(float(fused.max()), -float(fused.min())) + 1.0))
     valid = dq.mask[:n]
