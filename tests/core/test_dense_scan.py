@@ -105,7 +105,8 @@ def test_search_with_the_sketch_equals_the_float32_scan(monkeypatch: pytest.Monk
     for m in mems:
         fast.upsert(m)
         exact.upsert(m)
-    queries = [*_clustered(rng, 12, dim), mems[5].embedding]
+    broken = np.full(dim, np.nan, dtype=np.float32)
+    queries = [*_clustered(rng, 12, dim), mems[5].embedding, broken, np.zeros(dim, np.float32)]
     filters = compile_filters(None)
     speaker_query = "what did Ann say about coffee on 14 November 2023"
 

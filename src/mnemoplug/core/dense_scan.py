@@ -128,6 +128,8 @@ class Int8Sketch:
         their distance from the exact dot products (both float32, the bound rounded up)."""
         kernels = _kernels()
         q = np.asarray(query, dtype=np.float32)
+        if not np.isfinite(q).all():  # rules nothing out: the exact scan decides
+            return np.zeros(n, dtype=np.float32), np.full(n, np.inf, dtype=np.float32)
         q_scale = float(np.abs(q).max()) / 127.0
         q_codes = np.clip(np.rint(q / (q_scale or 1.0)), -127, 127).astype(np.int8)
         q64 = q.astype(np.float64)
