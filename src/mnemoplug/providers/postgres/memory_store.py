@@ -53,6 +53,8 @@ __all__ = ["PostgresMemoryStore"]
 _Hits = list[ScoredMemory]
 _Rows = list[StoredMemory]
 _Users = list[tuple[str, str]]
+_Statements = list[tuple[str, dict[str, Any]]]
+_Records = list[Any]
 
 
 class PostgresMemoryStore(MemoryStore):
@@ -464,7 +466,7 @@ class PostgresMemoryStore(MemoryStore):
 
     def pgvector_statements(
         self, scope: Scope, request: SearchRequest, words: dict[str, str]
-    ) -> list[tuple[str, dict[str, Any]]]:
+    ) -> _Statements:
         """The SQL and parameters of a pgvector search's candidate statements (``words`` from
         :func:`~.search.search_words`): the nearest neighbours, then (with words) the best
         full-text matches. What :meth:`search` runs (at the same time), for EXPLAIN; run them
@@ -484,7 +486,7 @@ class PostgresMemoryStore(MemoryStore):
             out.append((lexical, lp))
         return out
 
-    async def _fetch(self, sql: str, params: dict[str, Any]) -> list[Any]:
+    async def _fetch(self, sql: str, params: dict[str, Any]) -> _Records:
         """The rows of one search statement, on a pooled connection of its own, through its
         asyncpg driver (no SQLAlchemy result processing)."""
         query, args = positional(sql, params)
@@ -509,7 +511,7 @@ class PostgresMemoryStore(MemoryStore):
         for result in found:
             if isinstance(result, BaseException):
                 raise result
-        rows: list[list[Any]] = found  # type: ignore[assignment]
+        rows: tuple[_Records, ...] = tuple(found)  # type: ignore[arg-type]
         cands = Candidates(rows[0], rows[1] if len(rows) > 1 else ())
         idx = UserIndex(lexical=False)
         idx.extend(cands.memories)
