@@ -193,7 +193,8 @@ class PostgresMemoryStore(MemoryStore):
     @contextlib.asynccontextmanager
     async def _conn(self, what: str, *, autocommit: bool = True) -> AsyncIterator[Any]:
         """A connection whose statements each run on their own (no BEGIN/ROLLBACK round
-        trips; every read here is one statement, so one snapshot); errors typed."""
+        trips; each read here is one statement, so one snapshot, except a pgvector search,
+        which runs two: see :meth:`_search_pgvector`); errors typed."""
         eng = await self._eng()
         with self._errors.guard(what):
             async with eng.connect() as conn:
@@ -502,7 +503,9 @@ class PostgresMemoryStore(MemoryStore):
         the best full-text matches), ranked by the shared fusion on exact cosine similarity.
         The two candidate statements run at the same time, each on its own connection taken
         from the pool and given back when it is done (none waits for a second connection while
-        holding one). Filtered searches take the exact in-process path instead."""
+        holding one). Two statements are two snapshots: a memory written in between may be a
+        candidate in its old or its new version, never both (one row an id). Filtered searches
+        take the exact in-process path instead."""
         assert request.vector is not None
         statements = self.pgvector_statements(scope, request, words)
         found = await asyncio.gather(
