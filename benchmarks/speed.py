@@ -533,6 +533,15 @@ async def sync_path_and_breakdown(provider: Any, memory: Any, emb: Any, user: st
     put("· freshness check (the user's generation, quick connection)", await ameasure(gen, n))
     put("· BM25, the user's best 200 lexical matches (in process)", await ameasure(bm25, n))
     put("· dense scan + fusion + top 10 (UserIndex.search)", await ameasure(fuse, n))
+    # the same step without the int8 first pass (every row scanned in float32, as before it),
+    # side by side in this run
+    import mnemoplug.core.retrieval as retrieval_module
+
+    saved = (retrieval_module.SKETCH_MIN_ROWS, idx._sketch)
+    retrieval_module.SKETCH_MIN_ROWS, idx._sketch = 10**12, None
+    put("· same, float32 scan of every row (no int8 first pass), for comparison",
+        await ameasure(fuse, n))
+    retrieval_module.SKETCH_MIN_ROWS, idx._sketch = saved
     put("= provider.search", await ameasure(prov, n))
     put("= Memory.search (validation, hooks, records), query vector cached", await ameasure(facade, n))
     put("= SyncMemory.search (+ the hop to its loop thread), query vector cached", warm)

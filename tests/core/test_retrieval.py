@@ -191,3 +191,48 @@ def test_extend_at_once_equals_one_upsert_at_a_time() -> None:
     assert [(h.memory.id, h.score, h.similarity) for h in got] == [
         (h.memory.id, h.score, h.similarity) for h in want
     ]
+
+
+def test_lexical_arrays_give_exactly_the_dict_scores_through_changes() -> None:
+    """UserIndex ranks with BM25Index.term_scores (arrays, cached per term and row) instead of
+    the dict of BM25Index.scores: same sums, bit for bit, after adds, updates and removals."""
+    import random
+
+    rng = random.Random(5)
+    words = ["tea", "coffee", "paris", "dog", "hiking", "piano", "user", "likes", "rust"]
+    idx = UserIndex()
+
+    def put(i: int) -> None:
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 8)))
+        idx.upsert(StoredMemory(id=f"m{i}", user_id="u", content=text))
+
+    def check() -> None:
+        assert idx.bm25 is not None
+        queries = ["tea", "user likes coffee", "dog piano rust hiking", "nothing", "zebra tea"]
+        for q in queries:
+            for ratio in (None, 0.3):
+                rows, got = idx._own_lexical_rows(q, ratio)
+                want = idx.bm25.scores(q, ratio)
+                assert {
+                    idx.records[r].id: s for r, s in zip(rows.tolist(), got.tolist(), strict=True)
+                } == want
+
+    for i in range(1500):
+        put(i)
+    check()
+    for i in rng.sample(range(1500), 300):  # rows move
+        idx.remove(f"m{i}")
+    check()
+    for i in range(1500, 1700):  # new documents, terms' lists change
+        put(i)
+    for i in rng.sample(range(1500, 1700), 50):  # updates in place
+        put(i)
+    check()
+    # the last rows match a term that the removals below never touch: they move to the freed
+    # rows while that term's document list stays the same
+    for i in range(1700, 1800):
+        idx.upsert(StoredMemory(id=f"m{i}", user_id="u", content="zebra"))
+    check()
+    for i in rng.sample(range(1500, 1700), 60):
+        idx.remove(f"m{i}")
+    check()

@@ -276,10 +276,10 @@ def rerank(
             margin = np.maximum(ps, qs) - fused
             final += cfg.neighbour_weight * np.where(margin > 0, margin, 0.0)
         if cfg.session_weight > 0:
-            _, inv = np.unique(threads.thread[cand], return_inverse=True)
-            best = np.full(int(inv.max()) + 1, -np.inf)
-            np.maximum.at(best, inv, fused)
-            final += cfg.session_weight * (best[inv] - fused)
+            thread = threads.thread[cand]
+            best = np.full(int(thread.max()) + 1, -np.inf)
+            np.maximum.at(best, thread, fused)
+            final += cfg.session_weight * (best[thread] - fused)
         if cfg.speaker_weight > 0 and threads.speakers:
             named = speakers_named(query, threads.speakers)
             if named:

@@ -59,10 +59,17 @@ def _quantise(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     codes = np.clip(np.rint(rows / safe[:, None]), -127, 127).astype(np.int8)
     approx = codes.astype(np.float32) * scale[:, None]
     # float64 norms, rounded up to float32: the bound must not be an underestimate
-    err = np.linalg.norm((rows - approx).astype(np.float64), axis=1)
-    norm = np.linalg.norm(approx.astype(np.float64), axis=1)
+    diff = (rows - approx).astype(np.float64)
+    approx64 = approx.astype(np.float64)
+    err = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    norm = np.sqrt(np.einsum("ij,ij->i", approx64, approx64))
     up = np.float32(1 + 1e-6)
     return codes, scale, (err * up).astype(np.float32), (norm * up).astype(np.float32)
+
+
+#: rows quantised at a time: small temporaries stay in the CPU cache (one pass over 10,000
+#: rows took 0.43 s in whole-matrix temporaries, mostly page faults, 0.03 s in chunks)
+_CHUNK = 256
 
 
 class Int8Sketch:
@@ -96,13 +103,13 @@ class Int8Sketch:
 
     def set_rows(self, start: int, rows: np.ndarray) -> None:
         """Quantise ``rows`` (float32, ``[k, dim]``) into positions ``start..start+k-1``."""
-        end = start + len(rows)
-        self.grow(end)
-        codes, scale, err, norm = _quantise(np.asarray(rows, dtype=np.float32))
-        self.codes[start:end] = codes
-        self.scale[start:end] = scale
-        self.err[start:end] = err
-        self.norm[start:end] = norm
+        self.grow(start + len(rows))
+        for at in range(0, len(rows), _CHUNK):
+            chunk = np.asarray(rows[at : at + _CHUNK], dtype=np.float32)
+            lo, hi = start + at, start + at + len(chunk)
+            self.codes[lo:hi], self.scale[lo:hi], self.err[lo:hi], self.norm[lo:hi] = _quantise(
+                chunk
+            )
 
     def move(self, src: int, dst: int) -> None:
         self.codes[dst] = self.codes[src]

@@ -146,22 +146,26 @@ class StoredMemory:
     def to_record(
         self, score: float | None = None, similarity: float | None = None
     ) -> MemoryRecord:
-        return MemoryRecord(
-            id=self.id,
-            content=self.content,
-            metadata=copy_json(self.metadata) if self.metadata else {},
-            user_id=self.user_id,
-            tenant_id=self.tenant_id or None,
-            agent_id=self.agent_id,
-            session_id=self.session_id,
-            role=self.role,
-            created_at=to_dt(self.created_at),  # type: ignore[arg-type]
-            updated_at=to_dt(self.updated_at),  # type: ignore[arg-type]
-            expires_at=to_dt(self.expires_at),
-            occurred_at=to_dt(self.when),
-            speaker=self.speaker,
-            score=score,
-            similarity=similarity,
+        # every field is already of its declared type: build it without validating (pydantic's
+        # validation, or even model_construct, took most of a warm search's facade time)
+        return _trusted_record(
+            {
+                "id": self.id,
+                "content": self.content,
+                "metadata": copy_json(self.metadata) if self.metadata else {},
+                "user_id": self.user_id,
+                "tenant_id": self.tenant_id or None,
+                "agent_id": self.agent_id,
+                "session_id": self.session_id,
+                "role": self.role,
+                "created_at": to_dt(self.created_at),
+                "updated_at": to_dt(self.updated_at),
+                "expires_at": to_dt(self.expires_at),
+                "occurred_at": to_dt(self.when),
+                "speaker": self.speaker,
+                "score": score,
+                "similarity": similarity,
+            }
         )
 
 
@@ -222,6 +226,17 @@ class MemoryRecord(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (datetimes as ISO-8601 strings)."""
         return self.model_dump(mode="json")
+
+
+def _trusted_record(values: dict[str, Any]) -> MemoryRecord:
+    """A :class:`MemoryRecord` from values of their declared types, one per field in field order:
+    what ``MemoryRecord.model_construct`` makes, in a tenth of its time (tests compare the two)."""
+    record = MemoryRecord.__new__(MemoryRecord)
+    object.__setattr__(record, "__dict__", values)
+    object.__setattr__(record, "__pydantic_fields_set__", set(values))
+    object.__setattr__(record, "__pydantic_extra__", None)
+    object.__setattr__(record, "__pydantic_private__", None)
+    return record
 
 
 def stored_from_record(r: MemoryRecord) -> StoredMemory:

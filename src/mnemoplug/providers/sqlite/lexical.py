@@ -33,6 +33,7 @@ from operator import itemgetter
 
 import numpy as np
 
+from ...core.fusion import best_rows
 from ...core.records import StoredMemory
 from ...core.retrieval import BM25Index, query_terms
 
@@ -41,7 +42,8 @@ __all__ = ["FTS5Tokens", "UserBM25", "fts5_tokens"]
 _K1 = 1.2
 _B = 0.75
 #: up to this many (document, phrase) matches a query is scored in a dict, above in arrays
-_DICT_MAX = 1024
+#: (measured on 10,000 memories: 0.06 ms in arrays against 0.2 ms in a dict at 1,024 matches)
+_DICT_MAX = 64
 
 
 class FTS5Tokens:
@@ -149,6 +151,7 @@ class UserBM25(BM25Index):
         for term, tf in counts.items():
             self._postings.setdefault(term, {})[doc_id] = tf
             arrays.pop(term, None)
+            self._term_cache.pop(term, None)
         if self._free:
             slot = self._free.pop()
             self._slot_ids[slot] = doc_id
@@ -257,7 +260,7 @@ class UserBM25(BM25Index):
             acc[slots] += idf * (_K1 + 1.0) * tf / (tf + base + per_len * self._lens[slots])
         found = np.flatnonzero(acc)
         if len(found) > k:
-            found = found[np.argpartition(-acc[found], k - 1)[:k]]
+            found = found[best_rows(acc[found], k)]
         ids = self._slot_ids
         return [ids[i] for i in found.tolist()], acc[found]  # type: ignore[misc]
 
