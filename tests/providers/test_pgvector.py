@@ -417,6 +417,42 @@ async def test_a_user_vector_index_is_built_used_for_the_user_and_dropped_on_era
         await s.close()
 
 
+def test_a_candidate_row_makes_the_same_memory_as_the_shared_row_reader() -> None:
+    """``memory_of`` builds memories positionally (fast): it must agree with the shared
+    reader field by field (a reordered StoredMemory would fail here), metadata left to
+    ``with_metadata``, which unwraps exact JSON."""
+    import dataclasses
+
+    from mnemoplug.core.records import StoredMemory
+    from mnemoplug.core.retrieval import ScoredMemory
+    from mnemoplug.providers.postgres.candidates import Candidates, memory_of, with_metadata
+    from mnemoplug.providers.postgres.rows import memory_from_row, metadata_json
+
+    v = unit(3)
+    md = {"x": 2.5e16, "z": -0.0, "k": [1, "b"]}
+    text = metadata_json(md)
+    row = ("id1", "t", "u", "a", "s", "user", "said", text, v.tobytes(), 1.5, 2.5, 9.5, 0.5,
+           "Ann", 3)  # fmt: skip
+    got, want = memory_of(row), memory_from_row(row)
+    for f in dataclasses.fields(StoredMemory):
+        a, b = getattr(got, f.name), getattr(want, f.name)
+        if f.name == "embedding":
+            assert np.array_equal(a, b)
+        elif f.name == "metadata":
+            assert a == {} and b == md
+        else:
+            assert a == b and type(a) is type(b), f.name
+    plain = memory_of(("id2", "", "u", None, None, None, "c", None, None, 1.0, 1.0, None,
+                       None, None, None))  # fmt: skip
+    assert plain.embedding is None and plain.seq == 0 and plain.expires_at is None
+    cands = Candidates([row], [(*row[:6], "lexical copy", *row[7:], 0.25)])
+    assert [m.content for m in cands.memories] == ["said"]  # the dense row wins, one an id
+    assert cands.lexical == {"id1": 0.25}
+    hits = with_metadata([ScoredMemory(cands.memories[0], 1.0, 1.0)], cands.metadata)
+    assert hits[0].memory.metadata == md
+    assert repr(hits[0].memory.metadata["z"]) == "-0.0"
+
+
 def _facts(user: str, n: int, tenant: str = "") -> list[Any]:
     from mnemoplug.core.records import StoredMemory
 
