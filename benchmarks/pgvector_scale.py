@@ -7,8 +7,14 @@ memories (random unit vectors, short synthetic texts), builds the store's indexe
 the fill: much faster than row by row) and the big user's own HNSW index
 (``store.create_user_vector_index``), then times ``store.search`` (precomputed query vectors:
 the embedding is out of the picture) for random small users and for the big user, and prints
-the query plans (``EXPLAIN ANALYZE``) of the store's own search statement (the store plans every
-search for its parameters, so this is the plan its searches run).
+the query plans (``EXPLAIN ANALYZE``) of the store's own search statements (the store plans every
+search for its parameters, so these are the plans its searches run).
+
+"before" rows (unless ``--no-before``): the search as it was before issue 13's big-user work —
+dense and full-text candidates in one statement through SQLAlchemy, every candidate's row read
+back by id and its metadata decoded (copied here: :func:`one_statement_search`), on a store
+whose pool pings connections as SQLAlchemy does (BEGIN, ``;``, ROLLBACK) — timed interleaved
+with the store's search (ABBA order, same queries), and the hits of both compared.
 
 The server gets ``shared_buffers`` (``--shared-buffers``, default 4GB: the 1,000,000-row table
 and its indexes are ~6 GB; the bundled server's default is 128 MB), ``maintenance_work_mem`` and
@@ -16,6 +22,7 @@ and its indexes are ~6 GB; the bundled server's default is 128 MB), ``maintenanc
 
     python benchmarks/pgvector_scale.py                                  # 10,000 x 100 + 100,000
     python benchmarks/pgvector_scale.py --users 1000 --per-user 100 --big 20000   # quicker
+    python benchmarks/pgvector_scale.py --users 1000 --no-table-hnsw --out pgvector-big-user
 """
 
 from __future__ import annotations
@@ -108,6 +115,75 @@ async def fill(conn: Any, table: str, users: list[tuple[str, int]], dim: int, se
     return total
 
 
+def _one_statement_sql(tables: Any, config: str, where: str, n_words: int) -> str:
+    """The search statement before issue 13's big-user work (``pgvector_sql``)."""
+    from mnemoplug.providers.postgres.search import lexical_part
+    from mnemoplug.providers.sql.rows import LIVE, columns_of
+
+    t = tables.memories
+    lexical = (
+        lexical_part(tables, config, where, n_words)
+        if n_words
+        else "SELECT NULL::text AS id, NULL::real AS s WHERE false"
+    )
+    return (
+        f"WITH d AS (SELECT id FROM {t} WHERE {where} AND {LIVE} AND embedding_vec IS NOT NULL "
+        f"ORDER BY embedding_vec <=> CAST(:qv AS vector) LIMIT :n), l AS ({lexical}) "
+        f"SELECT {columns_of('m')}, l.s FROM {t} m "
+        f"JOIN (SELECT id FROM d UNION SELECT id FROM l) c ON c.id = m.id "
+        f"LEFT JOIN l ON l.id = m.id"
+    )
+
+
+async def one_statement_search(store: Any, scope: Any, request: Any) -> list[Any]:
+    """``store.search`` as it was before (pgvector path, unfiltered): one statement through
+    SQLAlchemy, then every candidate made a memory (metadata decoded) and ranked."""
+    from sqlalchemy import text
+
+    from mnemoplug.core.retrieval import UserIndex
+    from mnemoplug.providers.postgres.rows import memory_from_row
+    from mnemoplug.providers.postgres.search import search_words
+    from mnemoplug.providers.sql.rows import N_COLUMNS, scope_where
+
+    words = search_words(request.query) if request.config.lexical_weight > 0 else {}
+    p: dict[str, Any] = {
+        **words,
+        "qv": store._vec.literal(request.vector),
+        "now": float(request.now),
+        "n": max(store.vector_candidates, 4 * request.limit),
+        "k": request.config.lexical_candidates,
+    }
+    where = scope_where(scope, p)
+    sql = _one_statement_sql(store.tables, store.text_search_config, where,
+                             max(len(words) - 1, 0))  # fmt: skip
+    async with store._conn("search memories") as conn:
+        await store._vec.configure_search(conn)
+        rows = (await conn.execute(text(sql), p)).all()
+    idx = UserIndex(lexical=False)
+    idx.extend(memory_from_row(r[:N_COLUMNS]) for r in rows)
+    lexical = {r[0]: float(r[N_COLUMNS]) for r in rows if r[N_COLUMNS] is not None}
+    return idx.search(scope, request, lexical=lexical)
+
+
+async def interleaved(fns: dict[str, Any], n: int, *, warmup: int = 5) -> dict[str, Any]:
+    """Time ``n`` awaits of each ``fns[name](i)``, taking turns in ABBA order (so load changes
+    during the run hit them alike)."""
+    from harness import Latencies
+
+    names = list(fns)
+    for i in range(warmup):
+        for name in names:
+            await fns[name](-1 - i)
+    out = {name: Latencies() for name in names}
+    for i in range(n):
+        for name in names if i % 2 == 0 else reversed(names):
+            c = time.thread_time()
+            t = time.perf_counter()
+            await fns[name](i)
+            out[name].add(time.perf_counter() - t, time.thread_time() - c)
+    return out
+
+
 async def run(args: argparse.Namespace) -> str:
     from tests.pgvector_server import drop_tables, start_pgvector_server
 
@@ -115,6 +191,7 @@ async def run(args: argparse.Namespace) -> str:
     from mnemoplug.core.records import Scope, StoredMemory, new_memory_id
     from mnemoplug.core.retrieval import RetrievalConfig, SearchRequest
     from mnemoplug.providers.postgres import PostgresMemoryStore
+    from mnemoplug.providers.postgres.candidates import positional
     from mnemoplug.providers.postgres.search import search_words
 
     t_start = time.perf_counter()
@@ -127,6 +204,9 @@ async def run(args: argparse.Namespace) -> str:
     restart_with(server, settings)
     table = f"mp_scale_{uuid.uuid4().hex[:8]}"
     store = PostgresMemoryStore(server.url, table=table, vector="pgvector")
+    # the "before" searches: a store of their own whose pool pings as SQLAlchemy does (BEGIN,
+    # ';', ROLLBACK), as the store did before
+    before_store = PostgresMemoryStore(server.url, table=table, vector="pgvector")
     notes: list[str] = []
     out = Table("measurement", "p50", "p95", "client thread CPU p50", "note")
     try:
@@ -184,6 +264,8 @@ async def run(args: argparse.Namespace) -> str:
         finally:
             await conn.close()
 
+        await before_store.open()
+        vars(before_store._engine.sync_engine.dialect).pop("do_ping", None)  # SQLAlchemy's own ping
         rng = np.random.default_rng(5)
         qv = rng.standard_normal((args.queries, args.dim)).astype(np.float32)
         qv /= np.linalg.norm(qv, axis=1, keepdims=True)
@@ -198,37 +280,69 @@ async def run(args: argparse.Namespace) -> str:
         small = [u for u, c in users if c == args.per_user]
         picks = random.Random(7).sample(small, min(len(small), args.queries))
 
-        async def small_user(i: int) -> None:
-            hits = await store.search(Scope(picks[i % len(picks)]), req(i))
-            assert hits and all(h.memory.user_id == picks[i % len(picks)] for h in hits)
+        def searcher(kind: str, user_of: Any, before: bool) -> Any:
+            async def search(i: int) -> None:
+                user = user_of(i)
+                if before:
+                    hits = await one_statement_search(before_store, Scope(user), req(i))
+                else:
+                    hits = await store.search(Scope(user), req(i))
+                assert hits and all(h.memory.user_id == user for h in hits)
+                assert kind == "small" or len(hits) == 10
 
-        async def big_user(i: int) -> None:
-            hits = await store.search(Scope("user-big"), req(i))
-            assert len(hits) == 10
+            return search
 
-        lat = await ameasure(small_user, args.queries, warmup=5)
-        out.row(f"search, a user with {args.per_user} memories (random users)", ms(lat.p50),
-                ms(lat.p95), ms(lat.cpu_p50), "≤ 10 ms p50")  # fmt: skip
-        lat = await ameasure(big_user, args.queries, warmup=5)
-        out.row(f"search, the user with {args.big:,} memories", ms(lat.p50), ms(lat.p95),
-                ms(lat.cpu_p50), "≤ 10 ms p50")  # fmt: skip
+        kinds = (
+            ("small", f"a user with {args.per_user} memories (random users)",
+             lambda i: picks[i % len(picks)]),
+            ("big", f"the user with {args.big:,} memories", lambda i: "user-big"),
+        )  # fmt: skip
+        for kind, label, user_of in kinds:
+            if args.before:
+                lats = await interleaved({"before": searcher(kind, user_of, True),
+                                          "now": searcher(kind, user_of, False)},
+                                         args.queries)  # fmt: skip
+            else:
+                lats = {"now": await ameasure(searcher(kind, user_of, False), args.queries,
+                                              warmup=5)}  # fmt: skip
+            for name, lat in lats.items():
+                what = {"before": "before: one statement (SQLAlchemy)",
+                        "now": "two statements at once (asyncpg)"}[name]  # fmt: skip
+                out.row(f"search, {label}, {what}", ms(lat.p50), ms(lat.p95), ms(lat.cpu_p50),
+                        "≤ 10 ms p50")  # fmt: skip
+        for kind, _, user_of in kinds if args.before else ():  # hits compared, untimed
+            same = 0
+            for i in range(args.queries):
+                scope, r = Scope(user_of(i)), req(i)
+                now_hits = await store.search(scope, r)
+                old_hits = await one_statement_search(before_store, scope, r)
+                same += [(h.memory.id, h.score, h.memory.metadata) for h in now_hits] == [
+                    (h.memory.id, h.score, h.memory.metadata) for h in old_hits
+                ]
+            notes.append(f"hits (ids, scores, metadata) of the two-statement search equal to the "
+                         f"one-statement search's: {same}/{args.queries} queries ({kind} user)")  # fmt: skip
 
         plans = []
         for label, user in ((f"a user with {args.per_user} memories", picks[0]),
                             (f"the user with {args.big:,} memories", "user-big")):  # fmt: skip
             r = req(1)
-            sql, p = store.pgvector_statement(Scope(user), r, search_words(r.query))
-            from sqlalchemy import text
-
-            async with store._conn("explain") as c:
-                await store._vec.configure_search(c)
-                for _ in range(2):  # the second run: as warm as the timed searches
-                    rows = (await c.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + sql), p)).all()
-            lines = (re.sub(r"'\[[-0-9.,e]{80,}\]'", "'[…query vector…]'", r[0]) for r in rows)
-            plans.append(f"### Query plan, {label} (query: {r.query!r})\n\n```\n"
-                         + "\n".join(lines) + "\n```")  # fmt: skip
+            statements = store.pgvector_statements(Scope(user), r, search_words(r.query))
+            for part, (sql, p) in zip(
+                ("nearest neighbours", "full text"), statements, strict=False
+            ):
+                query, params = positional(sql, p)
+                async with store._conn("explain") as c:
+                    await store._vec.configure_search(c)
+                    raw = (await c.get_raw_connection()).driver_connection
+                    for _ in range(2):  # the second run: as warm as the timed searches
+                        rows = await raw.fetch("EXPLAIN (ANALYZE, BUFFERS) " + query, *params)
+                lines = (re.sub(r"'\[[-0-9.,e]{80,}\]'", "'[…query vector…]'", r[0])
+                         for r in rows)  # fmt: skip
+                plans.append(f"### Query plan, {label}, {part} statement "
+                             f"(query: {r.query!r})\n\n```\n" + "\n".join(lines) + "\n```")  # fmt: skip
     finally:
         await store.close()
+        await before_store.close()
         await drop_tables(server, table)
     head = [
         f"# PostgreSQL + pgvector at scale: {args.users:,} users × {args.per_user} memories "
@@ -267,6 +381,12 @@ def main(argv: list[str] | None = None) -> None:
         dest="table_hnsw",
         action="store_false",
         help="skip the table's HNSW index over all users (its build is the longest step)",
+    )
+    ap.add_argument(
+        "--no-before",
+        dest="before",
+        action="store_false",
+        help="skip the before rows (the one-statement search, interleaved) and the hits check",
     )
     ap.add_argument("--out", default="pgvector-scale")
     args = ap.parse_args(argv)

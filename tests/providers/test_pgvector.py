@@ -76,7 +76,9 @@ def store(server: Any, table: str, vector: str) -> Any:
 
 @contextlib.contextmanager
 def sql_log() -> Iterator[list[str]]:
-    """Every SQL statement any engine executes inside the block."""
+    """Every SQL statement any engine executes inside the block, and every query the pgvector
+    search runs on the asyncpg driver directly (``Connection.fetch``)."""
+    import asyncpg
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
@@ -85,10 +87,18 @@ def sql_log() -> Iterator[list[str]]:
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.append(statement)
 
+    fetch = asyncpg.Connection.fetch
+
+    async def recorded_fetch(self: Any, query: str, *args: Any, **kw: Any) -> Any:
+        seen.append(query)
+        return await fetch(self, query, *args, **kw)
+
     event.listen(Engine, "before_cursor_execute", record)
+    asyncpg.Connection.fetch = recorded_fetch  # type: ignore[method-assign]
     try:
         yield seen
     finally:
+        asyncpg.Connection.fetch = fetch  # type: ignore[method-assign]
         event.remove(Engine, "before_cursor_execute", record)
 
 
@@ -165,7 +175,10 @@ async def test_pgvector_search_equals_the_in_process_search(
         for i, fact in enumerate(FACTS):
             clock.now = T0 + 60 * i  # distinct ages: recency takes part in the ranking
             writer = fast if i % 2 else exact
-            await writer.add("u1", fact, {"i": i, "even": i % 2 == 0}, agent_id=f"a{i % 3}")
+            # metadata JSONB would not give back as written too (2.5e16, -0.0: stored as exact
+            # JSON text), decoded for the hits only by the pgvector search
+            md = {"i": i, "even": i % 2 == 0, "x": [2.5e16, -0.0, i / 7][i % 3], "n": {"a": [i]}}
+            await writer.add("u1", fact, md, agent_id=f"a{i % 3}")
             await writer.add("u2", fact)  # the same facts for another user: never returned
         clock.now = T0 + 3600
         u1_ids = {r.id for r in await exact.get_all("u1")}
@@ -196,6 +209,13 @@ async def test_pgvector_search_equals_the_in_process_search(
                 got, want, seen = await both(q, **kw)
                 assert any("<=>" in s for s in seen), "the pgvector path was not taken"
                 assert [h.id for h in got] == [h.id for h in want], (q, kw)
+                assert [h.metadata for h in got] == [h.metadata for h in want], (q, kw)
+                for h in got:
+                    assert h.metadata["n"] == {"a": [h.metadata["i"]]}
+                    x = h.metadata["x"]
+                    assert isinstance(x, float) and repr(x) == repr(
+                        [2.5e16, -0.0, x][h.metadata["i"] % 3]
+                    )
                 assert np.allclose([h.score for h in got], [h.score for h in want]), (q, kw)
                 assert np.allclose(
                     [h.similarity for h in got], [h.similarity for h in want], atol=1e-6
@@ -226,15 +246,16 @@ async def test_pgvector_search_equals_the_in_process_search(
         await exact.close()
 
 
-async def test_a_search_is_one_statement_with_the_hnsw_options_set_once(
+async def test_a_search_is_two_statements_with_the_hnsw_options_set_once(
     server: Any, table: str
 ) -> None:
-    """The HNSW options and custom plans are set once per connection (session level), not with
-    BEGIN, SET LOCAL and ROLLBACK around every search, and they are in effect for the search
-    statement."""
+    """A search runs its nearest-neighbour statement and its full-text statement (one each, no
+    BEGIN/ROLLBACK around them); the HNSW options and custom plans are set once per connection
+    (session level), not with SET LOCAL around every search, and they are in effect for the
+    search statements."""
     from mnemoplug.core.filters import Filter
     from mnemoplug.core.records import Scope, StoredMemory
-    from mnemoplug.core.retrieval import SearchRequest
+    from mnemoplug.core.retrieval import RetrievalConfig, SearchRequest
 
     s = store(server, table, "pgvector")
     vec = np.ones(8, dtype=np.float32) / np.sqrt(8.0)
@@ -250,9 +271,19 @@ async def test_a_search_is_one_statement_with_the_hnsw_options_set_once(
             for _ in range(6):
                 assert len(await s.search(Scope("u"), req)) == 3
         assert sum("<=>" in x for x in seen) == 6
-        others = [x for x in seen if "<=>" not in x]
+        assert sum("ts_rank_cd" in x for x in seen) == 6
+        assert not any("<=>" in x and "ts_rank_cd" in x for x in seen)
+        others = [x for x in seen if "<=>" not in x and "ts_rank_cd" not in x]
         assert all(x.startswith(("SET hnsw.", "SET plan_cache_mode")) for x in others), others
-        assert sum(x.startswith("SET hnsw.ef_search") for x in others) <= 2  # once a connection
+        assert sum(x.startswith("SET hnsw.ef_search") for x in others) <= 4  # once a connection
+        # without words (or without a lexical weight) only the nearest neighbours are asked for
+        no_words = SearchRequest("fact", vec, 3, Filter(None), 2.0,
+                                 config=RetrievalConfig(lexical_weight=0.0))  # fmt: skip
+        with sql_log() as seen:
+            assert len(await s.search(Scope("u"), no_words)) == 3
+        assert [x for x in seen if "<=>" in x or "ts_rank_cd" in x] == [
+            x for x in seen if "<=>" in x
+        ]
         async with s._conn("check") as conn:  # set at session level: it stays
             await s._vec.configure_search(conn)
             again = (await conn.exec_driver_sql("SHOW hnsw.ef_search")).scalar()
@@ -297,13 +328,10 @@ async def test_each_word_adds_its_newest_full_text_matches_and_a_rare_word_all_o
         async def lexical(query: str, k: int) -> dict[str, float]:
             req = SearchRequest(query, unit(1), 3, Filter(None), 300.0,
                                 config=RetrievalConfig(lexical_candidates=k))  # fmt: skip
-            sql, p = s.pgvector_statement(Scope("u"), req, search_words(query))
-            async with s._conn("check") as conn:
-                await s._vec.configure_search(conn)
-                got = (await conn.execute(text(sql), p)).all()
-            return {r[0]: r[-1] for r in got if r[-1] is not None}
-
-        from sqlalchemy import text
+            _dense, lexical_statement = s.pgvector_statements(Scope("u"), req, search_words(query))
+            got = await s._fetch(*lexical_statement)
+            assert all(r[2] == "u" for r in got)
+            return {r[0]: r[-1] for r in got}
 
         # the oldest memory is the zebra's only match: it stays a candidate (the best one)
         capped = await lexical("coffee and a zebra", 2)
@@ -361,7 +389,7 @@ async def test_a_user_vector_index_is_built_used_for_the_user_and_dropped_on_era
         assert idx is not None and idx["indisvalid"]
         assert "USING hnsw" in idx["def"] and "o''brien %s" in idx["def"]
         assert [h.memory.id for h in await s.search(scope, req)] == before
-        sql, p = s.pgvector_statement(scope, req, search_words(req.query))
+        sql, p = s.pgvector_statements(scope, req, search_words(req.query))[0]
         async with s._conn("plan", autocommit=False) as c:  # rolled back: SET LOCAL ends
             await s._vec.configure_search(c)
             await c.exec_driver_sql("SET LOCAL enable_seqscan = off")  # 80 rows: force indexes
@@ -387,6 +415,129 @@ async def test_a_user_vector_index_is_built_used_for_the_user_and_dropped_on_era
         assert [h.memory.user_id for h in await s.search(Scope("other"), req)] == ["other"] * 5
     finally:
         await s.close()
+
+
+def test_a_candidate_row_makes_the_same_memory_as_the_shared_row_reader() -> None:
+    """``memory_of`` builds memories positionally (fast): it must agree with the shared
+    reader field by field (a reordered StoredMemory would fail here), metadata left to
+    ``with_metadata``, which unwraps exact JSON."""
+    import dataclasses
+
+    from mnemoplug.core.records import StoredMemory
+    from mnemoplug.core.retrieval import ScoredMemory
+    from mnemoplug.providers.postgres.candidates import Candidates, memory_of, with_metadata
+    from mnemoplug.providers.postgres.rows import memory_from_row, metadata_json
+
+    v = unit(3)
+    md = {"x": 2.5e16, "z": -0.0, "k": [1, "b"]}
+    text = metadata_json(md)
+    row = ("id1", "t", "u", "a", "s", "user", "said", text, v.tobytes(), 1.5, 2.5, 9.5, 0.5,
+           "Ann", 3)  # fmt: skip
+    got, want = memory_of(row), memory_from_row(row)
+    for f in dataclasses.fields(StoredMemory):
+        a, b = getattr(got, f.name), getattr(want, f.name)
+        if f.name == "embedding":
+            assert np.array_equal(a, b)
+        elif f.name == "metadata":
+            assert a == {} and b == md
+        else:
+            assert a == b and type(a) is type(b), f.name
+    plain = memory_of(("id2", "", "u", None, None, None, "c", None, None, 1.0, 1.0, None,
+                       None, None, None))  # fmt: skip
+    assert plain.embedding is None and plain.seq == 0 and plain.expires_at is None
+    cands = Candidates([row], [(*row[:6], "lexical copy", *row[7:], 0.25)])
+    assert [m.content for m in cands.memories] == ["said"]  # the dense row wins, one an id
+    assert cands.lexical == {"id1": 0.25}
+    hits = with_metadata([ScoredMemory(cands.memories[0], 1.0, 1.0)], cands.metadata)
+    assert hits[0].memory.metadata == md
+    assert repr(hits[0].memory.metadata["z"]) == "-0.0"
+
+
+def _facts(user: str, n: int, tenant: str = "") -> list[Any]:
+    from mnemoplug.core.records import StoredMemory
+
+    words = ["coffee", "zebra", "lisbon", "parrot", "novel", "chess"]
+    return [
+        StoredMemory(id=f"{tenant}:{user}:{i}", tenant_id=tenant, user_id=user,
+                     agent_id=f"a{i % 2}", content=f"{user} fact {i} {words[i % 6]}",
+                     metadata={"user": user, "i": i}, created_at=1.0 + i, updated_at=1.0 + i,
+                     embedding=unit(i)) for i in range(n)
+    ]  # fmt: skip
+
+
+async def test_concurrent_searches_on_a_one_connection_pool_stay_in_their_scope(
+    server: Any, table: str
+) -> None:
+    """A search takes its two connections one after the other, never holding one while waiting
+    for the other: many searches at once on a pool of one connection all finish, each with
+    exactly what it returns alone, inside its own user's (and agent's) scope; the same user id
+    in another tenant is another user."""
+    from mnemoplug.core.filters import Filter
+    from mnemoplug.core.records import Scope
+    from mnemoplug.core.retrieval import SearchRequest
+    from mnemoplug.providers.postgres import PostgresMemoryStore
+
+    writer = store(server, table, "pgvector")
+    s = PostgresMemoryStore(server.url, table=table, vector="pgvector", pool_size=1,
+                            max_overflow=0, command_timeout=10)  # fmt: skip
+    try:
+        await writer.open()
+        await writer.insert(
+            _facts("alice", 60) + _facts("bob", 40) + _facts("alice", 30, tenant="t2")
+        )
+        await writer.create_user_vector_index("alice")  # the HNSW path for one of them
+        scopes = [Scope("alice"), Scope("bob"), Scope("alice", tenant_id="t2"),
+                  Scope("alice", agent_id="a1"), Scope("nobody")]  # fmt: skip
+        queries = ["coffee zebra", "lisbon parrot novel", "chess", "the of and", "fact 7"]
+        cases = [(sc, SearchRequest(q, unit(k), 8, Filter(None), 99.0))
+                 for k, (sc, q) in enumerate((sc, q) for sc in scopes for q in queries)]  # fmt: skip
+        alone = [await s.search(sc, req) for sc, req in cases]
+        together = await asyncio.wait_for(
+            asyncio.gather(*(s.search(sc, req) for sc, req in cases * 3)), timeout=60
+        )
+        for (sc, _), want, got in zip(cases * 3, alone * 3, together, strict=True):
+            assert [(h.memory.id, h.score) for h in got] == [(h.memory.id, h.score) for h in want]
+            assert all(sc.owns(h.memory) for h in got), sc
+            assert all(h.memory.metadata == {"user": sc.user_id, "i": int(h.memory.id.rsplit(":", 1)[1])}
+                       for h in got)  # fmt: skip
+        assert alone[0] and alone[len(queries)] and alone[2 * len(queries)]
+        assert {h.memory.tenant_id for h in alone[2 * len(queries)]} == {"t2"}
+        assert not any(alone[4 * len(queries) + j] for j in range(len(queries)))  # nobody
+        assert s._engine.pool.checkedout() == 0
+    finally:
+        await s.close()
+        await writer.close()
+
+
+async def test_a_failing_candidate_statement_raises_a_provider_error_and_frees_both_connections(
+    server: Any, table: str
+) -> None:
+    """When one of a search's two statements fails (here the full-text one: a text search
+    configuration the server does not know), the search raises a ProviderError naming the
+    cause after the other statement finished, and both connections are back in the pool."""
+    from mnemoplug.core.errors import ProviderError
+    from mnemoplug.core.filters import Filter
+    from mnemoplug.core.records import Scope
+    from mnemoplug.core.retrieval import SearchRequest
+    from mnemoplug.providers.postgres import PostgresMemoryStore
+
+    writer = store(server, table, "pgvector")
+    bad = PostgresMemoryStore(server.url, table=table, vector="pgvector",
+                              text_search_config="no_such_config")  # fmt: skip
+    try:
+        await writer.open()
+        await writer.insert(_facts("alice", 10))
+        await bad.open()
+        req = SearchRequest("coffee", unit(1), 3, Filter(None), 99.0)
+        for _ in range(3):
+            with pytest.raises(ProviderError, match="no_such_config"):
+                await bad.search(Scope("alice"), req)
+            assert bad._engine.pool.checkedout() == 0
+        no_words = SearchRequest("the", unit(1), 3, Filter(None), 99.0)  # only the vector part
+        assert len(await bad.search(Scope("alice"), no_words)) == 3
+    finally:
+        await bad.close()
+        await writer.close()
 
 
 async def test_a_test_server_that_died_is_replaced_with_its_log_reported(

