@@ -47,9 +47,9 @@ class OnnxEmbedder:
     the int8 graph while stored memories keep ``precision``'s vectors: about half the query
     latency on a CPU with int8 instructions, and nothing to re-embed to switch back.
     The model loads on first use (``warmup()`` loads it now). A single text runs unpadded, on
-    ``query_threads`` threads when set, else on one thread, or two while the machine has a core
-    to spare (see :mod:`mnemoplug.embedding.single_text`); batches of ``batch_threads`` texts
-    or more use every core.
+    ``query_threads`` threads when set, else on one thread or two, whichever has been faster
+    lately (see :mod:`mnemoplug.embedding.single_text`); batches of ``batch_threads`` texts or
+    more use every core.
     """
 
     #: ``embed`` may be called from any thread (onnxruntime sessions run concurrently), so a
@@ -257,7 +257,7 @@ class OnnxEmbedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         assert self._single_texts is not None
         if len(texts) == 1:
-            return self._run(self._single_texts.pick(), texts)
+            return self._single_texts.run(lambda s: self._run(s, texts), len(texts[0]))
         session = self._batch() if len(texts) >= self.batch_threads else self._single_texts.narrow
         # sort by length so that each batch pads little, then restore the order
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -275,7 +275,7 @@ class OnnxEmbedder:
         """A search query's vector (``[1, dimension]``), at ``query_precision``."""
         self._load()
         assert self._query_texts is not None
-        return self._run(self._query_texts.pick(), [text])
+        return self._query_texts.run(lambda s: self._run(s, [text]), len(text))
 
     async def aembed_query(self, text: str) -> np.ndarray:
         loop = asyncio.get_running_loop()
