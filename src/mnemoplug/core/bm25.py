@@ -7,9 +7,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from typing import TYPE_CHECKING
-
-import snowballstemmer
+from typing import TYPE_CHECKING, Any
 
 from ._lazy import lazy_module
 
@@ -31,14 +29,23 @@ STOPWORDS = frozenset(
     what when where which while who whom why will with would you your yours yourself
     yourselves s t don ll m re ve d""".split()
 )
-_stemmer = snowballstemmer.stemmer("porter")
+_stemmer: Any = None  # snowballstemmer's Porter stemmer, loaded at the first word (~20 ms)
 _stem_cache: dict[str, str] = {}
+
+
+def _porter() -> Any:
+    global _stemmer
+    if _stemmer is None:
+        import snowballstemmer
+
+        _stemmer = snowballstemmer.stemmer("porter")
+    return _stemmer
 
 
 def _stem(word: str) -> str:
     s = _stem_cache.get(word)
     if s is None:
-        s = _stemmer.stemWord(word)
+        s = _porter().stemWord(word)
         if len(_stem_cache) < 200_000:
             _stem_cache[word] = s
     return s
