@@ -4,6 +4,7 @@ thread another saver instance (another process) saved for its configured ``user_
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +15,30 @@ pytest.importorskip("langchain.agents")
 from langchain.agents import create_agent
 
 from mnemoplug.adapters.langchain import MnemoplugCheckpointer
+from mnemoplug.adapters.langchain._runner import shared_portal
 from mnemoplug.core.checkpoints import checkpoint_store_from_url
 
 from .test_langchain_middleware import RecordingModel, replies, user_msg
 
 
+_opened: list[Any] = []
+
+
 def saver(path: Path, **kw: Any) -> MnemoplugCheckpointer:
     """A new saver over the same file: what another process would open."""
-    return MnemoplugCheckpointer(checkpoint_store_from_url(f"sqlite:///{path}"), **kw)
+    store = checkpoint_store_from_url(f"sqlite:///{path}")
+    _opened.append(store)
+    return MnemoplugCheckpointer(store, **kw)
+
+
+@pytest.fixture(autouse=True)
+def _close_the_stores() -> Iterator[None]:
+    """Each saver's store is closed on the loop its connections live on (the adapter's
+    portal): left to the garbage collector, its aiosqlite connections would be closed after
+    that loop's work is gone, in whichever later test the collector runs."""
+    yield
+    while _opened:
+        shared_portal().call(_opened.pop().close())
 
 
 def test_thread_id_alone_names_the_thread_and_owners_stay_apart(tmp_path: Path) -> None:
