@@ -20,7 +20,6 @@ from mnemoplug.core.checkpoints import checkpoint_store_from_url
 
 from .test_langchain_middleware import RecordingModel, replies, user_msg
 
-
 _opened: list[Any] = []
 
 
