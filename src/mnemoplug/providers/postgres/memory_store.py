@@ -31,13 +31,13 @@ from sqlalchemy import bindparam, text
 from ...core.errors import ConfigurationError, EmbedderMismatchError
 from ...core.filters import Filter
 from ...core.records import Scope, StoredMemory
-from ...core.retrieval import ScoredMemory, SearchRequest, UserIndex, UserIndexCache
+from ...core.retrieval import ScoredMemory, SearchRequest, UserIndexCache
 from ...core.stores import MemoryStore
 from .._changes import MemoryChanges, add_inserted
 from .._options import non_negative_int, positive_int, positive_seconds
 from ..sql.names import check_identifier
 from ..sql.rows import COLUMNS, LIVE, N_COLUMNS, scope_where, update_assignments
-from .candidates import Candidates, positional, with_metadata
+from .candidates import Candidates, positional
 from .errors import PostgresErrors
 from .generations import Generations
 from .rows import ARRAY_TYPES, check_changes, memory_from_row, metadata_json, row_params
@@ -515,10 +515,7 @@ class PostgresMemoryStore(MemoryStore):
             if isinstance(result, BaseException):
                 raise result
         rows: tuple[_Records, ...] = tuple(found)  # type: ignore[arg-type]
-        cands = Candidates(rows[0], rows[1] if len(rows) > 1 else ())
-        idx = UserIndex(lexical=False)
-        idx.extend(cands.memories)
-        return with_metadata(idx.search(scope, request, lexical=cands.lexical), cands.metadata)
+        return Candidates(rows[0], rows[1] if len(rows) > 1 else ()).rank(scope, request)
 
     async def list_users(self) -> _Users:
         async with self._conn("list users") as conn:

@@ -58,19 +58,35 @@ def search_words(query: str) -> dict[str, str]:
     return {"q": " or ".join(words), **{f"w{i}": w for i, w in enumerate(words)}}
 
 
+def _matches(tables: Tables, config: str, where: str, n_words: int) -> str:
+    """Rows ``(c, fts, created_at, id)`` (``c`` the row's ``ctid``), each once: the live rows
+    of ``where`` matching a word, each of the ``n_words`` words ``:w0``… contributing at most
+    its ``:k`` newest matches."""
+    t = tables.memories
+    per_word = " UNION ALL ".join(
+        f"(SELECT ctid AS c, fts, created_at, id FROM {t} WHERE {where} AND {LIVE} "
+        f"AND fts @@ websearch_to_tsquery('{config}'::regconfig, :w{i}) "
+        f"ORDER BY created_at DESC LIMIT :k)"
+        for i in range(n_words)
+    )
+    return f"SELECT DISTINCT ON (id) * FROM ({per_word}) w ORDER BY id"
+
+
+def _ranked(tables: Tables, config: str, where: str, n_words: int) -> str:
+    """Rows ``(c, id, s)``: the ``:k`` best of :func:`_matches` by ``ts_rank_cd`` of ``:q``,
+    computed once a row however many words it matches."""
+    matches = _matches(tables, config, where, n_words)
+    return (
+        f"SELECT c, id, ts_rank_cd(fts, websearch_to_tsquery('{config}'::regconfig, :q)) AS s "
+        f"FROM ({matches}) d ORDER BY s DESC LIMIT :k"
+    )
+
+
 def lexical_part(tables: Tables, config: str, where: str, n_words: int) -> str:
     """Rows ``(id, s)``: the ``:k`` best full-text matches of ``:q`` among the live rows of
     ``where`` by ``ts_rank_cd``, each of the ``n_words`` words ``:w0``… contributing at most
     its ``:k`` newest matches (see the module docstring)."""
-    t = tables.memories
-    cfg = f"'{config}'::regconfig"
-    per_word = " UNION ALL ".join(
-        f"(SELECT id, ts_rank_cd(fts, websearch_to_tsquery({cfg}, :q)) AS s FROM {t} "
-        f"WHERE {where} AND {LIVE} AND fts @@ websearch_to_tsquery({cfg}, :w{i}) "
-        f"ORDER BY created_at DESC LIMIT :k)"
-        for i in range(n_words)
-    )
-    return f"SELECT id, max(s) AS s FROM ({per_word}) w GROUP BY id ORDER BY s DESC LIMIT :k"
+    return f"SELECT id, s FROM ({_ranked(tables, config, where, n_words)}) r"
 
 
 def lexical_sql(tables: Tables, config: str, where: str, n_words: int) -> str:
@@ -98,6 +114,6 @@ def lexical_candidates_sql(tables: Tables, config: str, where: str, n_words: int
     matches (:func:`lexical_part`) among the live rows of ``where``."""
     cols = ", ".join(f"m.{c}" for c in SEARCH_COLUMNS.split(", "))
     return (
-        f"SELECT {cols}, l.s FROM ({lexical_part(tables, config, where, n_words)}) l "
-        f"JOIN {tables.memories} m ON m.id = l.id"
+        f"SELECT {cols}, l.s FROM ({_ranked(tables, config, where, n_words)}) l "
+        f"JOIN {tables.memories} m ON m.ctid = l.c"
     )
