@@ -453,6 +453,72 @@ def test_a_candidate_row_makes_the_same_memory_as_the_shared_row_reader() -> Non
     assert repr(hits[0].memory.metadata["z"]) == "-0.0"
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_candidates_rank_exactly_as_a_user_index_of_them(seed: int) -> None:
+    """``Candidates.rank`` (arrays straight from the rows, numpy threads) returns what
+    ``UserIndex.search`` returns for the same candidates: ids, scores and similarities to the
+    bit, metadata decoded; with conversation structure (sessions, add calls sharing a
+    ``created_at``, speakers and a date the question names), expired rows, lexical ties, and
+    the plain fusion, rows without vectors and other configurations too."""
+    import random
+
+    from mnemoplug.core.filters import Filter
+    from mnemoplug.core.records import Scope
+    from mnemoplug.core.retrieval import RetrievalConfig, SearchRequest, UserIndex
+    from mnemoplug.providers.postgres.candidates import Candidates, memory_of, with_metadata
+    from mnemoplug.providers.postgres.rows import metadata_json
+
+    rnd = random.Random(seed)
+    rng = np.random.default_rng(seed)
+    dim, now = 16, T0 + 86_400 * 30
+    n = rnd.choice([1, 2, 7, 60, 300])
+    may8 = 1_683_504_000.0  # 2023-05-08 00:00 UTC
+    rows = []
+    for i in range(n):
+        session = rnd.choice([None, None, "s1", "s2", "s3"])
+        created = T0 + 3600 * rnd.randrange(0, 40)  # ties: one add call, one created_at
+        occurred = rnd.choice([None, created - 60, may8 + 3600 * rnd.randrange(0, 48)])
+        expires = rnd.choice([None, None, None, now - 1.0, now + 10.0])
+        vec = rng.standard_normal(dim).astype(np.float32)
+        vec /= np.linalg.norm(vec)
+        raw = None if seed % 10 == 9 and i == n // 2 else vec.tobytes()
+        rows.append((f"m{rnd.randrange(10**6):06d}-{i}", "t", "u", rnd.choice([None, "a1"]),
+                     session, "user", f"fact {i}", metadata_json({"i": i}), raw, created,
+                     created, expires, occurred, rnd.choice([None, "Ann", "Bob Ray"]),
+                     rnd.randrange(0, 4) or None))  # fmt: skip
+    lexical_ids = rnd.sample(range(n), k=rnd.randrange(0, n + 1))
+    lexical = [(*rows[i], rnd.choice([0.1, 0.2, 0.2, 0.35])) for i in lexical_ids]
+    dense = [rows[i] for i in range(n) if i not in lexical_ids or rnd.random() < 0.5]
+    configs = [RetrievalConfig(), RetrievalConfig(neighbour_weight=0.0, session_weight=0.0,
+               speaker_weight=0.0, date_weight=0.0), RetrievalConfig(recency_weight=0.0),
+               RetrievalConfig(lexical_weight=0.0, structure_candidates=5)]  # fmt: skip
+    query = rnd.choice(["what did Ann say on 8 May 2023?", "bob ray and coffee", "coffee"])
+    req = SearchRequest(query, rng.standard_normal(dim).astype(np.float32), rnd.choice([1, 5, 50]),
+                        Filter(None), now, rnd.choice([None, None, 0.2]),
+                        configs[seed % len(configs)])  # fmt: skip
+    assert req.vector is not None
+    req.vector /= np.linalg.norm(req.vector)
+    cands = Candidates(dense, lexical)
+    got = cands.rank(Scope("u", tenant_id="t"), req)
+    idx = UserIndex(lexical=False)
+    idx.extend(memory_of(r) for r in cands.rows)
+    want = with_metadata(
+        idx.search(Scope("u", tenant_id="t"), req, lexical=cands.lexical), cands.metadata
+    )
+    assert [(h.memory.id, h.score, h.similarity) for h in got] == [
+        (h.memory.id, h.score, h.similarity) for h in want
+    ]
+    for a, b in zip(got, want, strict=True):
+        assert a.memory.copy(embedding=None) == b.memory.copy(embedding=None)
+        assert a.memory.metadata == {"i": int(a.memory.content.split()[1])}
+        if b.memory.embedding is None:  # the one row without its vector (seeds 9, 19, …)
+            assert a.memory.embedding is None and seed % 10 == 9
+        else:
+            assert np.array_equal(a.memory.embedding, b.memory.embedding)
+    if n > 1 and seed % len(configs) == 0:
+        assert got, "no hits: the comparison above proves little"
+
+
 def _facts(user: str, n: int, tenant: str = "") -> list[Any]:
     from mnemoplug.core.records import StoredMemory
 
