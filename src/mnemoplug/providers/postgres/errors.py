@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from ...core.errors import MnemoplugError, ProviderError, ProviderUnavailableError
 from .url import import_asyncpg
 
-__all__ = ["PostgresErrors", "first_line", "is_connection_error"]
+__all__ = ["PostgresErrors", "first_line", "is_connection_error", "is_lost_connection"]
 
 
 def first_line(exc: BaseException) -> str:
@@ -49,6 +49,14 @@ def is_connection_error(exc: BaseException) -> bool:
                 return True
             orig = orig.__cause__ or orig.__context__
     return False
+
+
+def is_lost_connection(exc: BaseException) -> bool:
+    """True when ``exc`` means the connection is gone (the server ended it, the network
+    dropped it), not that a statement ran out of time."""
+    asyncpg = import_asyncpg()
+    timeouts = (TimeoutError, asyncpg.QueryCanceledError)
+    return is_connection_error(exc) and not isinstance(exc, timeouts)
 
 
 class PostgresErrors:

@@ -38,12 +38,20 @@ from .._options import non_negative_int, positive_int, positive_seconds
 from ..sql.names import check_identifier
 from ..sql.rows import COLUMNS, LIVE, N_COLUMNS, scope_where, update_assignments
 from .candidates import Candidates, positional
-from .errors import PostgresErrors
+from .errors import PostgresErrors, is_lost_connection
 from .generations import Generations
 from .rows import ARRAY_TYPES, check_changes, memory_from_row, metadata_json, row_params
 from .schema import Tables, create_schema
 from .search import dense_candidates_sql, lexical_candidates_sql, lexical_sql, search_words
-from .url import driver_url, import_asyncpg, pooled_engine, shown_url
+from .url import (
+    FreshCheckout,
+    answered,
+    driver_url,
+    fresh_checkout,
+    import_asyncpg,
+    pooled_engine,
+    shown_url,
+)
 from .user_vector_index import UserVectorIndex
 from .vector_index import PgVector
 
@@ -489,12 +497,38 @@ class PostgresMemoryStore(MemoryStore):
 
     async def _fetch(self, sql: str, params: dict[str, Any]) -> _Records:
         """The rows of one search statement, on a pooled connection of its own, through its
-        asyncpg driver (no SQLAlchemy result processing)."""
+        asyncpg driver (no SQLAlchemy result processing). A connection that answered a moment
+        ago is taken without a ping (:class:`~.url.FreshCheckout`); should it be dead after
+        all, the statement runs again on a pinged one."""
         query, args = positional(sql, params)
-        async with self._conn("search memories") as conn:
-            await self._vec.configure_search(conn)
-            raw = (await conn.get_raw_connection()).driver_connection
-            return list(await raw.fetch(query, *args))
+        rows = await self._fetch_once(query, args, FreshCheckout())
+        if rows is None:
+            rows = await self._fetch_once(query, args, None)
+        assert rows is not None
+        return rows
+
+    async def _fetch_once(
+        self, query: str, args: Sequence[Any], fresh: FreshCheckout | None
+    ) -> _Records | None:
+        """:meth:`_fetch` on one connection; None when its ping was skipped (``fresh``) and
+        the connection turned out dead (it is discarded)."""
+        token = fresh_checkout.set(fresh)  # read by the pool's ping (no other checkout here)
+        try:
+            async with self._conn("search memories") as conn:
+                await self._vec.configure_search(conn)
+                raw = (await conn.get_raw_connection()).driver_connection
+                try:
+                    rows = list(await raw.fetch(query, *args))
+                except Exception as exc:
+                    lost = is_lost_connection(exc) or raw.is_closed()
+                    if fresh is None or not fresh.skipped or not lost:
+                        raise
+                    await conn.invalidate()
+                    return None
+                answered(raw)
+                return rows
+        finally:
+            fresh_checkout.reset(token)
 
     async def _search_pgvector(
         self, scope: Scope, request: SearchRequest, words: dict[str, str]

@@ -8,7 +8,11 @@ driver; libpq's ``sslmode=`` query option is passed on as asyncpg's ``ssl=``. Wi
 
 from __future__ import annotations
 
+import math
 import os
+import time
+import weakref
+from contextvars import ContextVar
 from typing import Any
 
 from ...core.errors import ConfigurationError
@@ -18,8 +22,12 @@ from .._options import split_url
 
 __all__ = [
     "DEFAULT_URL",
+    "FRESH_SECONDS",
     "SCHEMES",
+    "FreshCheckout",
+    "answered",
     "driver_url",
+    "fresh_checkout",
     "import_asyncpg",
     "ping",
     "pooled_engine",
@@ -95,16 +103,58 @@ def pooled_engine(
     return engine
 
 
+#: a connection that answered less than this many seconds ago is taken without a ping where
+#: the caller allows it (see :class:`FreshCheckout`)
+FRESH_SECONDS = 5.0
+
+#: when each asyncpg connection last answered (``time.monotonic()``)
+_answered: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+
+def answered(driver_connection: Any) -> None:
+    """Note that the asyncpg connection just answered a statement."""
+    _answered[driver_connection] = time.monotonic()
+
+
+class FreshCheckout:
+    """Set as :data:`fresh_checkout` around a checkout: :func:`ping` skips its round trip for
+    a connection that answered less than :data:`FRESH_SECONDS` ago and that the driver has not
+    seen closed, and says so in ``skipped``, so that the caller, should that connection turn
+    out dead after all (the server ended it meanwhile), can run its statement again on a
+    connection the pool pings. Only for reads that may run twice (the pgvector search)."""
+
+    __slots__ = ("skipped",)
+
+    def __init__(self) -> None:
+        self.skipped = False
+
+
+fresh_checkout: ContextVar[FreshCheckout | None] = ContextVar(
+    "mnemoplug_postgres_fresh_checkout", default=None
+)
+
+
 def ping(dbapi_connection: Any) -> bool:
     """The pool's ping before a pooled connection is used: ``;`` outside a transaction, one
     round trip. SQLAlchemy's asyncpg ping wraps it in BEGIN and ROLLBACK (for PgBouncer's
     transaction mode, which the stores' autocommit reads do not support either): three round
     trips, ~1 ms of a 100,000-memory user's pgvector search, whose two statements each take a
-    connection (``benchmarks/pgvector_scale.py``)."""
+    connection (``benchmarks/pgvector_scale.py``). No round trip at all for a connection that
+    just answered, where the caller allows it (:class:`FreshCheckout`)."""
+    raw = dbapi_connection.driver_connection
+    fresh = fresh_checkout.get()
+    if (
+        fresh is not None
+        and not raw.is_closed()
+        and time.monotonic() - _answered.get(raw, -math.inf) < FRESH_SECONDS
+    ):
+        fresh.skipped = True
+        return True
     was = dbapi_connection.autocommit
     dbapi_connection.autocommit = True  # local state of SQLAlchemy's adapter: no round trip
     try:
         dbapi_connection.ping()
     finally:
         dbapi_connection.autocommit = was
+    answered(raw)
     return True
