@@ -606,6 +606,79 @@ async def test_a_failing_candidate_statement_raises_a_provider_error_and_frees_b
         await writer.close()
 
 
+async def test_a_search_skips_the_ping_of_a_connection_that_just_answered_and_survives_its_end(
+    server: Any, table: str
+) -> None:
+    """The pool pings a connection before a search takes it unless it answered a moment ago
+    (writes and other reads always ping). When the server ends such a connection before the
+    process noticed (here: while the event loop was busy), the search runs its statement again
+    on a pinged or new connection: it succeeds, with the same hits."""
+    import threading
+    import time
+
+    import asyncpg
+
+    from mnemoplug.core.filters import Filter
+    from mnemoplug.core.records import Scope
+    from mnemoplug.core.retrieval import SearchRequest
+    from mnemoplug.providers.postgres import PostgresMemoryStore
+
+    app = f"mp-fresh-{table}"
+    s = PostgresMemoryStore(server.url, table=table, vector="pgvector", application_name=app)
+    req = SearchRequest("coffee zebra", unit(1), 5, Filter(None), 99.0)
+    sent: list[str] = []
+    fetchrow = asyncpg.Connection.fetchrow
+
+    async def spy_fetchrow(self: Any, query: str, *args: Any, **kw: Any) -> Any:
+        sent.append(query)
+        return await fetchrow(self, query, *args, **kw)
+
+    def end_connections_while_busy() -> None:
+        """pg_terminate_backend from another thread while this thread's loop waits (so it
+        cannot see the connections close), then time for the backends to exit."""
+
+        async def terminate() -> int:
+            conn = await server.connect()
+            try:
+                n = await conn.fetchval(
+                    "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+                    "WHERE application_name = $1",
+                    app,
+                )
+                return int(n)
+            finally:
+                await conn.close()
+
+        ended: list[int] = []
+        t = threading.Thread(target=lambda: ended.append(asyncio.run(terminate())))
+        t.start()
+        t.join()
+        assert ended and ended[0] >= 1
+        time.sleep(0.2)
+
+    try:
+        await s.open()
+        await s.insert(_facts("alice", 12))
+        want = [h.memory.id for h in await s.search(Scope("alice"), req)]
+        assert len(want) == 5
+        asyncpg.Connection.fetchrow = spy_fetchrow  # type: ignore[method-assign]
+        try:
+            assert [h.memory.id for h in await s.search(Scope("alice"), req)] == want
+            assert sent == []  # both connections answered a moment ago: no ping
+            assert await s.count(Scope("alice"), 99.0) == 12
+            assert sent == [";"]  # other calls ping
+            sent.clear()
+            assert [h.memory.id for h in await s.search(Scope("alice"), req)] == want
+            end_connections_while_busy()
+            assert [h.memory.id for h in await s.search(Scope("alice"), req)] == want
+        finally:
+            asyncpg.Connection.fetchrow = fetchrow  # type: ignore[method-assign]
+        assert s._engine.pool.checkedout() == 0
+        assert await s.count(Scope("alice"), 99.0) == 12
+    finally:
+        await s.close()
+
+
 async def test_a_test_server_that_died_is_replaced_with_its_log_reported(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
