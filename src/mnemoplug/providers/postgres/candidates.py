@@ -126,20 +126,20 @@ class Candidates:
         if not n or vector is None or req.limit <= 0 or cfg.dense_weight <= 0 or req.filters:
             return self._rank_by_index(scope, req)
         dim = int(vector.shape[-1])
-        raw = [r[8] for r in rows]
-        if any(b is None or len(b) != 4 * dim for b in raw):  # a row without its vector
+        cols = tuple(zip(*rows, strict=False))  # a column a tuple (lexical rows: one more)
+        raw = cols[8]
+        if None in raw or set(map(len, raw)) != {4 * dim}:  # a row without its vector
             return self._rank_by_index(scope, req)
         matrix = np.frombuffer(b"".join(raw), dtype=np.float32).reshape(n, dim)
-        created = np.fromiter((r[9] for r in rows), dtype=np.float64, count=n)
-        expires = np.fromiter(
-            (np.inf if r[11] is None else r[11] for r in rows), dtype=np.float64, count=n
-        )
+        created = np.array(cols[9], dtype=np.float64)
+        expires = np.array(cols[11], dtype=np.float64)  # None -> NaN: never expires
+        expires[np.isnan(expires)] = np.inf
         mask = expires > req.now  # the statements read the scope's rows only
         if not mask.any():
             return []
         lex_full: np.ndarray | None = None
         if cfg.lexical_weight > 0 and self.lexical:
-            pos = {r[0]: i for i, r in enumerate(rows)}
+            pos = {m: i for i, m in enumerate(cols[0])}
             p = np.fromiter(map(pos.__getitem__, self.lexical), dtype=np.int64)
             s = np.fromiter(self.lexical.values(), dtype=np.float64, count=len(p))
             s_masked = s[mask[p]]
@@ -164,7 +164,7 @@ class Candidates:
         score, sim = dense_scores(matrix, n, dq)
         norm = max(cfg.lexical_weight + cfg.recency_weight + cfg.dense_weight, 1e-9)
         if structured:
-            order, final = rerank(score, threads_of(rows, created), req.query, cfg, req.limit, norm)
+            order, final = rerank(score, threads_of(cols, created), req.query, cfg, req.limit, norm)
             scores = [min(float(f / norm), 1.0) for f in final.tolist()]
         else:
             top_idx = best_rows(score, req.limit)
@@ -185,32 +185,28 @@ class Candidates:
         return with_metadata(idx.search(scope, req, lexical=self.lexical), self.metadata)
 
 
-def threads_of(rows: Sequence[Sequence[Any]], created: np.ndarray) -> Threads:
-    """The :class:`~mnemoplug.core.conversation.Threads` of candidate rows (``created``:
-    their ``created_at``), as ``Threads(memories)`` builds it, with numpy: a row's thread is
-    its session, or without one its ``add`` call; rows in a thread are ordered by when they
-    happened, then were added, then position in the call, then row."""
-    n = len(rows)
+def threads_of(cols: Sequence[Sequence[Any]], created: np.ndarray) -> Threads:
+    """The :class:`~mnemoplug.core.conversation.Threads` of candidate rows (``cols``: their
+    columns, ``created``: their ``created_at``), as ``Threads(memories)`` builds it, with
+    numpy: a row's thread is its session, or without one its ``add`` call; rows in a thread
+    are ordered by when they happened, then were added, then position in the call, then row."""
+    n = len(created)
     keys: dict[tuple[object, ...], int] = {}
     speakers: dict[str, int] = {}
-    thread = np.fromiter(
-        (
-            keys.setdefault((r[3], r[4]) if r[4] is not None else (r[3], None, r[9]), len(keys))
-            for r in rows
-        ),
+    thread = np.array(
+        [
+            keys.setdefault((a, s) if s is not None else (a, None, c), len(keys))
+            for a, s, c in zip(cols[3], cols[4], cols[9], strict=True)
+        ],
         dtype=np.int64,
-        count=n,
     )
-    speaker = np.fromiter(
-        (-1 if r[13] is None else speakers.setdefault(r[13], len(speakers)) for r in rows),
+    speaker = np.array(
+        [-1 if x is None else speakers.setdefault(x, len(speakers)) for x in cols[13]],
         dtype=np.int64,
-        count=n,
     )
-    occurred = np.fromiter(
-        (np.nan if r[12] is None else r[12] for r in rows), dtype=np.float64, count=n
-    )
+    occurred = np.array(cols[12], dtype=np.float64)  # None -> NaN: when is created_at
     when = np.where(np.isnan(occurred), created, occurred)
-    seq = np.fromiter((r[14] or 0 for r in rows), dtype=np.int64, count=n)
+    seq = np.array([x or 0 for x in cols[14]], dtype=np.int64)
     t = Threads([])
     t.thread, t.speaker, t.when, t.speakers = thread, speaker, when, list(speakers)
     t.prev, t.next = np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)
