@@ -510,25 +510,33 @@ class PostgresMemoryStore(MemoryStore):
     async def _fetch_once(
         self, query: str, args: Sequence[Any], fresh: FreshCheckout | None
     ) -> _Records | None:
-        """:meth:`_fetch` on one connection; None when its ping was skipped (``fresh``) and
-        the connection turned out dead (it is discarded)."""
-        token = fresh_checkout.set(fresh)  # read by the pool's ping (no other checkout here)
-        try:
-            async with self._conn("search memories") as conn:
-                await self._vec.configure_search(conn)
-                raw = (await conn.get_raw_connection()).driver_connection
+        """:meth:`_fetch` on one pooled connection, taken as it is (no SQLAlchemy connection
+        around it: ~0.5 ms less CPU a statement); None when its ping was skipped (``fresh``)
+        and the connection turned out dead (it is discarded)."""
+        from sqlalchemy.util import greenlet_spawn
+
+        eng = await self._eng()
+        with self._errors.guard("search memories"):
+            token = fresh_checkout.set(fresh)  # read by the pool's ping
+            try:
+                pooled = await eng.raw_connection()
+            finally:
+                fresh_checkout.reset(token)
+            try:
+                await self._vec.configure_pooled(pooled)
+                raw = pooled.driver_connection
                 try:
                     rows = list(await raw.fetch(query, *args))
                 except Exception as exc:
                     lost = is_lost_connection(exc) or raw.is_closed()
                     if fresh is None or not fresh.skipped or not lost:
                         raise
-                    await conn.invalidate()
+                    await greenlet_spawn(pooled.invalidate)
                     return None
                 answered(raw)
                 return rows
-        finally:
-            fresh_checkout.reset(token)
+            finally:
+                await greenlet_spawn(pooled.close)
 
     async def _search_pgvector(
         self, scope: Scope, request: SearchRequest, words: dict[str, str]

@@ -211,14 +211,23 @@ class PgVector:
           full-text match where a word is common;
         * with pgvector, ``hnsw.ef_search`` and (0.8+) ``hnsw.iterative_scan = relaxed_order``.
         """
-        info = (await conn.get_raw_connection()).info
+        await self.configure_pooled(await conn.get_raw_connection())
+
+    async def configure_pooled(self, pooled: Any) -> None:
+        """:meth:`configure_search` of a pooled driver connection (SQLAlchemy's
+        ``PoolProxiedConnection``), in one round trip, none when it is done already."""
+        info = pooled.info
         wanted = (self.enabled, self.ef_search, self.iterative_scan)
         if info.get("mnemoplug_search") == wanted:
             return
-        if (conn.dialect.server_version_info or (0,)) >= (12,):
-            await conn.exec_driver_sql("SET plan_cache_mode = force_custom_plan")
+        driver = pooled.driver_connection
+        sets = []
+        if driver.get_server_version() >= (12,):
+            sets.append("SET plan_cache_mode = force_custom_plan")
         if self.enabled:
-            await conn.exec_driver_sql(f"SET hnsw.ef_search = {int(self.ef_search)}")
+            sets.append(f"SET hnsw.ef_search = {int(self.ef_search)}")
             if self.iterative_scan:
-                await conn.exec_driver_sql("SET hnsw.iterative_scan = relaxed_order")
+                sets.append("SET hnsw.iterative_scan = relaxed_order")
+        if sets:
+            await driver.execute("; ".join(sets))
         info["mnemoplug_search"] = wanted
