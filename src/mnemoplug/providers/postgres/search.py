@@ -32,6 +32,8 @@ order.
 
 from __future__ import annotations
 
+import functools
+
 from ...core.retrieval import query_terms
 from ..sql.rows import COLUMNS, LIVE
 from .schema import Tables
@@ -102,6 +104,7 @@ def lexical_sql(tables: Tables, config: str, where: str, n_words: int) -> str:
     )
 
 
+@functools.lru_cache(maxsize=256)  # built for every search: the same few statements
 def dense_candidates_sql(tables: Tables, where: str) -> str:
     """Rows of :data:`SEARCH_COLUMNS`: the ``:n`` nearest to ``:qv`` (a ``real[]``) among the
     live rows of ``where`` that have a vector, by the HNSW index (a user's own where it has
@@ -113,6 +116,7 @@ def dense_candidates_sql(tables: Tables, where: str) -> str:
     )
 
 
+@functools.lru_cache(maxsize=256)
 def lexical_candidates_sql(tables: Tables, config: str, where: str, n_words: int) -> str:
     """Rows of :data:`SEARCH_COLUMNS` and the ``ts_rank_cd`` score of the best full-text
     matches (:func:`lexical_part`) among the live rows of ``where``, read by ``ctid`` (one
