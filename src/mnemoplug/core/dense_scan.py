@@ -63,7 +63,8 @@ def exact_dots(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
         return np.einsum("ij,j->i", rows, query).astype(np.float32, copy=False)
     q = np.ascontiguousarray(query, dtype=np.float32)
     out = kernels.cdist(q[None], rows, metric="dot", threads=1, out_dtype="float32")
-    return np.asarray(out).reshape(len(rows))
+    dots: np.ndarray = np.asarray(out).reshape(len(rows))
+    return dots
 
 
 def _quantise(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
