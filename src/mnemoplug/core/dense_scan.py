@@ -60,7 +60,8 @@ def exact_dots(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
     its threads after each call and fights the embedder's threads on small machines."""
     kernels = _kernels()
     if kernels is None or not len(rows):
-        return np.einsum("ij,j->i", rows, query).astype(np.float32, copy=False)
+        plain: np.ndarray = np.einsum("ij,j->i", rows, query).astype(np.float32, copy=False)
+        return plain
     q = np.ascontiguousarray(query, dtype=np.float32)
     out = kernels.cdist(q[None], rows, metric="dot", threads=1, out_dtype="float32")
     dots: np.ndarray = np.asarray(out).reshape(len(rows))
