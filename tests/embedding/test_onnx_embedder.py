@@ -283,3 +283,27 @@ async def test_a_query_embeds_on_the_loop_thread_only_when_nothing_else_runs(
     monkeypatch.setattr(cold, "embed_query", recording)
     await cold.aembed_query("dark mode")
     assert threads[-1].startswith("mnemoplug-embed")
+
+
+async def test_a_single_text_embeds_on_the_loop_thread_only_when_nothing_else_runs(
+    onnx_embedder: OnnxEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import threading
+
+    threads: list[str] = []
+    embed = onnx_embedder.embed
+
+    def recording(texts: list[str]) -> np.ndarray:
+        threads.append(threading.current_thread().name)
+        return embed(texts)
+
+    monkeypatch.setattr(onnx_embedder, "embed", recording)
+    one = await onnx_embedder.aembed(["dark mode"])
+    assert threads == [threading.current_thread().name]
+    await onnx_embedder.aembed(["dark mode", "light mode"])  # a batch: the embedder's thread
+    assert threads[-1].startswith("mnemoplug-embed")
+    other = asyncio.get_running_loop().create_task(asyncio.sleep(0.05))
+    np.testing.assert_array_equal(await onnx_embedder.aembed(["dark mode"]), one)
+    assert threads[-1].startswith("mnemoplug-embed")
+    await other

@@ -268,8 +268,13 @@ class OnnxEmbedder:
         return out
 
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        """:meth:`embed` on the embedder's thread; a single text in the calling thread when
+        the model is loaded and the event loop has no other task (as :meth:`aembed_query`)."""
+        texts = list(texts)
+        if len(texts) == 1 and self._single_texts is not None and loop_has_no_other_task():
+            return self.embed(texts)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.embed, list(texts))
+        return await loop.run_in_executor(self._pool, self.embed, texts)
 
     def embed_query(self, text: str) -> np.ndarray:
         """A search query's vector (``[1, dimension]``), at ``query_precision``."""
