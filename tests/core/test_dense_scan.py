@@ -172,3 +172,27 @@ def test_without_simsimd_the_float32_scan_answers(monkeypatch: pytest.MonkeyPatc
     hits = idx.search(Scope(user_id="u"), req)
     assert idx._sketch is None
     assert hits[0].similarity == pytest.approx(1.0, abs=1e-5)
+
+
+def test_exact_dots_score_each_row_alone_and_match_float64() -> None:
+    rng = np.random.default_rng(11)
+    rows, q = _unit(rng, 1_000, 384), _unit(rng, 1, 384)[0]
+    every = dense_scan.exact_dots(rows, q)
+    picked = np.array([999, 3, 500, 3, 0])
+    assert every.dtype == np.float32 and every.shape == (1_000,)
+    # a row's score does not depend on which rows are scored with it (the sketch path relies
+    # on it to equal the full scan)
+    assert np.array_equal(dense_scan.exact_dots(np.take(rows, picked, axis=0), q), every[picked])
+    want = rows.astype(np.float64) @ q.astype(np.float64)
+    assert np.max(np.abs(every - want)) < 1e-6
+    assert dense_scan.exact_dots(rows[:0], q).shape == (0,)
+
+
+def test_exact_dots_without_simsimd(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(12)
+    rows, q = _unit(rng, 50, 16), _unit(rng, 1, 16)[0]
+    fast = dense_scan.exact_dots(rows, q)
+    monkeypatch.setattr(dense_scan, "_kernels", lambda: None)
+    plain = dense_scan.exact_dots(rows, q)
+    assert plain.dtype == np.float32
+    assert np.max(np.abs(plain - fast)) < 1e-6

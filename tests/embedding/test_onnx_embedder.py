@@ -252,3 +252,58 @@ def test_default_embedder_starts_loading_when_memory_is_built() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "OnnxEmbedder True", out.stderr[-2000:]
+
+
+async def test_a_query_embeds_on_the_loop_thread_only_when_nothing_else_runs(
+    onnx_embedder: OnnxEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import threading
+
+    threads: list[str] = []
+    embed_query = onnx_embedder.embed_query
+
+    def recording(text: str) -> np.ndarray:
+        threads.append(threading.current_thread().name)
+        return embed_query(text)
+
+    monkeypatch.setattr(onnx_embedder, "embed_query", recording)
+    here = threading.current_thread().name
+    alone = await onnx_embedder.aembed_query("dark mode")
+    assert threads == [here]  # no other task: computed where it is used
+    np.testing.assert_array_equal(alone, embed_query("dark mode"))
+
+    other = asyncio.get_running_loop().create_task(asyncio.sleep(0.05))
+    busy = await onnx_embedder.aembed_query("dark mode")
+    assert threads[-1].startswith("mnemoplug-embed")  # another task waits: the loop stays free
+    np.testing.assert_array_equal(busy, alone)
+    await other
+
+    cold = OnnxEmbedder()  # not loaded: loading never blocks the loop
+    monkeypatch.setattr(cold, "embed_query", recording)
+    await cold.aembed_query("dark mode")
+    assert threads[-1].startswith("mnemoplug-embed")
+
+
+async def test_a_single_text_embeds_on_the_loop_thread_only_when_nothing_else_runs(
+    onnx_embedder: OnnxEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import threading
+
+    threads: list[str] = []
+    embed = onnx_embedder.embed
+
+    def recording(texts: list[str]) -> np.ndarray:
+        threads.append(threading.current_thread().name)
+        return embed(texts)
+
+    monkeypatch.setattr(onnx_embedder, "embed", recording)
+    one = await onnx_embedder.aembed(["dark mode"])
+    assert threads == [threading.current_thread().name]
+    await onnx_embedder.aembed(["dark mode", "light mode"])  # a batch: the embedder's thread
+    assert threads[-1].startswith("mnemoplug-embed")
+    other = asyncio.get_running_loop().create_task(asyncio.sleep(0.05))
+    np.testing.assert_array_equal(await onnx_embedder.aembed(["dark mode"]), one)
+    assert threads[-1].startswith("mnemoplug-embed")
+    await other

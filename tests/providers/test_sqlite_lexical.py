@@ -183,3 +183,35 @@ async def test_scores_and_ranking_match_fts5_bm25(tmp_path: Path, n: int) -> Non
                 assert _untied(hits) == _untied(ref), q
     finally:
         await store.close()
+
+
+def _state(idx: UserBM25) -> tuple[object, ...]:
+    n = len(idx._slot_ids)
+    return (
+        [(t, list(p.items())) for t, p in idx._postings.items()],
+        list(idx._doc_len.items()),
+        list(idx._doc_terms.items()),
+        idx._total_len,
+        list(idx._texts.items()),
+        list(idx._slot.items()),
+        list(idx._slot_ids),
+        idx._lens[:n].tolist(),
+    )
+
+
+@pytest.mark.parametrize("repeat", [False, True])
+def test_a_built_index_is_the_index_of_one_add_at_a_time(repeat: bool) -> None:
+    texts = _corpus(600, seed=9)
+    mems = [StoredMemory(id=f"m{i}", user_id="u", content=t) for i, t in enumerate(texts)]
+    if repeat:  # the same id twice: the later memory replaces the first, as add does
+        mems.append(StoredMemory(id="m3", user_id="u", content="coffee in Lisbon"))
+    one_by_one = UserBM25()
+    for m in mems:
+        one_by_one.add(m.id, m.indexed_text)
+    built = UserBM25.of(mems)
+    assert _state(built) == _state(one_by_one)
+    for q in QUERIES:
+        assert built.top(q, 50) == one_by_one.top(q, 50)
+    built.add("new", "coffee and tea")  # it keeps growing like any index
+    one_by_one.add("new", "coffee and tea")
+    assert _state(built) == _state(one_by_one)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ._lazy import lazy_module
+from .dense_scan import exact_dots
 
 if TYPE_CHECKING:
     import numpy as np
@@ -83,14 +84,11 @@ def dense_scores(
     the row. A row left out scores below every row of the pool, so it never does."""
     q = dq.vector
     if sketch is None:
-        # einsum, not BLAS gemv: a multi-threaded BLAS spins its threads after each call and
-        # fights the embedder's thread pool on small machines (measured on 2 cores: 20 ms p50
-        # with BLAS threads vs 0.57 ms here for 10,000 x 384)
-        sim = np.einsum("ij,j->i", matrix[:n], q)
+        sim = exact_dots(matrix[:n], q)
         return _fuse(sim, slice(None), dq), sim
     rows = _candidates(sketch, n, dq)
     sim = np.full(n, np.nan, dtype=np.float32)
-    sim[rows] = np.einsum("ij,j->i", matrix[rows], q)
+    sim[rows] = exact_dots(np.take(matrix, rows, axis=0), q)
     part = _fuse(sim[rows], rows, dq)
     score = np.full(n, -np.inf, dtype=part.dtype)
     score[rows] = part

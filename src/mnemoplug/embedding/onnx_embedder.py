@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..core.embedders import DEFAULT_MODEL, KNOWN_RELEVANCE_FLOORS
+from ..core.embedders import DEFAULT_MODEL, KNOWN_RELEVANCE_FLOORS, loop_has_no_other_task
 from ..core.errors import ConfigurationError, MissingDependencyError
 from .model_files import ModelFiles, cache_dir, locate_model
 from .single_text import SingleTextSessions
@@ -268,8 +268,13 @@ class OnnxEmbedder:
         return out
 
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        """:meth:`embed` on the embedder's thread; a single text in the calling thread when
+        the model is loaded and the event loop has no other task (as :meth:`aembed_query`)."""
+        texts = list(texts)
+        if len(texts) == 1 and self._single_texts is not None and loop_has_no_other_task():
+            return self.embed(texts)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.embed, list(texts))
+        return await loop.run_in_executor(self._pool, self.embed, texts)
 
     def embed_query(self, text: str) -> np.ndarray:
         """A search query's vector (``[1, dimension]``), at ``query_precision``."""
@@ -278,6 +283,10 @@ class OnnxEmbedder:
         return self._query_texts.run(lambda s: self._run(s, [text]), len(text))
 
     async def aembed_query(self, text: str) -> np.ndarray:
+        """:meth:`embed_query` on the embedder's thread; in the calling thread when the model
+        is loaded and the event loop has no other task (:func:`loop_has_no_other_task`)."""
+        if self._query_texts is not None and loop_has_no_other_task():
+            return self.embed_query(text)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self.embed_query, text)
 

@@ -133,9 +133,41 @@ class UserBM25(BM25Index):
         """The index of ``memories`` (tokenised in one FTS5 round)."""
         fts5_tokens.learn(m.indexed_text for m in memories)
         idx = cls()
-        for m in memories:
-            idx.add(m.id, m.indexed_text)
+        idx._fill(memories)
         return idx
+
+    def _fill(self, memories: Sequence[StoredMemory]) -> None:
+        """:meth:`add` of each memory into this new, empty index, without what an update
+        needs (dropping a document's old postings and cached arrays)."""
+        tokens_of = fts5_tokens.tokens
+        postings, doc_len, doc_terms = self._postings, self._doc_len, self._doc_terms
+        texts, slot, slot_ids = self._texts, self._slot, self._slot_ids
+        if len({m.id for m in memories}) < len(memories):  # a repeated id replaces the first
+            for m in memories:
+                self.add(m.id, m.indexed_text)
+            return
+        lens: list[int] = []
+        for m in memories:
+            doc_id, text = m.id, m.indexed_text
+            counts: dict[str, int] = {}
+            for term in tokens_of(text):
+                counts[term] = counts.get(term, 0) + 1
+            n = sum(counts.values()) + 1  # FTS5 also counted the row's scope_token
+            texts[doc_id] = text
+            doc_len[doc_id] = n
+            self._total_len += n
+            doc_terms[doc_id] = tuple(counts)
+            for term, tf in counts.items():
+                plist = postings.get(term)
+                if plist is None:
+                    postings[term] = {doc_id: tf}
+                else:
+                    plist[doc_id] = tf
+            slot[doc_id] = len(slot_ids)
+            slot_ids.append(doc_id)
+            lens.append(n)
+        self._lens = np.zeros(max(16, 2 * len(lens)), dtype=np.float64)
+        self._lens[: len(lens)] = lens
 
     def add(self, doc_id: str, text: str) -> None:
         if doc_id in self._doc_len:
