@@ -11,10 +11,11 @@ the query plans (``EXPLAIN ANALYZE``) of the store's own search statements (the 
 search for its parameters, so these are the plans its searches run).
 
 "before" rows (unless ``--no-before``): the search as it was before issue 13's big-user work —
-dense and full-text candidates in one statement through SQLAlchemy, every candidate's row read
-back by id and its metadata decoded (copied here: :func:`one_statement_search`), on a store
-whose pool pings connections as SQLAlchemy does (BEGIN, ``;``, ROLLBACK) — timed interleaved
-with the store's search (ABBA order, same queries), and the hits of both compared.
+dense and full-text candidates in one statement through SQLAlchemy (the full-text part ranking
+each word's matches in its subquery), every candidate's row read back by id and its metadata
+decoded (copied here: :func:`one_statement_search`), on a store whose pool pings connections as
+SQLAlchemy does (BEGIN, ``;``, ROLLBACK) — timed interleaved with the store's search (ABBA
+order, same queries), and the hits of both compared (ids, scores, similarities, metadata).
 
 The server gets ``shared_buffers`` (``--shared-buffers``, default 4GB: the 1,000,000-row table
 and its indexes are ~6 GB; the bundled server's default is 128 MB), ``maintenance_work_mem`` and
