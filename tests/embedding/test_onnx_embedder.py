@@ -307,3 +307,49 @@ async def test_a_single_text_embeds_on_the_loop_thread_only_when_nothing_else_ru
     np.testing.assert_array_equal(await onnx_embedder.aembed(["dark mode"]), one)
     assert threads[-1].startswith("mnemoplug-embed")
     await other
+
+
+def _many_texts() -> list[str]:
+    return [f"{t} ({i})" if i % 3 else t[: 5 + i] for i, t in enumerate(TEXTS * 10)]
+
+
+def test_a_list_runs_in_chunks_on_every_core_with_the_same_vectors(
+    onnx_embedder: OnnxEmbedder, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    texts = _many_texts()  # 70 texts: chunks of 16, in length order, on every core
+    threads: set[str] = set()
+    run = onnx_embedder._run
+
+    def recording(session, chunk):  # type: ignore[no-untyped-def]
+        threads.add(threading.current_thread().name)
+        return run(session, chunk)
+
+    monkeypatch.setattr(onnx_embedder, "_run", recording)
+    got = onnx_embedder.embed(texts)
+    monkeypatch.undo()
+    assert got.shape == (70, 384)
+    if (os.cpu_count() or 1) > 1:
+        assert any(name.startswith("mnemoplug-embed-batch") for name in threads), threads
+    single = np.vstack([onnx_embedder.embed([t]) for t in texts])  # in the input's order
+    assert np.allclose(got, single, atol=1e-5)
+    cos = (got * embedder.embed(texts)).sum(axis=1)
+    assert cos.min() >= 0.9999, cos
+
+
+def test_a_failing_chunk_fails_the_whole_list(
+    onnx_embedder: OnnxEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = onnx_embedder._run
+
+    def failing(session, chunk):  # type: ignore[no-untyped-def]
+        if any(t.startswith("x") for t in chunk):
+            raise RuntimeError("the model failed on this chunk")
+        return run(session, chunk)
+
+    monkeypatch.setattr(onnx_embedder, "_run", failing)
+    with pytest.raises(RuntimeError, match="failed on this chunk"):
+        onnx_embedder.embed(_many_texts())
+    monkeypatch.undo()
+    assert onnx_embedder.embed(_many_texts()).shape == (70, 384)  # and it keeps working

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -48,8 +49,11 @@ class OnnxEmbedder:
     latency on a CPU with int8 instructions, and nothing to re-embed to switch back.
     The model loads on first use (``warmup()`` loads it now). A single text runs unpadded, on
     ``query_threads`` threads when set, else on one thread or two, whichever has been faster
-    lately (see :mod:`mnemoplug.embedding.single_text`); batches of ``batch_threads`` texts or
-    more use every core.
+    lately (see :mod:`mnemoplug.embedding.single_text`). Lists of ``batch_threads`` texts or
+    more are cut into chunks of ``batch_size`` (by length, so each pads little) that one-thread
+    runs take on every core at once: no core waits for another between kernels, and each
+    chunk's activations stay in its core's cache (measured on 2 cores: 204 texts per CPU
+    second in chunks of 16 against 161 in one two-thread run per 64).
     """
 
     #: ``embed`` may be called from any thread (onnxruntime sessions run concurrently), so a
@@ -63,7 +67,7 @@ class OnnxEmbedder:
         *,
         precision: Precision = "fp32",
         query_precision: Precision | None = None,
-        batch_size: int = 64,
+        batch_size: int = 16,
         max_length: int | None = None,
         relevance_floor: float | None = None,
         batch_threads: int = 8,
@@ -98,7 +102,9 @@ class OnnxEmbedder:
         self._model_path: Path | None = None
         self._single_texts: SingleTextSessions | None = None  # single texts, at ``precision``
         self._query_texts: SingleTextSessions | None = None  # queries, at ``query_precision``
-        self._batch_session: Any = None
+        self._batch_session: Any = None  # one thread, for chunks of a list (see embed)
+        self._batch_pool: ThreadPoolExecutor | None = None
+        self._cores = os.cpu_count() or 1
         self._tokenizer: Any = None
         self._token_types = False
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mnemoplug-embed")
@@ -211,12 +217,21 @@ class OnnxEmbedder:
         except Exception:  # raised again, with its message, by the first embed
             pass
 
-    def _batch(self) -> Any:
+    def _batch(self) -> tuple[Any, ThreadPoolExecutor | None]:
+        """The one-thread session chunks of a list run on (the single-text one when that runs
+        on one thread) and the pool of the other cores' threads (None on one core)."""
         if self._batch_session is None:
             with self._lock:
                 if self._batch_session is None:
-                    self._batch_session = self._session(0, spin=False)  # 0: all cores
-        return self._batch_session
+                    assert self._single_texts is not None
+                    narrow = self._single_texts.narrow
+                    one_thread = (self.query_threads or 1) == 1
+                    self._batch_session = narrow if one_thread else self._session(1, spin=False)
+                    if self._cores > 1:
+                        self._batch_pool = ThreadPoolExecutor(
+                            max_workers=self._cores - 1, thread_name_prefix="mnemoplug-embed-batch"
+                        )
+        return self._batch_session, self._batch_pool
 
     def _run(self, session: Any, texts: Sequence[str]) -> np.ndarray:
         import numpy as np
@@ -258,13 +273,35 @@ class OnnxEmbedder:
         assert self._single_texts is not None
         if len(texts) == 1:
             return self._single_texts.run(lambda s: self._run(s, texts), len(texts[0]))
-        session = self._batch() if len(texts) >= self.batch_threads else self._single_texts.narrow
-        # sort by length so that each batch pads little, then restore the order
+        # sort by length so that each chunk pads little, then restore the order
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        parallel = len(texts) >= self.batch_threads and self._cores > 1
+        size = min(self.batch_size, -(-len(texts) // self._cores)) if parallel else self.batch_size
+        chunks = [order[at : at + size] for at in range(0, len(order), size)]
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            out[idx] = self._run(session, [texts[i] for i in idx])
+        if not parallel or len(chunks) == 1:
+            for idx in chunks:
+                out[idx] = self._run(self._single_texts.narrow, [texts[i] for i in idx])
+            return out
+        session, pool = self._batch()
+        todo = iter(chunks)
+        take = threading.Lock()
+
+        def work() -> None:  # each thread takes the next chunk until none is left
+            while True:
+                with take:
+                    idx = next(todo, None)
+                if idx is None:
+                    return
+                out[idx] = self._run(session, [texts[i] for i in idx])
+
+        others = min(self._cores, len(chunks)) - 1
+        helpers = [] if pool is None else [pool.submit(work) for _ in range(others)]
+        try:
+            work()
+        finally:
+            for helper in helpers:
+                helper.result()
         return out
 
     async def aembed(self, texts: Sequence[str]) -> np.ndarray:
