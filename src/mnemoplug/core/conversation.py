@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 else:  # numpy loads at first use, not with ``import mnemoplug``
     np = lazy_module("numpy", globals(), "np")
 
-__all__ = ["QueryDate", "Threads", "query_dates", "rerank", "speakers_named"]
+__all__ = ["QueryDate", "ThreadColumns", "Threads", "query_dates", "rerank", "speakers_named"]
 
 _MONTHS = {
     name: i + 1
@@ -146,6 +146,17 @@ def _position(m: StoredMemory) -> tuple[float, float, int]:
     return (m.when, m.created_at, m.seq)
 
 
+class ThreadColumns(NamedTuple):
+    """What the thread structure needs of each row, column by column."""
+
+    agent_ids: Sequence[str | None]
+    session_ids: Sequence[str | None]
+    created: Sequence[float]  # created_at
+    speakers: Sequence[str | None]
+    when: Sequence[float]  # occurred_at, else created_at
+    seq: Sequence[int]  # position in its add call
+
+
 class Threads:
     """The thread structure of a user's memories (rows of a ``UserIndex``): each row's previous
     and next row in its thread (-1 when none), its thread's number, and its speaker's number
@@ -166,9 +177,30 @@ class Threads:
     )
 
     def __init__(self, records: Sequence[StoredMemory]) -> None:
-        n = len(records)
+        self._build(
+            ThreadColumns(
+                [r.agent_id for r in records],
+                [r.session_id for r in records],
+                [r.created_at for r in records],
+                [r.speaker for r in records],
+                [r.when for r in records],
+                [r.seq for r in records],
+            )
+        )
+
+    @classmethod
+    def of_columns(cls, columns: ThreadColumns) -> Threads:
+        """The threads of rows given column by column, as ``Threads(memories)`` of them."""
+        threads = cls.__new__(cls)
+        threads._build(columns)
+        return threads
+
+    def _build(self, columns: ThreadColumns) -> None:
+        agent_ids, session_ids, created, speakers, when, seq = columns
+        n = len(created)
         cap = max(16, n)
-        self._threads: dict[tuple[object, ...], int] = {}
+        keys: dict[tuple[object, ...], int] = {}
+        self._threads = keys
         self._speaker_ids: dict[str, int] = {}
         self.speakers: list[str] = []
         self.thread = np.empty(cap, dtype=np.int64)
@@ -179,22 +211,29 @@ class Threads:
         self._tails: dict[int, tuple[int, tuple[float, float, int]]] = {}
         #: when each row happened (its ``when``)
         self.when = np.zeros(cap, dtype=np.float64)
-        when = self.when[:n]
-        created = np.empty(n, dtype=np.float64)
-        seq = np.empty(n, dtype=np.int64)
-        for i, r in enumerate(records):
-            self._label(i, r)
-            when[i], created[i], seq[i] = r.when, r.created_at, r.seq
-        if n:
-            thread = self.thread[:n]
-            order = np.lexsort((np.arange(n), seq, created, when, thread))
-            a, b = order[:-1], order[1:]
-            same = thread[a] == thread[b]
-            self.prev[b[same]] = a[same]
-            self.next[a[same]] = b[same]
-            last = np.append(~same, True)  # the last row of each thread in ``order``
-            for i in order[last].tolist():
-                self._tails[int(thread[i])] = (i, _position(records[i]))
+        if not n:
+            return
+        # a row's thread is its session, or without one its ``add`` call (see thread_key)
+        self.thread[:n] = [
+            keys.setdefault((a, s) if s is not None else (a, None, c), len(keys))
+            for a, s, c in zip(agent_ids, session_ids, created, strict=True)
+        ]
+        ids = self._speaker_ids
+        self.speaker[:n] = [-1 if x is None else ids.setdefault(x, len(ids)) for x in speakers]
+        self.speakers = list(ids)
+        self.when[:n] = when
+        thread = self.thread[:n]
+        at = np.asarray(created, dtype=np.float64)
+        order_in = np.asarray(seq, dtype=np.int64)
+        # rows in a thread by when they happened, then were added, then position in the call
+        order = np.lexsort((np.arange(n), order_in, at, self.when[:n], thread))
+        a, b = order[:-1], order[1:]
+        same = thread[a] == thread[b]
+        self.prev[b[same]] = a[same]
+        self.next[a[same]] = b[same]
+        last = np.append(~same, True)  # the last row of each thread in ``order``
+        for i in order[last].tolist():
+            self._tails[int(thread[i])] = (i, (float(when[i]), float(created[i]), int(seq[i])))
 
     def _label(self, i: int, r: StoredMemory) -> int:
         t = self._threads.setdefault(thread_key(r), len(self._threads))

@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 
 from ._lazy import lazy_module
 from .bm25 import BM25Index, fts5_query, query_terms, tokenize
-from .conversation import Threads, rerank, thread_key
+from .conversation import Threads, thread_key
 from .dense_scan import SKETCH_MIN_ROWS, Int8Sketch, sketch_available
 from .errors import ConfigurationError
 from .filters import Filter
-from .fusion import DenseQuery, best_rows, dense_scores
 from .index_cache import UserIndexCache
+from .ranking import rank_rows
 from .records import Scope, StoredMemory
 
 if TYPE_CHECKING:
@@ -398,74 +398,24 @@ class UserIndex:
         if not mask.any():
             return []
         use_dense = req.vector is not None and self._matrix is not None and cfg.dense_weight > 0
-        lex_rows: np.ndarray | None = None
-        lex_part: np.ndarray | None = None
+        lex: tuple[np.ndarray, np.ndarray] | None = None
         if cfg.lexical_weight > 0:
             if lexical is None:
-                p, s = self._own_lexical_rows(
+                lex = self._own_lexical_rows(
                     req.query, cfg.common_term_ratio if use_dense else None
                 )
             else:
-                p, s = self._rows_of(lexical)
-            if len(p):
-                s_masked = s[mask[p]]
-                top = float(s_masked.max()) if len(s_masked) else 0.0
-                if top > 0:
-                    lex_rows, lex_part = p, cfg.lexical_weight * (s / top)
-        recency: np.ndarray | None = None
-        if cfg.recency_weight > 0:
-            age_h = np.maximum(req.now - self._created[:n], 0.0) / 3600.0
-            # 0.5 ** x as exp2(-x): the same to the last bit or two, 40x faster than np.power
-            recency = cfg.recency_weight * np.exp2(-(age_h / cfg.recency_half_life_hours))
-        weight = cfg.lexical_weight + cfg.recency_weight  # lexical: also without a match
-        sim: np.ndarray | None = None
-        if use_dense:
-            assert self._matrix is not None and req.vector is not None
-            structured = cfg.uses_structure and n > 1
-            lex_full: np.ndarray | None = None
-            if lex_rows is not None:
-                lex_full = np.zeros(n, dtype=np.float64)
-                lex_full[lex_rows] = lex_part
-            dq = DenseQuery(
-                vector=req.vector,
-                dense_weight=cfg.dense_weight,
-                mask=mask,
-                lexical=lex_full,
-                recency=recency,
-                min_relevance=req.min_relevance,
-                pool=max(cfg.structure_candidates, req.limit) if structured else req.limit,
-            )
-            score, sim = dense_scores(self._matrix, n, dq, self._sketch_for(n))
-            weight += cfg.dense_weight
-        else:
-            score = np.full(n, -np.inf, dtype=np.float64)
-            if lex_rows is not None:
-                score[lex_rows] = lex_part
-            if recency is not None:
-                finite = np.isfinite(score)
-                score = np.where(finite, score + recency, score)
-            score = np.where(mask, score, -np.inf)
-            if req.min_relevance is not None:  # the threshold applies to the normalised score
-                score = np.where(score / max(weight, 1e-9) >= req.min_relevance, score, -np.inf)
-        norm = max(weight, 1e-9)
-        if cfg.uses_structure and n > 1:
-            order, final = rerank(score, self.threads, req.query, cfg, req.limit, norm)
-            return [
-                ScoredMemory(
-                    memory=self.records[i],
-                    score=min(float(f / norm), 1.0),
-                    similarity=None if sim is None else float(sim[i]),
-                )
-                for i, f in zip(order.tolist(), final.tolist(), strict=True)
-            ]
-        top_idx = best_rows(score, req.limit)
-        top_idx = top_idx[np.isfinite(score[top_idx])]
-        order = top_idx[np.argsort(-score[top_idx], kind="stable")]
+                lex = self._rows_of(lexical)
+        ranked = rank_rows(
+            req,
+            mask,
+            self._created,
+            lex,
+            self._matrix if use_dense else None,
+            lambda: self.threads,
+            self._sketch_for(n) if use_dense else None,
+        )
         return [
-            ScoredMemory(
-                memory=self.records[i],
-                score=float(score[i] / norm),
-                similarity=None if sim is None else float(sim[i]),
-            )
-            for i in order
+            ScoredMemory(memory=self.records[i], score=score, similarity=sim)
+            for i, score, sim in ranked
         ]

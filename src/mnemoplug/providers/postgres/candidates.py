@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from ...core.conversation import Threads, rerank
-from ...core.fusion import DenseQuery, best_rows, dense_scores
+from ...core.conversation import ThreadColumns, Threads
+from ...core.ranking import rank_rows
 from ...core.records import Scope, StoredMemory
 from ...core.retrieval import ScoredMemory, SearchRequest, UserIndex
 from .rows import EXACT_KEY
 
-__all__ = ["Candidates", "memory_of", "positional", "threads_of", "with_metadata"]
+__all__ = ["Candidates", "memory_of", "positional", "with_metadata"]
 
 #: ``:name`` bind parameters (not the ``::`` of a cast)
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -138,45 +138,22 @@ class Candidates:
         mask = expires > req.now  # the statements read the scope's rows only
         if not mask.any():
             return []
-        lex_full: np.ndarray | None = None
+        lexical: tuple[np.ndarray, np.ndarray] | None = None
         if cfg.lexical_weight > 0 and self.lexical:
             pos = {m: i for i, m in enumerate(cols[0])}
             p = np.fromiter(map(pos.__getitem__, self.lexical), dtype=np.int64)
-            s = np.fromiter(self.lexical.values(), dtype=np.float64, count=len(p))
-            s_masked = s[mask[p]]
-            top = float(s_masked.max()) if len(s_masked) else 0.0
-            if top > 0:
-                lex_full = np.zeros(n, dtype=np.float64)
-                lex_full[p] = cfg.lexical_weight * (s / top)
-        recency: np.ndarray | None = None
-        if cfg.recency_weight > 0:
-            age_h = np.maximum(req.now - created, 0.0) / 3600.0
-            recency = cfg.recency_weight * np.exp2(-(age_h / cfg.recency_half_life_hours))
-        structured = cfg.uses_structure and n > 1
-        dq = DenseQuery(
-            vector=vector,
-            dense_weight=cfg.dense_weight,
-            mask=mask,
-            lexical=lex_full,
-            recency=recency,
-            min_relevance=req.min_relevance,
-            pool=max(cfg.structure_candidates, req.limit) if structured else req.limit,
-        )
-        score, sim = dense_scores(matrix, n, dq)
-        norm = max(cfg.lexical_weight + cfg.recency_weight + cfg.dense_weight, 1e-9)
-        if structured:
-            order, final = rerank(score, threads_of(cols, created), req.query, cfg, req.limit, norm)
-            scores = [min(float(f / norm), 1.0) for f in final.tolist()]
-        else:
-            top_idx = best_rows(score, req.limit)
-            top_idx = top_idx[np.isfinite(score[top_idx])]
-            order = top_idx[np.argsort(-score[top_idx], kind="stable")]
-            scores = [float(score[i] / norm) for i in order]
+            lexical = p, np.fromiter(self.lexical.values(), dtype=np.float64, count=len(p))
+
+        def threads() -> Threads:
+            when = [c if o is None else o for o, c in zip(cols[12], cols[9], strict=True)]
+            seq = [x or 0 for x in cols[14]]
+            return Threads.of_columns(ThreadColumns(cols[3], cols[4], cols[9], cols[13], when, seq))
+
         hits = []
-        for i, f in zip(order.tolist(), scores, strict=True):
+        for i, score, sim in rank_rows(req, mask, created, lexical, matrix, threads):
             m = memory_of(rows[i])
             m.metadata = _metadata(rows[i][7])
-            hits.append(ScoredMemory(m, f, float(sim[i])))
+            hits.append(ScoredMemory(m, score, sim))
         return hits
 
     def _rank_by_index(self, scope: Scope, req: SearchRequest) -> list[ScoredMemory]:
@@ -184,39 +161,6 @@ class Candidates:
         idx = UserIndex(lexical=False)
         idx.extend(self.memories)
         return with_metadata(idx.search(scope, req, lexical=self.lexical), self.metadata)
-
-
-def threads_of(cols: Sequence[Sequence[Any]], created: np.ndarray) -> Threads:
-    """The :class:`~mnemoplug.core.conversation.Threads` of candidate rows (``cols``: their
-    columns, ``created``: their ``created_at``), as ``Threads(memories)`` builds it, with
-    numpy: a row's thread is its session, or without one its ``add`` call; rows in a thread
-    are ordered by when they happened, then were added, then position in the call, then row."""
-    n = len(created)
-    keys: dict[tuple[object, ...], int] = {}
-    speakers: dict[str, int] = {}
-    thread = np.array(
-        [
-            keys.setdefault((a, s) if s is not None else (a, None, c), len(keys))
-            for a, s, c in zip(cols[3], cols[4], cols[9], strict=True)
-        ],
-        dtype=np.int64,
-    )
-    speaker = np.array(
-        [-1 if x is None else speakers.setdefault(x, len(speakers)) for x in cols[13]],
-        dtype=np.int64,
-    )
-    occurred = np.array(cols[12], dtype=np.float64)  # None -> NaN: when is created_at
-    when = np.where(np.isnan(occurred), created, occurred)
-    seq = np.array([x or 0 for x in cols[14]], dtype=np.int64)
-    t = Threads([])
-    t.thread, t.speaker, t.when, t.speakers = thread, speaker, when, list(speakers)
-    t.prev, t.next = np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)
-    order = np.lexsort((np.arange(n), seq, created, when, thread))
-    a, b = order[:-1], order[1:]
-    same = thread[a] == thread[b]
-    t.prev[b[same]] = a[same]
-    t.next[a[same]] = b[same]
-    return t
 
 
 def with_metadata(
