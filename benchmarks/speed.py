@@ -287,7 +287,7 @@ async def run(args: argparse.Namespace) -> str:
         await emb.aembed([q])
         lat.append(time.perf_counter() - t)
     p50, p95 = stats_ms(lat)
-    rows.append(("(b) … of which the query embedding alone (embedder thread)", f"{p50:.2f} ms", f"{p95:.2f} ms", ""))
+    rows.append(("(b) … of which the query embedding alone (aembed, one text)", f"{p50:.2f} ms", f"{p95:.2f} ms", ""))
 
     # (d) hook dispatch overhead
     from mnemoplug.core.contexts import MemoryAddContext, MemorySearchContext
@@ -546,7 +546,7 @@ async def sync_path_and_breakdown(provider: Any, memory: Any, emb: Any, user: st
     put("= Memory.search (validation, hooks, records), query vector cached", await ameasure(facade, n))
     put("= SyncMemory.search (+ the hop to its loop thread), query vector cached", warm)
     t.row("**search, including the query embedding**")
-    put("· the query embedding alone (embedder's thread)", await ameasure(embed1, min(n, 100)))
+    put("· the query embedding alone (aembed of one text: on the loop's thread when it has no other task)", await ameasure(embed1, min(n, 100)))
     put("= SyncMemory.search, query embedded", cold)
 
     single = make_corpus(100, seed=17)
