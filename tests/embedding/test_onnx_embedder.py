@@ -278,6 +278,12 @@ async def test_a_query_embeds_on_the_loop_thread_only_when_nothing_else_runs(
     assert threads[-1].startswith("mnemoplug-embed")  # another task waits: the loop stays free
     np.testing.assert_array_equal(busy, alone)
     await other
+    gate = asyncio.Event()  # many waiting tasks: told apart without listing them all
+    waiting = [asyncio.get_running_loop().create_task(gate.wait()) for _ in range(50)]
+    await onnx_embedder.aembed_query("dark mode")
+    assert threads[-1].startswith("mnemoplug-embed")
+    gate.set()
+    await asyncio.gather(*waiting)
 
     cold = OnnxEmbedder()  # not loaded: loading never blocks the loop
     monkeypatch.setattr(cold, "embed_query", recording)
